@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/codebox-dev/codebox/errdefs"
+)
+
+var errInternal = errors.New("internal error")
+
+// errorBody is Anthropic's error envelope (spec §1.5).
+type errorBody struct {
+	Type      string      `json:"type"`
+	Error     errorDetail `json:"error"`
+	RequestID string      `json:"request_id"`
+}
+
+type errorDetail struct {
+	Type    string        `json:"type"`
+	Message string        `json:"message"`
+	Details *errorDetails `json:"details,omitempty"`
+}
+
+type errorDetails struct {
+	ErrorCode string `json:"error_code"`
+}
+
+// statusOf maps an error kind to its HTTP status and error.type.
+func statusOf(err error) (int, string) {
+	switch {
+	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrQuota):
+		return http.StatusBadRequest, "invalid_request_error"
+	case errors.Is(err, errdefs.ErrUnauthenticated):
+		return http.StatusUnauthorized, "authentication_error"
+	case errors.Is(err, errdefs.ErrPermission):
+		return http.StatusForbidden, "permission_error"
+	case errors.Is(err, errdefs.ErrNotFound):
+		return http.StatusNotFound, "not_found_error"
+	case errors.Is(err, errdefs.ErrConflict):
+		return http.StatusConflict, "conflict_error"
+	case errors.Is(err, errdefs.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, "request_too_large"
+	case errors.Is(err, errdefs.ErrRateLimited):
+		return http.StatusTooManyRequests, "rate_limit_error"
+	case errors.Is(err, errdefs.ErrTimeout):
+		return http.StatusGatewayTimeout, "timeout_error"
+	case errors.Is(err, errdefs.ErrUnavailable):
+		return 529, "overloaded_error"
+	default:
+		return http.StatusInternalServerError, "api_error"
+	}
+}
+
+// errorEnvelope builds the envelope for err. Only *errdefs.Public messages reach the
+// client; anything else gets a bland message for its kind.
+func errorEnvelope(ctx context.Context, err error) (int, errorBody) {
+	status, typ := statusOf(err)
+	msg := http.StatusText(status)
+	if status == http.StatusInternalServerError {
+		msg = "Internal server error"
+	}
+	var code string
+	var pub *errdefs.Public
+	if errors.As(err, &pub) {
+		msg, code = pub.Message, pub.Code
+		if pub.Status != 0 {
+			status = pub.Status
+		}
+	}
+	body := errorBody{Type: "error", Error: errorDetail{Type: typ, Message: msg}, RequestID: requestID(ctx)}
+	if code != "" {
+		body.Error.Details = &errorDetails{ErrorCode: code}
+	}
+	return status, body
+}
+
+// writeError writes err as the error envelope. A request the client cancelled gets no
+// body; unexpected errors are logged with their full chain.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		s.Logger.Debug("client went away", "request_id", requestID(ctx), "status", 499)
+		return
+	}
+	status, body := errorEnvelope(ctx, err)
+	if status >= 500 {
+		s.Logger.Error("request failed", "request_id", requestID(ctx), "method", r.Method,
+			"path", r.URL.Path, "status", status, "err", err)
+	}
+	if status == http.StatusUnauthorized || status == http.StatusRequestEntityTooLarge {
+		// The SDKs would otherwise retry 4xx they do not understand; these never succeed on retry.
+		w.Header().Set("x-should-retry", "false")
+	}
+	writeJSON(w, status, body)
+}
+
+// writeJSON writes v as a JSON response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"type":"error","error":{"type":"api_error","message":"encoding response"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func errRouteNotFound(r *http.Request) error {
+	return errdefs.New(errdefs.ErrNotFound, "", "Not found: %s %s", r.Method, r.URL.Path)
+}
+
+func errMethodNotAllowed(r *http.Request) error {
+	return &errdefs.Public{Kind: errdefs.ErrInvalid, Status: http.StatusMethodNotAllowed,
+		Message: "Method " + r.Method + " is not allowed on " + r.URL.Path}
+}
+
+// decodeJSON reads a JSON body of at most s.MaxJSONBodyBytes into v.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, s.MaxJSONBodyBytes)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errdefs.New(errdefs.ErrTooLarge, "", "Request body exceeds the maximum size of %d bytes", tooLarge.Limit)
+		}
+		return errdefs.New(errdefs.ErrInvalid, "", "Invalid JSON body: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+)
+
+// Authenticator resolves an API key to the workspace it belongs to.
+type Authenticator interface {
+	// Authenticate returns errdefs.ErrUnauthenticated for an unknown or revoked key.
+	Authenticate(ctx context.Context, key string) (codebox.WorkspaceID, error)
+}
+
+// Config holds the server's dependencies. The embedded configs belong to the route
+// groups in files.go, containers.go and messages.go.
+type Config struct {
+	Logger *slog.Logger
+	Auth   Authenticator
+	// MaxJSONBodyBytes caps JSON request bodies (Messages allows 32 MB).
+	MaxJSONBodyBytes int64
+
+	FilesConfig
+	ContainersConfig
+	MessagesConfig
+}
+
+// Server is the HTTP handler for the whole API.
+type Server struct {
+	Config
+	mux     *http.ServeMux
+	methods map[string][]string // path pattern → methods registered, for 405 answers
+	now     func() time.Time
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxJSONBodyBytes == 0 {
+		cfg.MaxJSONBodyBytes = 32 << 20
+	}
+	s := &Server{Config: cfg, mux: http.NewServeMux(), methods: map[string][]string{}, now: time.Now}
+	s.registerFileRoutes()
+	s.registerContainerRoutes()
+	s.registerMessageRoutes()
+	s.finishRoutes()
+	return s
+}
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle registers an authenticated route. pattern is a net/http pattern path such as
+// "/v1/files/{id}".
+func (s *Server) handle(method, pattern string, h handlerFunc) {
+	s.methods[pattern] = append(s.methods[pattern], method)
+	s.mux.Handle(method+" "+pattern, s.authenticated(h))
+}
+
+// finishRoutes answers every other method on a known path with 405, and every unknown
+// path with 404, both in the error envelope.
+func (s *Server) finishRoutes() {
+	for pattern := range s.methods {
+		s.mux.Handle(pattern, s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+			return errMethodNotAllowed(r)
+		}))
+	}
+	s.mux.Handle("/", s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return errRouteNotFound(r)
+	}))
+}
+
+// ServeHTTP assigns the request ID, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	w.Header().Set("request-id", reqID)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	ctx := withRequestID(r.Context(), reqID)
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	s.mux.ServeHTTP(rec, r.WithContext(ctx))
+	s.Logger.LogAttrs(ctx, slog.LevelDebug, "request",
+		slog.String("request_id", reqID), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Int("status", rec.statusOr200()),
+		slog.Duration("duration", time.Since(start)))
+}
+
+// wrap turns a handlerFunc into an http.Handler that writes its error and recovers panics.
+func (s *Server) wrap(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.Error("handler panic", "request_id", requestID(r.Context()), "panic", v)
+				s.writeError(w, r, errInternal)
+			}
+		}()
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// authenticated checks x-api-key or Authorization: Bearer, then runs h with the key's
+// workspace in the request context.
+func (s *Server) authenticated(h handlerFunc) http.Handler {
+	return s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		ws, err := s.authenticate(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r.WithContext(withWorkspace(r.Context(), ws)))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush lets SSE handlers flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) statusOr200() int {
+	if r.status == 0 {
+		return http.StatusOK
+	}
+	return r.status
+}

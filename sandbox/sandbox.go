@@ -1,0 +1,109 @@
+// Package sandbox runs untrusted code in isolated containers and manages their lifecycle.
+package sandbox
+
+import (
+	"time"
+
+	"github.com/codebox-dev/codebox"
+)
+
+// Container is one sandbox: a persistent workspace plus, while it runs, an isolated
+// process tree. It belongs to exactly one workspace.
+type Container struct {
+	ID        string
+	Workspace codebox.WorkspaceID
+	Name      string
+	Status    Status
+	CreatedAt time.Time
+	// LastActiveAt is the last time a command, file operation or request used it.
+	LastActiveAt time.Time
+	// IdleExpiresAt is when it will be stopped for idleness (the rolling expires_at the
+	// Messages API reports). A stopped container restarts on its next use.
+	IdleExpiresAt time.Time
+	// ExpiresAt is the hard limit (default 30 days after creation), after which the
+	// container and its files are destroyed and it cannot be used again.
+	ExpiresAt time.Time
+}
+
+// Status is a container's lifecycle state.
+type Status string
+
+const (
+	StatusRunning Status = "running"
+	StatusStopped Status = "stopped" // idle; its files are kept and the next use restarts it
+	StatusExpired Status = "expired" // past ExpiresAt; unusable
+)
+
+// CreateOptions are the choices a caller may make when creating a container.
+type CreateOptions struct {
+	Name string
+	// FileIDs are files of the workspace copied into the working directory at creation.
+	FileIDs []string
+}
+
+// ExecRequest is one bash command.
+type ExecRequest struct {
+	Command string
+	// Timeout is the wall-clock limit; zero means the server's default. At the limit the
+	// command's whole process group is killed and ExecResult.TimedOut is set.
+	Timeout time.Duration
+}
+
+// PythonRequest is one cell for the container's persistent Python REPL.
+type PythonRequest struct {
+	Code    string
+	Timeout time.Duration
+}
+
+// ExecResult is what a command or a REPL cell produced. A command that fails, is killed
+// or times out is still a result; only infrastructure failures are errors.
+type ExecResult struct {
+	Stdout     string
+	Stderr     string
+	ExitCode   int
+	TimedOut   bool // killed at the wall-clock limit
+	OOMKilled  bool // killed by the memory limit
+	Truncated  bool // stdout or stderr was longer than the capture cap and was cut
+	Duration   time.Duration
+	Files      []OutputFile // files the run created or modified, stored through the Files API
+	FilesError *OutputError // set when some outputs were not stored (too many, too large)
+}
+
+// OutputFile is a generated file stored through the Files API as downloadable.
+type OutputFile struct {
+	FileID   string
+	Path     string // relative to the working directory
+	Size     int64
+	MimeType string
+}
+
+// OutputError says why generated files were not all stored. Code is a stable code such
+// as "output_file_too_large".
+type OutputError struct {
+	Code    string
+	Message string
+}
+
+// ViewResult is the text editor's view of a file.
+type ViewResult struct {
+	FileType   string // "text", "image" or "pdf"
+	Content    string // text with line numbers for text; base64 bytes for image and pdf
+	NumLines   int
+	StartLine  int
+	TotalLines int
+}
+
+// ReplaceResult describes a str_replace as a unified-diff hunk.
+type ReplaceResult struct {
+	OldStart, OldLines int
+	NewStart, NewLines int
+	Lines              []string // "-old" and "+new" lines
+}
+
+// FileInfo describes a file in a container's workspace.
+type FileInfo struct {
+	Path    string // relative to the working directory
+	Size    int64
+	ModTime time.Time
+	IsDir   bool
+}

@@ -1,0 +1,1 @@
+-- workspaces and API keys, files: owned by the Files API.

@@ -1,0 +1,1 @@
+-- containers: owned by the sandbox.

@@ -1,0 +1,1 @@
+-- usage metering: owned by the Messages loop.
