@@ -1,0 +1,184 @@
+// Package disk stores file bytes as plain files in one directory, written atomically:
+// each blob is streamed to a temporary file in the same directory, fsynced, renamed to
+// its key and the directory fsynced, so that a blob either exists whole under its name
+// or not at all, even across a crash.
+package disk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/codebox-dev/codebox/errdefs"
+)
+
+// tempPrefix starts the names of blobs being written; keys never start with a dot.
+const tempPrefix = ".tmp-"
+
+// chunkSize is how much Put reads before each write: large writes keep the syscall count
+// (and CPU) low while memory stays bounded per upload.
+const chunkSize = 1 << 20
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// Store is a directory of blobs.
+type Store struct {
+	dir string
+}
+
+// Open opens (creating) the blobs directory dir and removes temporary files that an
+// interrupted process left. Call it before any Put, at start.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("blobs dir: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blobs dir: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("remove temporary blob: %w", err)
+			}
+		}
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir is the directory of the store.
+func (s *Store) Dir() string { return s.dir }
+
+// validKey accepts the characters of codebox ids only, so a key never names a path
+// outside the directory or a temporary file.
+func validKey(key string) bool {
+	if key == "" || len(key) > 128 || key[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) path(key string) (string, error) {
+	if !validKey(key) {
+		return "", fmt.Errorf("blob key %q: %w", key, errdefs.ErrInvalid)
+	}
+	return filepath.Join(s.dir, key), nil
+}
+
+// Put streams r into the blob key and returns its size once it is durable. On any error
+// the temporary file is removed and key is left as it was.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err error) {
+	final, err := s.path(key)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp(s.dir, tempPrefix+"*")
+	if err != nil {
+		return 0, err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bp := chunks.Get().(*[]byte)
+	defer chunks.Put(bp)
+	buf := *bp
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := io.ReadFull(r, buf)
+		if m > 0 {
+			if _, err := f.Write(buf[:m]); err != nil {
+				return n, err
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return n, err
+	}
+	if err := f.Close(); err != nil {
+		return n, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return n, err
+	}
+	if err := syncDir(s.dir); err != nil {
+		// The rename may not be durable; take it back so that the caller's failure
+		// leaves nothing behind.
+		os.Remove(final)
+		return n, err
+	}
+	return n, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Open returns the blob key for reading, or errdefs.ErrNotFound.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadSeekCloser, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errdefs.ErrNotFound, err)
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob %s: %w", key, errdefs.ErrNotFound)
+	}
+	return f, err
+}
+
+// Remove deletes the blob key; a missing blob is not an error.
+func (s *Store) Remove(ctx context.Context, key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Keys lists the stored blobs, without temporary files.
+func (s *Store) Keys(ctx context.Context) ([]string, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && validKey(e.Name()) {
+			keys = append(keys, e.Name())
+		}
+	}
+	return keys, nil
+}
