@@ -15,6 +15,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/codebox-dev/codebox/api"
+	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/store/sqlite"
 )
 
 // serveConfig is the server's configuration. Each part of the system owns its own
@@ -34,6 +36,8 @@ type app struct {
 	cfg     *serveConfig
 	logger  *slog.Logger
 	api     api.Config
+	db      *sqlite.DB      // the one metadata database, opened by setupFiles
+	files   *files.Service  // file storage, for generated files and container uploads
 	group   *errgroup.Group // long-running loops: sweepers, pools, expiry
 	closers []func(context.Context) error
 }

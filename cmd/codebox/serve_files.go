@@ -2,13 +2,104 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
+
+	"github.com/codebox-dev/codebox/apikey"
+	"github.com/codebox-dev/codebox/blobs/disk"
+	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/store/sqlite"
 )
 
 // filesConfig is the files section of the server's configuration.
-type filesConfig struct{}
+type filesConfig struct {
+	APIKey           string
+	MaxFileSize      byteSize
+	StorageQuota     byteSize
+	ExpiredFileGrace time.Duration
+	SweepInterval    time.Duration
+}
 
-func bindFilesFlags(fs *pflag.FlagSet, c *filesConfig) {}
+// byteSize is a flag value that reads sizes such as "500MB", "1TB" or "64MiB".
+type byteSize int64
 
-func setupFiles(ctx context.Context, a *app) error { return nil }
+func (b *byteSize) String() string { return humanize.Bytes(uint64(*b)) }
+func (b *byteSize) Type() string   { return "size" }
+func (b *byteSize) Set(s string) error {
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	if n == 0 || n > 1<<62 {
+		return fmt.Errorf("size %q out of range", s)
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+func bindFilesFlags(fs *pflag.FlagSet, c *filesConfig) {
+	c.MaxFileSize = files.DefaultMaxFileSize
+	c.StorageQuota = files.DefaultStorageQuota
+	fs.StringVar(&c.APIKey, "api-key", "", "register this API key for workspace default at every start (instead of generating one)")
+	fs.Var(&c.MaxFileSize, "max-file-size", "largest file an upload may carry (413 beyond)")
+	fs.Var(&c.StorageQuota, "storage-quota", "bytes of files each workspace may store")
+	fs.DurationVar(&c.ExpiredFileGrace, "expired-file-grace", files.DefaultExpiredGrace, "how long expired files stay listed before they are purged")
+	fs.DurationVar(&c.SweepInterval, "expired-file-sweep", 10*time.Minute, "how often expired files are looked for")
+}
+
+// openDB opens the metadata database of a data directory, creating it if needed.
+func openDB(ctx context.Context, dataDir string) (*sqlite.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, "codebox.db"))
+}
+
+// setupFiles opens the database and the blobs directory, recovers from any crash, makes
+// sure workspace default has a key, and starts the expired-file sweeper.
+func setupFiles(ctx context.Context, a *app) error {
+	cfg := &a.cfg.filesConfig
+	db, err := openDB(ctx, a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.db = db
+	a.onClose(func(context.Context) error { return db.Close() })
+
+	blobs, err := disk.Open(filepath.Join(a.cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	logger := a.logger.With("component", "files")
+	svc := files.New(files.Config{MaxFileSize: int64(cfg.MaxFileSize), StorageQuota: int64(cfg.StorageQuota),
+		ExpiredGrace: cfg.ExpiredFileGrace, Logger: logger}, db, blobs)
+	if n, err := svc.Recover(ctx); err != nil {
+		return fmt.Errorf("recover blobs: %w", err)
+	} else if n > 0 {
+		logger.Info("removed blobs of unfinished uploads", "count", n)
+	}
+	a.files = svc
+	a.api.Files = svc
+
+	keys := apikey.New(db)
+	a.api.Auth = keys
+	secret, err := keys.Bootstrap(ctx, cfg.APIKey)
+	if err != nil {
+		return fmt.Errorf("api key: %w", err)
+	}
+	if secret != "" {
+		path := filepath.Join(a.cfg.DataDir, "api-key")
+		if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write api key: %w", err)
+		}
+		fmt.Fprintf(os.Stdout, "codebox: created API key for workspace default (saved to %s):\n\n    %s\n\n", path, secret)
+	}
+
+	a.group.Go(func() error { return svc.RunSweeper(ctx, cfg.SweepInterval) })
+	return nil
+}
