@@ -1,0 +1,93 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/codebox-dev/codebox/errdefs"
+)
+
+// Forwarder is implemented by drivers that can pass a client's Messages request to
+// upstream untouched, for requests codebox does not need to interpret (no code
+// execution tool). Forward sends body byte for byte to upstream's /v1/messages with the
+// server's credentials and the client's anthropic-version and anthropic-beta headers from
+// header, and returns upstream's response as is, streaming or not, error statuses
+// included; the caller copies it to the client and closes its body. The body's "model"
+// is sent as written: a caller that routed an "anthropic/<m>" name must rewrite it first.
+// An error means upstream could not be reached (see TransportError).
+type Forwarder interface {
+	Forward(ctx context.Context, body []byte, header http.Header) (*http.Response, error)
+}
+
+// Router picks the Model for a request's model name. A nil driver field means that
+// provider is not configured: its names then fail to resolve with ErrInvalid. A
+// configured driver without credentials still resolves, and its Turn fails with
+// ErrUnauthenticated (the Anthropic driver), or is sent without a key (the OpenAI
+// driver, since local OpenAI-compatible servers need none).
+type Router struct {
+	// Anthropic serves claude-* and anthropic/<model>.
+	Anthropic Model
+	// OpenAI serves openai/<model>.
+	OpenAI Model
+	// Scripts serves script/<name>; the bare name "script" picks Scripts["default"],
+	// or the only script when there is exactly one.
+	Scripts map[string]Model
+}
+
+// Resolve returns the Model serving model and the name to send upstream (the routing
+// prefix removed). Unknown names and unconfigured providers fail with ErrInvalid, an
+// unknown script name with ErrNotFound.
+func (r *Router) Resolve(model string) (Model, string, error) {
+	switch {
+	case strings.HasPrefix(model, "claude-"):
+		return r.pick(r.Anthropic, "anthropic", model, model)
+	case strings.HasPrefix(model, "anthropic/") && len(model) > len("anthropic/"):
+		return r.pick(r.Anthropic, "anthropic", model, strings.TrimPrefix(model, "anthropic/"))
+	case strings.HasPrefix(model, "openai/") && len(model) > len("openai/"):
+		return r.pick(r.OpenAI, "openai", model, strings.TrimPrefix(model, "openai/"))
+	case model == "script":
+		if m, ok := r.Scripts["default"]; ok {
+			return m, model, nil
+		}
+		if len(r.Scripts) == 1 {
+			for _, m := range r.Scripts {
+				return m, model, nil
+			}
+		}
+		return nil, "", errdefs.New(errdefs.ErrInvalid, "", "model %q: name a script as script/<name> (available: %s)", model, r.scriptNames())
+	case strings.HasPrefix(model, "script/"):
+		name := strings.TrimPrefix(model, "script/")
+		if m, ok := r.Scripts[name]; ok {
+			return m, model, nil
+		}
+		return nil, "", errdefs.New(errdefs.ErrNotFound, "", "model %q: no script named %q (available: %s)", model, name, r.scriptNames())
+	}
+	return nil, "", errdefs.New(errdefs.ErrInvalid, "", "model %q: use claude-*, anthropic/<model>, openai/<model> or script/<name>", model)
+}
+
+func (r *Router) pick(m Model, provider, model, upstream string) (Model, string, error) {
+	if m == nil {
+		return nil, "", errdefs.New(errdefs.ErrInvalid, "", "model %q: the %s provider is not configured on this server", model, provider)
+	}
+	return m, upstream, nil
+}
+
+func (r *Router) scriptNames() string {
+	if len(r.Scripts) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(r.Scripts))
+	for n := range r.Scripts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// String describes the router's configuration, for startup logs.
+func (r *Router) String() string {
+	return fmt.Sprintf("anthropic=%t openai=%t scripts=[%s]", r.Anthropic != nil, r.OpenAI != nil, r.scriptNames())
+}
