@@ -1,0 +1,555 @@
+package agentloop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/provider"
+	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/tools"
+)
+
+// Models resolves a request's model name; *provider.Router satisfies it.
+type Models interface {
+	// Resolve returns the model and the name to send upstream, or ErrInvalid/ErrNotFound.
+	Resolve(model string) (provider.Model, string, error)
+}
+
+// Files gives the loop the workspace's uploaded files; *files.Service satisfies it.
+type Files interface {
+	Get(ctx context.Context, ws codebox.WorkspaceID, id string) (*files.File, error)
+	Open(ctx context.Context, ws codebox.WorkspaceID, id string) (*files.File, io.ReadSeekCloser, error)
+}
+
+// UsageRecorder persists metered usage; *sqlite.DB satisfies it.
+type UsageRecorder interface {
+	RecordUsage(ctx context.Context, ws codebox.WorkspaceID, rec UsageRecord) error
+}
+
+// toucher is the optional part of the sandbox that marks a container used and returns
+// fresh expiry times (*sandbox.Manager has it).
+type toucher interface {
+	Touch(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error)
+}
+
+// Config holds the loop's dependencies and limits.
+type Config struct {
+	Models  Models
+	Sandbox tools.Sandbox
+	Runner  *tools.Runner // nil: tools.NewRunner(Sandbox)
+	Files   Files
+	Usage   UsageRecorder // nil: usage is not persisted
+	Logger  *slog.Logger
+	// MaxIterations is the number of tool-running rounds per request before the loop
+	// answers pause_turn (default 10).
+	MaxIterations int
+	// PingInterval is how often a stream is pinged while a command runs (default 5 s).
+	PingInterval time.Duration
+	// Libraries are the image's Python packages for the system prompt (default
+	// DefaultLibraries); LimitsText describes the container's limits.
+	Libraries  []string
+	LimitsText string
+	Now        func() time.Time
+}
+
+// Loop runs Messages requests.
+type Loop struct {
+	cfg Config
+}
+
+// New returns a Loop with cfg's defaults filled in.
+func New(cfg Config) *Loop {
+	if cfg.Runner == nil && cfg.Sandbox != nil {
+		cfg.Runner = tools.NewRunner(cfg.Sandbox)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxIterations <= 0 {
+		cfg.MaxIterations = 10
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 5 * time.Second
+	}
+	if cfg.LimitsText == "" {
+		cfg.LimitsText = "5 GiB of memory, 5 GiB of disk, 1 CPU"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Loop{cfg: cfg}
+}
+
+// Forwarder returns the driver's Forwarder and upstream model name when the request
+// needs no interpretation (no code execution tool) and its model's driver can pass the
+// raw request through; ok is false otherwise.
+func (l *Loop) Forwarder(model string) (f provider.Forwarder, upstream string, ok bool) {
+	m, up, err := l.cfg.Models.Resolve(model)
+	if err != nil {
+		return nil, "", false
+	}
+	f, ok = m.(provider.Forwarder)
+	return f, up, ok
+}
+
+// run is the state of one request.
+type run struct {
+	l       *Loop
+	ws      codebox.WorkspaceID
+	req     *Request
+	events  func(Event)
+	started bool
+	resp    *Response
+	model   provider.Model
+	preq    *provider.Request
+	// open and ids hold, by turn-local block index, the type of each block the model
+	// opened and the srvtoolu_ id given to each of its calls.
+	open map[int]string
+	ids  map[int]string
+}
+
+// Run answers req for workspace ws. With events non-nil it streams the response as it
+// is produced, from this goroutine; events are sent only once the request has passed
+// every check that can fail before the model answers, so an error returned before the
+// first event can still be an HTTP error status.
+//
+// Errors: ErrInvalid (bad request, container_upload without code execution, an expired
+// container with code container_expired), ErrNotFound (unknown container or file), the
+// provider's upstream errors, and infrastructure failures.
+func (l *Loop) Run(ctx context.Context, ws codebox.WorkspaceID, req *Request, events func(Event)) (*Response, error) {
+	m, upstream, err := l.cfg.Models.Resolve(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{l: l, ws: ws, req: req, events: events, model: m,
+		resp: &Response{ID: ids.New("msg_"), Model: req.Model},
+		open: map[int]string{}, ids: map[int]string{}}
+	r.preq = &provider.Request{
+		Model: upstream, System: req.System, Tools: req.Tools, ToolChoice: req.ToolChoice,
+		MaxTokens: req.MaxTokens, StopSequences: req.StopSequences, Temperature: req.Temperature,
+		TopP: req.TopP, TopK: req.TopK, Thinking: req.Thinking, Metadata: req.Metadata,
+	}
+	if req.CodeExecution == "" {
+		for _, msg := range req.Messages {
+			for _, b := range msg.Content {
+				if b.Type == TypeContainerUpload {
+					return nil, errdefs.New(errdefs.ErrInvalid, "", "container_upload blocks require a code execution tool in tools")
+				}
+			}
+		}
+		r.preq.Messages = convert(req.Messages, nil).messages
+		if err := r.turnOnly(ctx); err != nil {
+			return nil, err
+		}
+		l.record(ctx, ws, r.resp, "", time.Time{}, time.Time{})
+		return r.resp, nil
+	}
+	return r.codeExecution(ctx)
+}
+
+// turnOnly runs one model turn with no tools executed.
+func (r *run) turnOnly(ctx context.Context) error {
+	resp, err := r.turn(ctx)
+	if err != nil {
+		return err
+	}
+	r.resp.Content = append(r.resp.Content, r.outBlocks(resp.Content)...)
+	r.resp.StopReason, r.resp.StopSequence = resp.StopReason, resp.StopSequence
+	r.start()
+	return nil
+}
+
+func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
+	l, req, ws := r.l, r.req, r.ws
+	var ctr *sandbox.Container
+	var err error
+	if req.Container != "" {
+		if ctr, err = l.cfg.Sandbox.Get(ctx, ws, req.Container); err != nil {
+			return nil, containerError(req.Container, err)
+		}
+		if ctr.Status == sandbox.StatusExpired || (!ctr.ExpiresAt.IsZero() && !l.cfg.Now().Before(ctr.ExpiresAt)) {
+			return nil, expiredError(req.Container)
+		}
+	}
+	// Uploads: a new container gets every file of the conversation; a reused one only
+	// those of the turns after the last assistant message, so that a file the model
+	// changed in an earlier request is not overwritten with the original.
+	copyFrom := 0
+	if req.Container != "" {
+		for i, m := range req.Messages {
+			if m.Role == "assistant" {
+				copyFrom = i + 1
+			}
+		}
+	}
+	names := uploadNames{}
+	type upload struct {
+		name string
+		body io.ReadSeekCloser
+	}
+	var uploads []upload
+	defer func() {
+		for _, u := range uploads {
+			u.body.Close()
+		}
+	}()
+	var uploadList []string
+	for i, m := range req.Messages {
+		for _, b := range m.Content {
+			if b.Type != TypeContainerUpload || names[b.FileID] != "" {
+				continue
+			}
+			if i < copyFrom {
+				if f, err := l.cfg.Files.Get(ctx, ws, b.FileID); err == nil {
+					names[b.FileID] = containerName(f.Filename, b.FileID)
+				}
+				continue
+			}
+			f, body, err := l.cfg.Files.Open(ctx, ws, b.FileID)
+			if err != nil {
+				return nil, err
+			}
+			name := containerName(f.Filename, b.FileID)
+			names[b.FileID] = name
+			uploads = append(uploads, upload{name: name, body: body})
+		}
+	}
+	for _, n := range names {
+		uploadList = append(uploadList, n)
+	}
+	if ctr == nil {
+		if ctr, err = l.cfg.Sandbox.Create(ctx, ws, sandbox.CreateOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	sessionStart := l.cfg.Now()
+	r.resp.Container = ctr
+	defer func() {
+		if c := l.refresh(ctx, ws, ctr.ID); c != nil {
+			r.resp.Container = c
+		}
+		l.record(ctx, ws, r.resp, ctr.ID, sessionStart, l.cfg.Now())
+	}()
+	for _, u := range uploads {
+		if err := l.cfg.Sandbox.Upload(ctx, ws, ctr.ID, u.name, u.body); err != nil {
+			return nil, fmt.Errorf("copy %s into container: %w", u.name, err)
+		}
+	}
+
+	conv := convert(req.Messages, names)
+	r.preq.Messages = conv.messages
+	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(req.CodeExecution, uploadList)}
+	r.preq.System = append(append([]provider.Block(nil), req.System...), addendum)
+	r.preq.Tools = append([]provider.Tool(nil), req.Tools...)
+	for _, d := range tools.Definitions(req.CodeExecution) {
+		r.preq.Tools = append(r.preq.Tools, provider.Tool{Name: d.Name, Description: d.Description, InputSchema: d.InputSchema})
+	}
+
+	// Calls the client sent back unanswered run first; their results open the response.
+	for _, p := range conv.pending {
+		r.start()
+		res, err := r.execute(ctx, ctr.ID, p.ID, p.Name, p.Input)
+		if err != nil {
+			return nil, err
+		}
+		r.preq.Messages[p.msg].Content[p.blk] = toolResultBlock(p.ID, res)
+	}
+
+	for iteration := 0; ; iteration++ {
+		if iteration == l.cfg.MaxIterations {
+			r.resp.StopReason = "pause_turn"
+			r.start()
+			return r.resp, nil
+		}
+		resp, err := r.turn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := r.outBlocks(resp.Content)
+		r.resp.Content = append(r.resp.Content, out...)
+		r.resp.StopReason, r.resp.StopSequence = resp.StopReason, resp.StopSequence
+		r.start()
+
+		var calls []Block
+		client := false
+		assistant := make([]provider.Block, 0, len(out))
+		for _, b := range out {
+			switch b.Type {
+			case TypeServerToolUse:
+				calls = append(calls, b)
+				assistant = append(assistant, provider.Block{Type: provider.TypeToolUse, ID: b.ID, Name: b.Name, Input: b.Input})
+			case provider.TypeToolUse:
+				client = true
+				assistant = append(assistant, b.Block)
+			default:
+				assistant = append(assistant, b.Block)
+			}
+		}
+		switch {
+		case client:
+			// The client runs its tools; our calls stay pending until it comes back.
+			r.resp.StopReason = "tool_use"
+			return r.resp, nil
+		case len(calls) == 0:
+			if r.resp.StopReason == "tool_use" {
+				r.resp.StopReason = "end_turn"
+			}
+			return r.resp, nil
+		case resp.StopReason == "max_tokens":
+			// The call may be cut off; report the truncation rather than run half a command.
+			return r.resp, nil
+		}
+		r.preq.Messages = append(r.preq.Messages, provider.Message{Role: "assistant", Content: assistant})
+		var results []provider.Block
+		for _, c := range calls {
+			res, err := r.execute(ctx, ctr.ID, c.ID, c.Name, c.Input)
+			if err != nil {
+				return nil, err
+			}
+			results = append(results, toolResultBlock(c.ID, res))
+		}
+		r.preq.Messages = append(r.preq.Messages, provider.Message{Role: "user", Content: results})
+		r.resp.StopReason = ""
+	}
+}
+
+// start emits message_start once.
+func (r *run) start() {
+	if r.started || r.events == nil {
+		r.started = true
+		return
+	}
+	r.started = true
+	r.events(Event{Type: EventMessageStart, Message: &Response{ID: r.resp.ID, Model: r.resp.Model, Container: r.resp.Container}})
+}
+
+// turn asks the model for one turn, streaming its blocks as response blocks.
+func (r *run) turn(ctx context.Context) (*provider.Response, error) {
+	var ev func(provider.Event)
+	if r.events != nil {
+		base := len(r.resp.Content)
+		ev = func(e provider.Event) { r.modelEvent(base, e) }
+	}
+	resp, err := r.model.Turn(ctx, r.preq, ev)
+	if err != nil {
+		return nil, err
+	}
+	r.resp.Usage.add(resp.Usage)
+	return resp, nil
+}
+
+// modelEvent forwards one provider event. Text and thinking stream as they come. Tool
+// calls (and any other block type) are held back until complete, then sent whole (tool
+// input as one input_json_delta): the model's fragments may not concatenate to valid
+// JSON, and the SDK accumulators need them to.
+func (r *run) modelEvent(base int, e provider.Event) {
+	idx := base + e.Index
+	switch e.Type {
+	case provider.BlockStart:
+		if e.Block == nil {
+			return
+		}
+		r.open[e.Index] = e.Block.Type
+		if !streamed(e.Block.Type) {
+			return
+		}
+		r.start()
+		b := Block{Block: provider.Block{Type: e.Block.Type}}
+		r.events(Event{Type: EventBlockStart, Index: idx, Block: &b})
+	case provider.BlockDelta:
+		typ := r.open[e.Index]
+		if !streamed(typ) || e.Delta == "" {
+			return
+		}
+		kind := DeltaText
+		if typ == provider.TypeThinking {
+			kind = DeltaThinking
+		}
+		r.events(Event{Type: EventBlockDelta, Index: idx, DeltaType: kind, Delta: e.Delta})
+	case provider.BlockStop:
+		if e.Block == nil {
+			return
+		}
+		if !streamed(r.open[e.Index]) {
+			r.start()
+			b := r.outBlock(e.Index, *e.Block)
+			open := b
+			if b.Type == provider.TypeToolUse || b.Type == TypeServerToolUse {
+				open.Input = nil
+			}
+			r.events(Event{Type: EventBlockStart, Index: idx, Block: &open})
+			if open.Input == nil && b.Input != nil {
+				r.events(Event{Type: EventBlockDelta, Index: idx, DeltaType: DeltaInputJSON, Delta: string(b.Input)})
+			}
+			r.events(Event{Type: EventBlockStop, Index: idx})
+			return
+		}
+		if e.Block.Type == provider.TypeThinking && e.Block.Signature != "" {
+			r.events(Event{Type: EventBlockDelta, Index: idx, DeltaType: DeltaSignature, Delta: e.Block.Signature})
+		}
+		r.events(Event{Type: EventBlockStop, Index: idx})
+	}
+}
+
+// streamed reports whether blocks of typ are streamed as they are produced.
+func streamed(typ string) bool { return typ == provider.TypeText || typ == provider.TypeThinking }
+
+// outBlock converts block i of the current model turn into a response block: a call
+// of an offered sub-tool becomes a server_tool_use with a srvtoolu_ id, and every
+// tool input is made a JSON object. It gives the same answer for the same i within a
+// turn, so streamed and returned blocks agree.
+func (r *run) outBlock(i int, b provider.Block) Block {
+	if b.Type != provider.TypeToolUse {
+		return Block{Block: b}
+	}
+	out := Block{Block: provider.Block{Type: provider.TypeToolUse, ID: b.ID, Name: b.Name, Input: compactObject(b.Input), Raw: b.Raw}}
+	if r.req.CodeExecution != "" && tools.Offers(r.req.CodeExecution, b.Name) {
+		id, ok := r.ids[i]
+		if !ok {
+			id = ids.New("srvtoolu_")
+			r.ids[i] = id
+		}
+		out.Type, out.ID, out.Raw = TypeServerToolUse, id, nil
+	}
+	return out
+}
+
+// outBlocks converts a whole model turn, and resets the per-turn state.
+func (r *run) outBlocks(content []provider.Block) []Block {
+	out := make([]Block, 0, len(content))
+	for i, b := range content {
+		out = append(out, r.outBlock(i, b))
+	}
+	clear(r.ids)
+	clear(r.open)
+	return out
+}
+
+// compactObject returns in compacted when it is a JSON object, else {}: the wire and
+// the next model turn both need an object.
+func compactObject(in json.RawMessage) json.RawMessage {
+	in = objectOrEmpty(in)
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, in); err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return json.RawMessage(buf.Bytes())
+}
+
+// execute runs one sub-tool call and appends its result block, pinging the stream
+// while it runs.
+func (r *run) execute(ctx context.Context, containerID, id, name string, input json.RawMessage) (*tools.Result, error) {
+	l := r.l
+	r.resp.Usage.CodeExecutionRequests++
+	type outcome struct {
+		res *tools.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := l.cfg.Runner.Run(ctx, r.ws, containerID, r.req.CodeExecution, name, input)
+		done <- outcome{res, err}
+	}()
+	var o outcome
+	if r.events == nil {
+		o = <-done
+	} else {
+		tick := time.NewTicker(l.cfg.PingInterval)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case o = <-done:
+				break wait
+			case <-tick.C:
+				r.events(Event{Type: EventPing})
+			}
+		}
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	b := Block{Block: provider.Block{Type: tools.ResultType(name), ToolUseID: id}, Result: o.res}
+	r.resp.Content = append(r.resp.Content, b)
+	if r.events != nil {
+		idx := len(r.resp.Content) - 1
+		r.events(Event{Type: EventBlockStart, Index: idx, Block: &b})
+		r.events(Event{Type: EventBlockStop, Index: idx})
+	}
+	return o.res, nil
+}
+
+// refresh returns the container with fresh expiry times after the request used it.
+func (l *Loop) refresh(ctx context.Context, ws codebox.WorkspaceID, id string) *sandbox.Container {
+	ctx = context.WithoutCancel(ctx)
+	var c *sandbox.Container
+	var err error
+	if t, ok := l.cfg.Sandbox.(toucher); ok {
+		c, err = t.Touch(ctx, ws, id)
+	} else {
+		c, err = l.cfg.Sandbox.Get(ctx, ws, id)
+	}
+	if err != nil {
+		l.cfg.Logger.Warn("refresh container", "container", id, "err", err)
+		return nil
+	}
+	return c
+}
+
+// record persists a request's usage; a failure is logged, never returned, since the
+// client's answer does not depend on it.
+func (l *Loop) record(ctx context.Context, ws codebox.WorkspaceID, resp *Response, containerID string, start, end time.Time) {
+	if l.cfg.Usage == nil {
+		return
+	}
+	rec := UsageRecord{
+		MessageID: resp.ID, Model: resp.Model,
+		InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens,
+		CacheCreationInputTokens: resp.Usage.CacheCreationInputTokens, CacheReadInputTokens: resp.Usage.CacheReadInputTokens,
+		CodeExecutionRequests: resp.Usage.CodeExecutionRequests,
+		ContainerID:           containerID, ContainerStart: start, ContainerEnd: end, CreatedAt: l.cfg.Now(),
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := l.cfg.Usage.RecordUsage(ctx, ws, rec); err != nil {
+		l.cfg.Logger.Error("record usage", "message", resp.ID, "err", err)
+	}
+}
+
+// containerError words a failed lookup of the request's container.
+func containerError(id string, err error) error {
+	switch {
+	case errdefs.Code(err) == tools.ErrCodeContainerExpired:
+		return expiredError(id)
+	case errors.Is(err, errdefs.ErrNotFound):
+		return &errdefs.Public{Kind: errdefs.ErrNotFound, Message: fmt.Sprintf("container %s not found", id), Err: err}
+	}
+	return err
+}
+
+func expiredError(id string) error {
+	return &errdefs.Public{Kind: errdefs.ErrInvalid, Code: tools.ErrCodeContainerExpired,
+		Message: fmt.Sprintf("container_expired: container %s has expired and can no longer be used; omit container to start a new one", id)}
+}
+
+// containerName is the name an uploaded file gets in the container's working
+// directory: its base name, or its id when the name is unusable.
+func containerName(filename, id string) string {
+	name := path.Base(strings.ReplaceAll(filename, "\\", "/"))
+	if name == "." || name == ".." || name == "/" || name == "" {
+		return id
+	}
+	return name
+}

@@ -1,0 +1,52 @@
+package agentloop
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/codebox-dev/codebox/tools"
+)
+
+// DefaultLibraries are the Python libraries and command-line tools the documented
+// container image provides, named in the system prompt when the image has no manifest.
+var DefaultLibraries = []string{
+	"pandas", "numpy", "scipy", "scikit-learn", "statsmodels", "matplotlib", "seaborn", "pyarrow",
+	"openpyxl", "xlsxwriter", "xlrd", "pillow", "python-pptx", "python-docx", "pypdf", "pdfplumber",
+	"pypdfium2", "pdf2image", "reportlab", "img2pdf", "sympy", "mpmath", "tqdm", "python-dateutil",
+	"pytz", "joblib",
+}
+
+// DefaultCommands are the documented command-line tools of the image.
+var DefaultCommands = []string{"unzip", "unrar", "7z", "bc", "rg", "fd", "sqlite3"}
+
+// systemAddendum tells the model about the container it is working in.
+func (l *Loop) systemAddendum(version string, uploads []string) string {
+	libs := l.cfg.Libraries
+	if len(libs) == 0 {
+		libs = DefaultLibraries
+	}
+	var b strings.Builder
+	b.WriteString("You have a sandboxed Linux (x86_64) container for running code, through the tools ")
+	var names []string
+	for _, d := range tools.Definitions(version) {
+		names = append(names, d.Name)
+	}
+	b.WriteString(strings.Join(names, ", ") + ".\n")
+	b.WriteString("- Python 3.11 with " + strings.Join(libs, ", ") + " preinstalled; command-line tools: " + strings.Join(DefaultCommands, ", ") + ".\n")
+	b.WriteString("- No network access: nothing can be downloaded or installed.\n")
+	b.WriteString("- The working directory is /workspace. Files you create or modify there are returned to the user as downloadable files; save charts and reports there.\n")
+	if len(uploads) > 0 {
+		sorted := append([]string(nil), uploads...)
+		sort.Strings(sorted)
+		fmt.Fprintf(&b, "- The user's uploaded files are in /workspace: %s.\n", strings.Join(sorted, ", "))
+	}
+	if tools.PersistentPython(version) {
+		b.WriteString("- Files persist between calls and across requests that reuse this container; code_execution keeps Python variables and imports between calls.\n")
+	} else {
+		b.WriteString("- Files persist between calls and across requests that reuse this container; each command or Python run starts a fresh process, so keep state in files.\n")
+	}
+	b.WriteString("- Limits: " + l.cfg.LimitsText + ". A call that runs past its time limit is killed.\n")
+	b.WriteString("- Call the tools directly; do not describe the calls. When you are done, answer the user in text.")
+	return b.String()
+}

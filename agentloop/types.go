@@ -1,0 +1,164 @@
+// Package agentloop runs the Messages API's server-side code execution loop: it asks a
+// model for a turn, runs the model's bash, text editor and Python calls in the request's
+// container through package tools, feeds the results back, and repeats until the model
+// ends its turn, calls a client tool, or the iteration budget is spent (pause_turn).
+//
+// It speaks model-neutral Go types (provider blocks plus the server blocks of the code
+// execution tool); the api package converts the wire format at the edge. It also meters
+// usage: tokens summed over the turns, code execution calls, and container time.
+package agentloop
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/codebox-dev/codebox/provider"
+	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/tools"
+)
+
+// Block types the loop adds to the provider's.
+const (
+	TypeServerToolUse   = "server_tool_use"
+	TypeContainerUpload = "container_upload"
+)
+
+// Block is one content block of a conversation or response. Provider block types keep
+// their provider fields; a server_tool_use uses ID, Name and Input; a sub-tool result
+// (Type is tools.ResultType of the sub-tool) uses ToolUseID and Result; a
+// container_upload uses FileID.
+type Block struct {
+	provider.Block
+	Result *tools.Result
+	FileID string
+}
+
+// IsToolResult reports whether b is a code execution result block.
+func (b *Block) IsToolResult() bool { return tools.SubToolOfResult(b.Type) != "" }
+
+// Message is one conversation turn. Role is "user" or "assistant".
+type Message struct {
+	Role    string
+	Content []Block
+}
+
+// Request is one Messages request.
+type Request struct {
+	Model    string
+	System   []provider.Block
+	Messages []Message
+	// Tools are the client's tools; the code execution tool is CodeExecution.
+	Tools []provider.Tool
+	// CodeExecution is the code execution tool version the request lists
+	// (tools.CodeExecution20250825, …), or "" when it lists none.
+	CodeExecution string
+	// Container is the container to reuse, or "" for a new one.
+	Container     string
+	ToolChoice    *provider.ToolChoice
+	MaxTokens     int64
+	StopSequences []string
+	Temperature   *float64
+	TopP          *float64
+	TopK          *int64
+	Thinking      json.RawMessage
+	Metadata      json.RawMessage
+}
+
+// Response is the assistant message the loop produced.
+type Response struct {
+	ID           string
+	Model        string
+	Content      []Block
+	StopReason   string
+	StopSequence string
+	// Container is the request's container with fresh expiry times; nil when the
+	// request had no code execution tool.
+	Container *sandbox.Container
+	Usage     Usage
+}
+
+// Usage is what a request consumed.
+type Usage struct {
+	InputTokens              int64
+	OutputTokens             int64
+	CacheCreationInputTokens int64
+	CacheReadInputTokens     int64
+	// CodeExecutionRequests counts the sub-tool calls executed.
+	CodeExecutionRequests int64
+}
+
+func (u *Usage) add(p provider.Usage) {
+	u.InputTokens += p.InputTokens
+	u.OutputTokens += p.OutputTokens
+	u.CacheCreationInputTokens += p.CacheCreationInputTokens
+	u.CacheReadInputTokens += p.CacheReadInputTokens
+}
+
+// EventType says what an Event carries.
+type EventType int
+
+const (
+	// EventMessageStart comes first, before any block: Message has ID, Model and
+	// Container (nil without code execution).
+	EventMessageStart EventType = iota
+	// EventBlockStart opens block Index. Block is complete for result blocks; tool_use
+	// and server_tool_use blocks open with no Input, text and thinking blocks empty.
+	EventBlockStart
+	// EventBlockDelta extends block Index: DeltaType says which field Delta extends.
+	EventBlockDelta
+	// EventBlockStop closes block Index.
+	EventBlockStop
+	// EventPing keeps the stream alive while a command runs.
+	EventPing
+)
+
+// Delta kinds of EventBlockDelta.
+const (
+	DeltaText      = "text"
+	DeltaThinking  = "thinking"
+	DeltaSignature = "signature"
+	DeltaInputJSON = "input_json"
+)
+
+// Event is one streaming event of a response. Indexes count the response's blocks from
+// 0 without gaps.
+type Event struct {
+	Type      EventType
+	Index     int
+	Block     *Block
+	DeltaType string
+	Delta     string
+	Message   *Response
+}
+
+// UsageRecord is one request's metered usage, persisted per workspace.
+type UsageRecord struct {
+	MessageID                string
+	Model                    string
+	InputTokens              int64
+	OutputTokens             int64
+	CacheCreationInputTokens int64
+	CacheReadInputTokens     int64
+	CodeExecutionRequests    int64
+	// ContainerID is the container the request used, "" for none. ContainerStart and
+	// ContainerEnd bound the request's use of it (its container session, see BillSession).
+	ContainerID    string
+	ContainerStart time.Time
+	ContainerEnd   time.Time
+	CreatedAt      time.Time
+}
+
+// UsageSummary totals a workspace's usage over a period.
+type UsageSummary struct {
+	Start, End               time.Time
+	Requests                 int64
+	InputTokens              int64
+	OutputTokens             int64
+	CacheCreationInputTokens int64
+	CacheReadInputTokens     int64
+	CodeExecutionRequests    int64
+	// ContainerSeconds is the wall time containers were in use by requests;
+	// ContainerBilledSeconds applies the 5-minute session minimum (see BillSession).
+	ContainerSeconds       float64
+	ContainerBilledSeconds float64
+}

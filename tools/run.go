@@ -1,0 +1,273 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/sandbox"
+)
+
+// Runner executes sub-tool calls in a workspace's containers.
+type Runner struct {
+	sb Sandbox
+	// Timeout is the wall-clock limit of one bash command or legacy Python run; zero
+	// means the sandbox's default.
+	Timeout time.Duration
+	// CellTimeout is the limit of one REPL cell for code_execution_20260521, whose tool
+	// description promises 90 seconds.
+	CellTimeout time.Duration
+	// MaxConcurrent caps the calls running at once per workspace; a call over the cap
+	// gets too_many_requests. Zero means no cap.
+	MaxConcurrent int
+
+	// mu guards running.
+	mu      sync.Mutex
+	running map[codebox.WorkspaceID]int
+}
+
+// NewRunner returns a Runner over sb with the defaults.
+func NewRunner(sb Sandbox) *Runner {
+	return &Runner{sb: sb, CellTimeout: 90 * time.Second, MaxConcurrent: 16, running: map[codebox.WorkspaceID]int{}}
+}
+
+// maxLegacyCode caps the legacy tool's code, which travels on a command line.
+const maxLegacyCode = 96 << 10
+
+// Run executes one call of sub-tool name with the model's input in container id, for
+// the tool version the request declared. Bad input, limits and missing files are
+// results; an error means the sandbox infrastructure failed (or ctx ended).
+func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, name string, input json.RawMessage) (*Result, error) {
+	if !Offers(version, name) {
+		return errorResult(name, ErrCodeInvalidToolInput, "tool %s is not available with %s", name, version), nil
+	}
+	if !r.acquire(ws) {
+		return errorResult(name, ErrCodeTooManyRequests, "too many code execution calls running at once in this workspace"), nil
+	}
+	defer r.release(ws)
+
+	var res *Result
+	var err error
+	switch name {
+	case Bash:
+		res, err = r.bash(ctx, ws, id, input)
+	case TextEditor:
+		res, err = r.edit(ctx, ws, id, input)
+	case Python:
+		res, err = r.python(ctx, ws, id, version, input)
+	}
+	if err != nil {
+		if res := sandboxErrorResult(name, err); res != nil && ctx.Err() == nil {
+			return res, nil
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return res, nil
+}
+
+func (r *Runner) acquire(ws codebox.WorkspaceID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == nil {
+		r.running = map[codebox.WorkspaceID]int{}
+	}
+	if r.MaxConcurrent > 0 && r.running[ws] >= r.MaxConcurrent {
+		return false
+	}
+	r.running[ws]++
+	return true
+}
+
+func (r *Runner) release(ws codebox.WorkspaceID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[ws]--; r.running[ws] <= 0 {
+		delete(r.running, ws)
+	}
+}
+
+// sandboxErrorResult maps the sandbox's documented error kinds to result codes, or
+// returns nil for an infrastructure failure.
+func sandboxErrorResult(tool string, err error) *Result {
+	msg := err.Error()
+	var pub *errdefs.Public
+	if errors.As(err, &pub) {
+		msg = pub.Message
+	}
+	switch code := errdefs.Code(err); {
+	case code == ErrCodeContainerExpired:
+		return errorResult(tool, ErrCodeContainerExpired, "%s", msg)
+	case code == ErrCodeStringNotFound:
+		return errorResult(tool, ErrCodeStringNotFound, "%s", msg)
+	case errors.Is(err, errdefs.ErrNotFound) && tool == TextEditor:
+		return errorResult(tool, ErrCodeFileNotFound, "%s", msg)
+	case errors.Is(err, errdefs.ErrNotFound):
+		// The container vanished under a running call (deleted by its owner).
+		return errorResult(tool, ErrCodeUnavailable, "%s", msg)
+	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrTooLarge):
+		return errorResult(tool, ErrCodeInvalidToolInput, "%s", msg)
+	case errors.Is(err, errdefs.ErrRateLimited):
+		return errorResult(tool, ErrCodeTooManyRequests, "%s", msg)
+	case errors.Is(err, errdefs.ErrTimeout):
+		return errorResult(tool, ErrCodeExecutionTimeExceeded, "%s", msg)
+	case errors.Is(err, errdefs.ErrUnavailable):
+		return errorResult(tool, ErrCodeUnavailable, "%s", msg)
+	}
+	return nil
+}
+
+// decodeInput decodes the model's input strictly enough to catch wrong types, and
+// reports a message for invalid_tool_input.
+func decodeInput(input json.RawMessage, v any) string {
+	if len(bytes.TrimSpace(input)) == 0 {
+		return "input is empty"
+	}
+	if err := json.Unmarshal(input, v); err != nil {
+		return "input is not a valid JSON object of the expected shape: " + err.Error()
+	}
+	return ""
+}
+
+func (r *Runner) bash(ctx context.Context, ws codebox.WorkspaceID, id string, input json.RawMessage) (*Result, error) {
+	var in struct {
+		Command *string `json:"command"`
+		Restart bool    `json:"restart"`
+	}
+	if msg := decodeInput(input, &in); msg != "" {
+		return errorResult(Bash, ErrCodeInvalidToolInput, "%s", msg), nil
+	}
+	if in.Command == nil || *in.Command == "" {
+		if in.Restart {
+			// Every command runs in a fresh shell, so a restart has nothing to reset.
+			return &Result{Tool: Bash, Stdout: "", ReturnCode: 0}, nil
+		}
+		return errorResult(Bash, ErrCodeInvalidToolInput, "command is required"), nil
+	}
+	res, err := r.sb.Exec(ctx, ws, id, sandbox.ExecRequest{Command: *in.Command, Timeout: r.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	return execResult(Bash, res), nil
+}
+
+func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version string, input json.RawMessage) (*Result, error) {
+	var in struct {
+		Code *string `json:"code"`
+	}
+	if msg := decodeInput(input, &in); msg != "" {
+		return errorResult(Python, ErrCodeInvalidToolInput, "%s", msg), nil
+	}
+	if in.Code == nil || *in.Code == "" {
+		return errorResult(Python, ErrCodeInvalidToolInput, "code is required"), nil
+	}
+	if PersistentPython(version) {
+		timeout := r.Timeout
+		if version == CodeExecution20260521 && r.CellTimeout > 0 {
+			timeout = r.CellTimeout
+		}
+		res, err := r.sb.RunPython(ctx, ws, id, sandbox.PythonRequest{Code: *in.Code, Timeout: timeout})
+		if err != nil {
+			return nil, err
+		}
+		return execResult(Python, res), nil
+	}
+	// The legacy tool runs each call in a fresh interpreter. The code travels base64
+	// encoded in the command line, so no quoting can break out of it.
+	if len(*in.Code) > maxLegacyCode {
+		return errorResult(Python, ErrCodeInvalidToolInput, "code is longer than %d bytes", maxLegacyCode), nil
+	}
+	cmd := "exec python3 -c 'import base64,sys; sys.argv=[\"-c\"]; " +
+		"exec(compile(base64.b64decode(\"" + base64.StdEncoding.EncodeToString([]byte(*in.Code)) + "\").decode(), \"<code>\", \"exec\"))'"
+	res, err := r.sb.Exec(ctx, ws, id, sandbox.ExecRequest{Command: cmd, Timeout: r.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	return execResult(Python, res), nil
+}
+
+func execResult(tool string, res *sandbox.ExecResult) *Result {
+	switch {
+	case res.TimedOut:
+		return errorResult(tool, ErrCodeExecutionTimeExceeded, "execution exceeded the time limit and was killed")
+	case res.FilesError != nil:
+		code := res.FilesError.Code
+		if code == "" {
+			code = ErrCodeOutputFileTooLarge
+		}
+		return errorResult(tool, code, "%s", res.FilesError.Message)
+	}
+	out := &Result{Tool: tool, Stdout: res.Stdout, Stderr: res.Stderr, ReturnCode: res.ExitCode, Files: res.Files}
+	if res.OOMKilled {
+		out.Stderr += "\n[killed: the container ran out of memory]"
+		if out.ReturnCode == 0 {
+			out.ReturnCode = 137
+		}
+	}
+	if res.Truncated {
+		out.Stderr += "\n[output truncated]"
+	}
+	return out
+}
+
+func (r *Runner) edit(ctx context.Context, ws codebox.WorkspaceID, id string, input json.RawMessage) (*Result, error) {
+	var in struct {
+		Command   string  `json:"command"`
+		Path      string  `json:"path"`
+		FileText  *string `json:"file_text"`
+		OldStr    *string `json:"old_str"`
+		NewStr    *string `json:"new_str"`
+		ViewRange []int   `json:"view_range"`
+	}
+	if msg := decodeInput(input, &in); msg != "" {
+		return errorResult(TextEditor, ErrCodeInvalidToolInput, "%s", msg), nil
+	}
+	if in.Path == "" {
+		return errorResult(TextEditor, ErrCodeInvalidToolInput, "path is required"), nil
+	}
+	switch in.Command {
+	case "view":
+		if in.ViewRange != nil {
+			if len(in.ViewRange) != 2 || in.ViewRange[0] < 1 || (in.ViewRange[1] != -1 && in.ViewRange[1] < in.ViewRange[0]) {
+				return errorResult(TextEditor, ErrCodeInvalidToolInput, "view_range must be [start, end] with 1 <= start <= end, or end = -1"), nil
+			}
+		}
+		v, err := r.sb.ViewFile(ctx, ws, id, in.Path, in.ViewRange)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Tool: TextEditor, Edit: &EditResult{Command: EditView, View: *v}}, nil
+	case "create":
+		if in.FileText == nil {
+			return errorResult(TextEditor, ErrCodeInvalidToolInput, "file_text is required for create"), nil
+		}
+		updated, err := r.sb.CreateFile(ctx, ws, id, in.Path, *in.FileText)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Tool: TextEditor, Edit: &EditResult{Command: EditCreate, IsFileUpdate: updated}}, nil
+	case "str_replace":
+		if in.OldStr == nil || *in.OldStr == "" {
+			return errorResult(TextEditor, ErrCodeInvalidToolInput, "old_str is required for str_replace"), nil
+		}
+		newStr := ""
+		if in.NewStr != nil {
+			newStr = *in.NewStr
+		}
+		rep, err := r.sb.StrReplace(ctx, ws, id, in.Path, *in.OldStr, newStr)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Tool: TextEditor, Edit: &EditResult{Command: EditStrReplace, Replace: *rep}}, nil
+	case "":
+		return errorResult(TextEditor, ErrCodeInvalidToolInput, "command is required (view, create or str_replace)"), nil
+	default:
+		return errorResult(TextEditor, ErrCodeInvalidToolInput, "unknown command %q: use view, create or str_replace", in.Command), nil
+	}
+}
