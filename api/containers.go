@@ -1,6 +1,673 @@
 package api
 
-// ContainersConfig holds the dependencies of the containers routes.
-type ContainersConfig struct{}
+// The native containers API, shaped after OpenAI's /v1/containers and container files
+// API, with Anthropic's error envelope. Every route is scoped to the caller's workspace:
+// another workspace's container answers 404 exactly like an unknown id.
+//
+//	POST   /v1/containers                       create {name?, file_ids?}
+//	GET    /v1/containers                       list (limit 1–100, after=<id>)
+//	GET    /v1/containers/{id}                  retrieve
+//	DELETE /v1/containers/{id}                  destroy with its files
+//	POST   /v1/containers/{id}/exec             run bash {command, timeout_ms?}
+//	POST   /v1/containers/{id}/python           run a cell in the persistent REPL {code, timeout_ms?}
+//	POST   /v1/containers/{id}/edit             text editor {command: view|create|str_replace, path, …}
+//	POST   /v1/containers/{id}/files            upload: multipart (file, path?) or JSON {file_id, path?}
+//	GET    /v1/containers/{id}/files            list (?path=<dir>, recursive)
+//	GET    /v1/containers/{id}/files/content    download (?path=<file>)
+//
+// Paths in requests are absolute or relative to the working directory /workspace; paths
+// in responses are absolute. A path with a ".." element is rejected before it reaches the
+// sandbox, which confines everything else (symlinks included) to the container.
 
-func (s *Server) registerContainerRoutes() {}
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/sandbox"
+)
+
+// ContainerManager is what the containers routes need from the sandbox layer;
+// *sandbox.Manager satisfies it. Errors follow tools.Sandbox: errdefs.ErrNotFound for an
+// unknown container or file, errdefs.ErrInvalid (code container_expired past the hard
+// expiry), errdefs.ErrTooLarge, errdefs.ErrUnavailable.
+type ContainerManager interface {
+	Create(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.CreateOptions) (*sandbox.Container, error)
+	Get(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error)
+	List(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.ListOptions) ([]*sandbox.Container, bool, error)
+	Delete(ctx context.Context, ws codebox.WorkspaceID, id string) error
+	Exec(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.ExecRequest) (*sandbox.ExecResult, error)
+	RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.PythonRequest) (*sandbox.ExecResult, error)
+	ViewFile(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string, viewRange []int) (*sandbox.ViewResult, error)
+	CreateFile(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath, text string) (bool, error)
+	StrReplace(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath, oldStr, newStr string) (*sandbox.ReplaceResult, error)
+	Upload(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string, r io.Reader) error
+	ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, unsafeDir string) ([]sandbox.FileInfo, error)
+	OpenFile(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string) (io.ReadCloser, sandbox.FileInfo, error)
+}
+
+// StoredFiles opens a file of the Files API so that it can be copied into a container.
+// The sandbox's FileStore (sandbox.FileStore.OpenInput) has the same method.
+type StoredFiles interface {
+	// OpenInput returns the file's name and bytes; errdefs.ErrNotFound for an unknown,
+	// foreign or expired id.
+	OpenInput(ctx context.Context, ws codebox.WorkspaceID, id string) (filename string, r io.ReadCloser, err error)
+}
+
+// ContainersConfig holds the dependencies of the containers routes. With Containers nil
+// the routes are not registered (the server runs without a sandbox).
+type ContainersConfig struct {
+	Containers ContainerManager
+	// StoredFiles, when set, lets POST /v1/containers/{id}/files copy a Files API file in.
+	StoredFiles StoredFiles
+	// MaxUploadBytes caps a multipart upload into a container (default 500 MiB, the
+	// Files API's limit).
+	MaxUploadBytes int64
+}
+
+// containerWorkdir is the working directory inside every container.
+const containerWorkdir = "/workspace"
+
+func (s *Server) registerContainerRoutes() {
+	if s.Containers == nil {
+		return
+	}
+	if s.MaxUploadBytes == 0 {
+		s.MaxUploadBytes = 500 << 20
+	}
+	s.handle("POST", "/v1/containers", s.createContainer)
+	s.handle("GET", "/v1/containers", s.listContainers)
+	s.handle("GET", "/v1/containers/{id}", s.getContainer)
+	s.handle("DELETE", "/v1/containers/{id}", s.deleteContainer)
+	s.handle("POST", "/v1/containers/{id}/exec", s.execContainer)
+	s.handle("POST", "/v1/containers/{id}/python", s.pythonContainer)
+	s.handle("POST", "/v1/containers/{id}/edit", s.editContainer)
+	s.handle("POST", "/v1/containers/{id}/files", s.uploadContainerFile)
+	s.handle("GET", "/v1/containers/{id}/files", s.listContainerFiles)
+	s.handle("GET", "/v1/containers/{id}/files/content", s.downloadContainerFile)
+}
+
+// Wire types.
+
+type containerJSON struct {
+	ID           string `json:"id"`
+	Object       string `json:"object"` // "container"
+	Name         string `json:"name"`
+	Status       string `json:"status"` // running, stopped, expired
+	CreatedAt    int64  `json:"created_at"`
+	LastActiveAt int64  `json:"last_active_at"`
+	// ExpiresAt is the hard expiry: the container and its files are destroyed then.
+	ExpiresAt int64 `json:"expires_at"`
+	// IdleExpiresAt is when it stops for idleness; the next use restarts it, files intact.
+	IdleExpiresAt int64             `json:"idle_expires_at"`
+	ExpiresAfter  *expiresAfterJSON `json:"expires_after,omitempty"`
+}
+
+// expiresAfterJSON is OpenAI's idle policy: the container stops (here: is stopped and
+// restarted on next use, never lost) Minutes after its last activity.
+type expiresAfterJSON struct {
+	Anchor  string `json:"anchor"`
+	Minutes int    `json:"minutes"`
+}
+
+type containerListJSON struct {
+	Object  string          `json:"object"` // "list"
+	Data    []containerJSON `json:"data"`
+	FirstID *string         `json:"first_id"`
+	LastID  *string         `json:"last_id"`
+	HasMore bool            `json:"has_more"`
+}
+
+type containerDeletedJSON struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"` // "container.deleted"
+	Deleted bool   `json:"deleted"`
+}
+
+type execResultJSON struct {
+	Object     string           `json:"object"` // "container.exec_result"
+	Stdout     string           `json:"stdout"`
+	Stderr     string           `json:"stderr"`
+	ReturnCode int              `json:"return_code"`
+	TimedOut   bool             `json:"timed_out"`
+	OOMKilled  bool             `json:"oom_killed"`
+	Truncated  bool             `json:"truncated"`
+	DurationMS int64            `json:"duration_ms"`
+	Files      []outputFileJSON `json:"files"`
+	FilesError *outputErrorJSON `json:"files_error,omitempty"`
+}
+
+type outputFileJSON struct {
+	FileID   string `json:"file_id"`
+	Path     string `json:"path"`
+	Bytes    int64  `json:"bytes"`
+	MimeType string `json:"mime_type"`
+}
+
+type outputErrorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type containerFileJSON struct {
+	Object     string `json:"object"` // "container.file"
+	Path       string `json:"path"`
+	Type       string `json:"type"` // "file" or "directory"
+	Bytes      int64  `json:"bytes"`
+	ModifiedAt int64  `json:"modified_at"`
+	// Source is "user" for a file uploaded through this API; absent in listings, which
+	// cannot tell uploaded files from generated ones.
+	Source string `json:"source,omitempty"`
+}
+
+type containerFileListJSON struct {
+	Object  string              `json:"object"` // "list"
+	Data    []containerFileJSON `json:"data"`
+	HasMore bool                `json:"has_more"`
+}
+
+func toContainerJSON(c *sandbox.Container) containerJSON {
+	out := containerJSON{
+		ID: c.ID, Object: "container", Name: c.Name, Status: string(c.Status),
+		CreatedAt: unixOrZero(c.CreatedAt), LastActiveAt: unixOrZero(c.LastActiveAt),
+		ExpiresAt: unixOrZero(c.ExpiresAt), IdleExpiresAt: unixOrZero(c.IdleExpiresAt),
+	}
+	if !c.IdleExpiresAt.IsZero() && !c.LastActiveAt.IsZero() && c.IdleExpiresAt.After(c.LastActiveAt) {
+		out.ExpiresAfter = &expiresAfterJSON{Anchor: "last_active_at",
+			Minutes: int(c.IdleExpiresAt.Sub(c.LastActiveAt).Round(time.Minute) / time.Minute)}
+	}
+	return out
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func toExecResultJSON(res *sandbox.ExecResult) execResultJSON {
+	out := execResultJSON{
+		Object: "container.exec_result", Stdout: res.Stdout, Stderr: res.Stderr,
+		ReturnCode: res.ExitCode, TimedOut: res.TimedOut, OOMKilled: res.OOMKilled,
+		Truncated: res.Truncated, DurationMS: res.Duration.Milliseconds(),
+		Files: make([]outputFileJSON, 0, len(res.Files)),
+	}
+	for _, f := range res.Files {
+		out.Files = append(out.Files, outputFileJSON{FileID: f.FileID, Path: absContainerPath(f.Path),
+			Bytes: f.Size, MimeType: f.MimeType})
+	}
+	if res.FilesError != nil {
+		out.FilesError = &outputErrorJSON{Code: res.FilesError.Code, Message: res.FilesError.Message}
+	}
+	return out
+}
+
+func toContainerFileJSON(fi sandbox.FileInfo) containerFileJSON {
+	typ := "file"
+	if fi.IsDir {
+		typ = "directory"
+	}
+	return containerFileJSON{Object: "container.file", Path: absContainerPath(fi.Path), Type: typ,
+		Bytes: fi.Size, ModifiedAt: unixOrZero(fi.ModTime)}
+}
+
+// absContainerPath turns a path relative to the working directory into an absolute one.
+func absContainerPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	return path.Join(containerWorkdir, p)
+}
+
+// Input checks.
+
+// containerID returns the {id} path value, or ErrInvalid when it is not a container id.
+func containerID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !ids.Valid("container_", id) {
+		return "", errdefs.New(errdefs.ErrInvalid, "", "Invalid container id: %q", truncate(id, 80))
+	}
+	return id, nil
+}
+
+// checkPath validates a path from a request: non-empty (unless allowEmpty), no NUL, no
+// ".." element. It returns the path cleaned; the sandbox resolves it inside the container.
+func checkPath(field, p string, allowEmpty bool) (string, error) {
+	if p == "" {
+		if allowEmpty {
+			return "", nil
+		}
+		return "", errdefs.New(errdefs.ErrInvalid, "", "%s: is required", field)
+	}
+	if len(p) > 4096 || strings.ContainsRune(p, 0) {
+		return "", errdefs.New(errdefs.ErrInvalid, "", "%s: invalid path", field)
+	}
+	for _, elem := range strings.Split(p, "/") {
+		if elem == ".." {
+			return "", errdefs.New(errdefs.ErrInvalid, "", "%s: path must not contain '..'", field)
+		}
+	}
+	return path.Clean(p), nil
+}
+
+// timeoutOf converts timeout_ms; nil or 0 means the server's default.
+func timeoutOf(ms *int64) (time.Duration, error) {
+	if ms == nil {
+		return 0, nil
+	}
+	if *ms < 0 || *ms > int64(24*time.Hour/time.Millisecond) {
+		return 0, errdefs.New(errdefs.ErrInvalid, "", "timeout_ms: must be between 0 and 86400000")
+	}
+	return time.Duration(*ms) * time.Millisecond, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// Handlers.
+
+type createContainerRequest struct {
+	Name         string            `json:"name"`
+	FileIDs      []string          `json:"file_ids"`
+	ExpiresAfter *expiresAfterJSON `json:"expires_after"`
+	MemoryLimit  string            `json:"memory_limit"`
+}
+
+func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
+	var req createContainerRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if len(req.Name) > 256 {
+		return errdefs.New(errdefs.ErrInvalid, "", "name: at most 256 characters")
+	}
+	if len(req.FileIDs) > 100 {
+		return errdefs.New(errdefs.ErrInvalid, "", "file_ids: at most 100 files")
+	}
+	for i, id := range req.FileIDs {
+		if !ids.Valid("file_", id) {
+			return errdefs.New(errdefs.ErrInvalid, "", "file_ids.%d: invalid file id %q", i, truncate(id, 80))
+		}
+	}
+	if req.ExpiresAfter != nil {
+		// The idle period is a server setting; a container never expires for idleness
+		// (it stops and restarts with its files), so a per-container policy has no effect.
+		return errdefs.New(errdefs.ErrInvalid, "", "expires_after: not supported; containers stop after the server's idle period and restart on their next use")
+	}
+	if req.MemoryLimit != "" {
+		return errdefs.New(errdefs.ErrInvalid, "", "memory_limit: not supported; the server sets the containers' limits")
+	}
+	c, err := s.Containers.Create(r.Context(), workspace(r), sandbox.CreateOptions{Name: req.Name, FileIDs: req.FileIDs})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toContainerJSON(c))
+	return nil
+}
+
+func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	opts := sandbox.ListOptions{Limit: 20, After: q.Get("after")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return errdefs.New(errdefs.ErrInvalid, "", "limit: must be an integer from 1 to 100")
+		}
+		opts.Limit = n
+	}
+	if opts.After != "" && !ids.Valid("container_", opts.After) {
+		return errdefs.New(errdefs.ErrInvalid, "", "after: invalid container id")
+	}
+	cs, hasMore, err := s.Containers.List(r.Context(), workspace(r), opts)
+	if err != nil {
+		return err
+	}
+	out := containerListJSON{Object: "list", Data: make([]containerJSON, 0, len(cs)), HasMore: hasMore}
+	for _, c := range cs {
+		out.Data = append(out.Data, toContainerJSON(c))
+	}
+	if len(cs) > 0 {
+		out.FirstID, out.LastID = &cs[0].ID, &cs[len(cs)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getContainer(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.Containers.Get(r.Context(), workspace(r), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toContainerJSON(c))
+	return nil
+}
+
+func (s *Server) deleteContainer(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Containers.Delete(r.Context(), workspace(r), id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, containerDeletedJSON{ID: id, Object: "container.deleted", Deleted: true})
+	return nil
+}
+
+type execRequest struct {
+	Command   *string `json:"command"`
+	TimeoutMS *int64  `json:"timeout_ms"`
+}
+
+func (s *Server) execContainer(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	var req execRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Command == nil || strings.TrimSpace(*req.Command) == "" {
+		return errdefs.New(errdefs.ErrInvalid, "", "command: is required")
+	}
+	timeout, err := timeoutOf(req.TimeoutMS)
+	if err != nil {
+		return err
+	}
+	res, err := s.Containers.Exec(r.Context(), workspace(r), id, sandbox.ExecRequest{Command: *req.Command, Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toExecResultJSON(res))
+	return nil
+}
+
+type pythonRequest struct {
+	Code      *string `json:"code"`
+	TimeoutMS *int64  `json:"timeout_ms"`
+}
+
+func (s *Server) pythonContainer(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	var req pythonRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Code == nil {
+		return errdefs.New(errdefs.ErrInvalid, "", "code: is required")
+	}
+	timeout, err := timeoutOf(req.TimeoutMS)
+	if err != nil {
+		return err
+	}
+	res, err := s.Containers.RunPython(r.Context(), workspace(r), id, sandbox.PythonRequest{Code: *req.Code, Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toExecResultJSON(res))
+	return nil
+}
+
+// editRequest is the text editor's input, with the field names of Anthropic's
+// text_editor_code_execution tool.
+type editRequest struct {
+	Command   string  `json:"command"`
+	Path      string  `json:"path"`
+	ViewRange []int   `json:"view_range"`
+	FileText  *string `json:"file_text"`
+	OldStr    *string `json:"old_str"`
+	NewStr    *string `json:"new_str"`
+}
+
+// The editor results reuse the content shapes of Anthropic's
+// text_editor_code_execution_tool_result blocks.
+type viewResultJSON struct {
+	Type       string `json:"type"`
+	FileType   string `json:"file_type"`
+	Content    string `json:"content"`
+	NumLines   int    `json:"num_lines"`
+	StartLine  int    `json:"start_line"`
+	TotalLines int    `json:"total_lines"`
+}
+
+type createResultJSON struct {
+	Type         string `json:"type"`
+	IsFileUpdate bool   `json:"is_file_update"`
+}
+
+type replaceResultJSON struct {
+	Type     string   `json:"type"`
+	OldStart int      `json:"old_start"`
+	OldLines int      `json:"old_lines"`
+	NewStart int      `json:"new_start"`
+	NewLines int      `json:"new_lines"`
+	Lines    []string `json:"lines"`
+}
+
+func (s *Server) editContainer(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	var req editRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	p, err := checkPath("path", req.Path, false)
+	if err != nil {
+		return err
+	}
+	ctx, ws := r.Context(), workspace(r)
+	switch req.Command {
+	case "view":
+		if req.ViewRange != nil && (len(req.ViewRange) != 2 || req.ViewRange[0] < 1 ||
+			(req.ViewRange[1] != -1 && req.ViewRange[1] < req.ViewRange[0])) {
+			return errdefs.New(errdefs.ErrInvalid, "", "view_range: must be [start, end] with 1 <= start <= end, or end = -1")
+		}
+		v, err := s.Containers.ViewFile(ctx, ws, id, p, req.ViewRange)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, viewResultJSON{Type: "text_editor_code_execution_view_result",
+			FileType: v.FileType, Content: v.Content, NumLines: v.NumLines, StartLine: v.StartLine, TotalLines: v.TotalLines})
+	case "create":
+		if req.FileText == nil {
+			return errdefs.New(errdefs.ErrInvalid, "", "file_text: is required for create")
+		}
+		updated, err := s.Containers.CreateFile(ctx, ws, id, p, *req.FileText)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, createResultJSON{Type: "text_editor_code_execution_create_result", IsFileUpdate: updated})
+	case "str_replace":
+		if req.OldStr == nil || *req.OldStr == "" {
+			return errdefs.New(errdefs.ErrInvalid, "", "old_str: is required for str_replace")
+		}
+		newStr := ""
+		if req.NewStr != nil {
+			newStr = *req.NewStr
+		}
+		d, err := s.Containers.StrReplace(ctx, ws, id, p, *req.OldStr, newStr)
+		if err != nil {
+			return err
+		}
+		lines := d.Lines
+		if lines == nil {
+			lines = []string{}
+		}
+		writeJSON(w, http.StatusOK, replaceResultJSON{Type: "text_editor_code_execution_str_replace_result",
+			OldStart: d.OldStart, OldLines: d.OldLines, NewStart: d.NewStart, NewLines: d.NewLines, Lines: lines})
+	case "":
+		return errdefs.New(errdefs.ErrInvalid, "", "command: is required (view, create or str_replace)")
+	default:
+		return errdefs.New(errdefs.ErrInvalid, "", "command: must be view, create or str_replace, not %q", truncate(req.Command, 40))
+	}
+	return nil
+}
+
+type copyFileRequest struct {
+	FileID string `json:"file_id"`
+	Path   string `json:"path"`
+}
+
+// uploadContainerFile writes a file into the container: a multipart upload (part "file",
+// optional field "path") or a JSON {file_id, path?} copying a Files API file in. Without
+// a path the file lands in the working directory under its own name.
+func (s *Server) uploadContainerFile(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	ctx, ws := r.Context(), workspace(r)
+	var (
+		name, dest string
+		body       io.Reader
+	)
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mediaType {
+	case "multipart/form-data":
+		r.Body = http.MaxBytesReader(w, r.Body, s.MaxUploadBytes)
+		// Parts may come in any order, so let the stdlib spool large parts to disk.
+		if err := r.ParseMultipartForm(32 << 20); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return errdefs.New(errdefs.ErrTooLarge, "", "Upload exceeds the maximum size of %d bytes", tooLarge.Limit)
+			}
+			return errdefs.New(errdefs.ErrInvalid, "", "Invalid multipart body: %v", err)
+		}
+		defer r.MultipartForm.RemoveAll()
+		f, hdr, err := r.FormFile("file")
+		if err != nil {
+			return errdefs.New(errdefs.ErrInvalid, "", "file: a multipart part named \"file\" is required")
+		}
+		defer f.Close()
+		name, dest, body = hdr.Filename, r.FormValue("path"), f
+	case "application/json":
+		if s.StoredFiles == nil {
+			return errdefs.New(errdefs.ErrInvalid, "", "Copying a stored file in is not available on this server")
+		}
+		var req copyFileRequest
+		if err := s.decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		if !ids.Valid("file_", req.FileID) {
+			return errdefs.New(errdefs.ErrInvalid, "", "file_id: invalid file id")
+		}
+		filename, rc, err := s.StoredFiles.OpenInput(ctx, ws, req.FileID)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		name, dest, body = filename, req.Path, rc
+	default:
+		return errdefs.New(errdefs.ErrInvalid, "", "Content-Type must be multipart/form-data or application/json")
+	}
+	if dest == "" {
+		base := path.Base(strings.ReplaceAll(name, "\\", "/"))
+		if base == "" || base == "." || base == "/" || base == ".." {
+			return errdefs.New(errdefs.ErrInvalid, "", "path: is required when the file has no usable name")
+		}
+		dest = base
+	}
+	if dest, err = checkPath("path", dest, false); err != nil {
+		return err
+	}
+	cr := &countingReader{r: body}
+	if err := s.Containers.Upload(ctx, ws, id, dest, cr); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, containerFileJSON{Object: "container.file", Path: absContainerPath(dest),
+		Type: "file", Bytes: cr.n, ModifiedAt: s.now().Unix(), Source: "user"})
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (s *Server) listContainerFiles(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	dir, err := checkPath("path", r.URL.Query().Get("path"), true)
+	if err != nil {
+		return err
+	}
+	infos, err := s.Containers.ListFiles(r.Context(), workspace(r), id, dir)
+	if err != nil {
+		return err
+	}
+	out := containerFileListJSON{Object: "list", Data: make([]containerFileJSON, 0, len(infos))}
+	for _, fi := range infos {
+		out.Data = append(out.Data, toContainerFileJSON(fi))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) downloadContainerFile(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	p, err := checkPath("path", r.URL.Query().Get("path"), false)
+	if err != nil {
+		return err
+	}
+	rc, fi, err := s.Containers.OpenFile(r.Context(), workspace(r), id, p)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if fi.IsDir {
+		return errdefs.New(errdefs.ErrInvalid, "", "path: %s is a directory", truncate(p, 200))
+	}
+	br := bufio.NewReaderSize(rc, 512)
+	ctype := mime.TypeByExtension(path.Ext(p))
+	if ctype == "" {
+		head, _ := br.Peek(512)
+		ctype = http.DetectContentType(head)
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.FormatInt(fi.Size, 10))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(p)}))
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, br); err != nil {
+		// Headers are out; all we can do is cut the response short.
+		s.Logger.Warn("container file download cut short", "request_id", requestID(r.Context()), "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
