@@ -2,13 +2,135 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/image"
+	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/oci"
+	"github.com/codebox-dev/codebox/tools"
 )
 
+var _ tools.Sandbox = (*sandbox.Manager)(nil)
+
 // sandboxConfig is the sandbox section of the server's configuration.
-type sandboxConfig struct{}
+type sandboxConfig struct {
+	Sandbox      bool
+	Runtime      string
+	RuntimeRoot  string
+	ImageDir     string
+	Memory       byteSize
+	CPUs         float64
+	PIDs         int64
+	Disk         byteSize
+	ExecTimeout  time.Duration
+	Idle         time.Duration
+	Expiry       time.Duration
+	PoolSize     int
+	PythonWarmup string
+}
 
-func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {}
+func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
+	c.Memory, c.Disk = sandbox.DefaultMemory, sandbox.DefaultDisk
+	fs.BoolVar(&c.Sandbox, "sandbox", true, "run code in sandboxed containers (false serves the Files API alone)")
+	fs.StringVar(&c.Runtime, "sandbox-runtime", "runc", "OCI runtime binary: runc, or runsc for gVisor")
+	fs.StringVar(&c.RuntimeRoot, "sandbox-runtime-root", "", "runtime state directory (default <data-dir>/runtime/<runtime>)")
+	fs.StringVar(&c.ImageDir, "image-dir", "", "directory of container root filesystems (default <data-dir>/images)")
+	fs.Var(&c.Memory, "sandbox-memory", "memory limit of each container")
+	fs.Float64Var(&c.CPUs, "sandbox-cpus", sandbox.DefaultCPUs, "CPUs each container may use")
+	fs.Int64Var(&c.PIDs, "sandbox-pids", sandbox.DefaultPIDs, "processes and threads each container may run")
+	fs.Var(&c.Disk, "sandbox-disk", "size of each container's workspace disk")
+	fs.DurationVar(&c.ExecTimeout, "exec-timeout", sandbox.DefaultExecTimeout, "wall-clock limit of one command or Python cell")
+	fs.DurationVar(&c.Idle, "container-idle", sandbox.DefaultIdle, "stop a container unused this long (its files are kept)")
+	fs.DurationVar(&c.Expiry, "container-expiry", sandbox.DefaultExpiry, "destroy a container and its files this long after creation")
+	fs.IntVar(&c.PoolSize, "pool-size", 2, "pre-started containers kept ready for create")
+	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
+}
 
-func setupSandbox(ctx context.Context, a *app) error { return nil }
+// setupSandbox builds (or finds) the root filesystem, reconciles the containers the
+// previous run left, and starts the pool and the idle/expiry sweeper.
+func setupSandbox(ctx context.Context, a *app) error {
+	cfg := &a.cfg.sandboxConfig
+	if !cfg.Sandbox {
+		a.logger.Info("sandbox disabled: code execution is unavailable")
+		return nil
+	}
+	imageDir := cfg.ImageDir
+	if imageDir == "" {
+		imageDir = filepath.Join(a.cfg.DataDir, "images")
+	}
+	img, err := image.EnsureBuilt(ctx, imageDir, os.Stderr)
+	if err != nil {
+		return fmt.Errorf("sandbox image: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if self, err = filepath.EvalSymlinks(self); err != nil {
+		return err
+	}
+	root := cfg.RuntimeRoot
+	if root == "" {
+		root = filepath.Join(a.cfg.DataDir, "runtime", filepath.Base(cfg.Runtime))
+	}
+	rt, err := oci.New(oci.Config{Binary: cfg.Runtime, Root: root})
+	if err != nil {
+		return err
+	}
+	var fstore sandbox.FileStore
+	if a.files != nil {
+		fstore = fileStore{a.files}
+	}
+	m, err := sandbox.New(sandbox.Config{
+		Dir:          filepath.Join(a.cfg.DataDir, "containers"),
+		RootFS:       img.RootFS,
+		Agent:        self,
+		Limits:       sandbox.Limits{Memory: int64(cfg.Memory), CPUs: cfg.CPUs, PIDs: cfg.PIDs, Disk: int64(cfg.Disk)},
+		ExecTimeout:  cfg.ExecTimeout,
+		Idle:         cfg.Idle,
+		Expiry:       cfg.Expiry,
+		PoolSize:     cfg.PoolSize,
+		PythonWarmup: cfg.PythonWarmup,
+		Logger:       a.logger,
+	}, rt, a.db, fstore)
+	if err != nil {
+		return err
+	}
+	if err := m.Start(ctx); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	a.onClose(m.Close)
+	a.sandbox = m
+	a.api.ContainersConfig.Containers = m
+	if fstore != nil {
+		a.api.ContainersConfig.StoredFiles = fstore
+	}
+	return nil
+}
+
+// fileStore adapts the Files API to the sandbox's FileStore.
+type fileStore struct{ svc *files.Service }
+
+func (f fileStore) StoreOutput(ctx context.Context, ws codebox.WorkspaceID, filename string, r io.Reader) (string, string, error) {
+	file, err := f.svc.Create(ctx, ws, files.NewFile{Filename: filename, Downloadable: true, Body: r})
+	if err != nil {
+		return "", "", err
+	}
+	return file.ID, file.MimeType, nil
+}
+
+func (f fileStore) OpenInput(ctx context.Context, ws codebox.WorkspaceID, id string) (string, io.ReadCloser, error) {
+	file, rc, err := f.svc.Open(ctx, ws, id)
+	if err != nil {
+		return "", nil, err
+	}
+	return file.Filename, rc, nil
+}

@@ -1,0 +1,249 @@
+package agent
+
+import (
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// reaper is the init's child bookkeeping. As PID 1 the agent inherits every orphan in
+// the container, so one goroutine reaps all children and hands the statuses of the ones
+// the agent started to whoever waits for them.
+type reaper struct {
+	mu sync.Mutex
+	// waiting maps a started child's PID to the channel its status goes to.
+	waiting map[int]chan syscall.WaitStatus
+}
+
+func newReaper() *reaper {
+	return &reaper{waiting: make(map[int]chan syscall.WaitStatus)}
+}
+
+// start forks argv with the given files as fds 0, 1, 2, … in a new process group and
+// returns its PID and a channel that receives its exit status.
+func (r *reaper) start(argv []string, env []string, dir string, files []uintptr) (int, <-chan syscall.WaitStatus, error) {
+	// Registering under the lock the reaper takes to dispatch means a child that exits
+	// at once is never mistaken for an orphan.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   env,
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	ch := make(chan syscall.WaitStatus, 1)
+	r.waiting[pid] = ch
+	return pid, ch, nil
+}
+
+func (r *reaper) reap() {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGCHLD)
+	tick := time.NewTicker(time.Second) // a lost SIGCHLD must not leave zombies forever
+	defer tick.Stop()
+	for {
+		select {
+		case <-sigs:
+		case <-tick.C:
+		}
+		for {
+			var ws syscall.WaitStatus
+			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || pid <= 0 {
+				break
+			}
+			r.mu.Lock()
+			ch, ok := r.waiting[pid]
+			delete(r.waiting, pid)
+			r.mu.Unlock()
+			if ok {
+				ch <- ws
+			}
+		}
+	}
+}
+
+// killGroup kills every process in the group, repeating while it still has members so
+// that processes forked during the kill are caught too.
+func killGroup(pgid int) {
+	for range 100 {
+		if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+// commandEnv is the whole environment of user code: the agent's own is never passed on.
+var commandEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=" + WorkDir,
+	"LANG=C.UTF-8",
+	"LC_ALL=C.UTF-8",
+	"TMPDIR=/tmp",
+	"MPLBACKEND=Agg",
+	// Caches go to /tmp, which persists with the container but is not scanned for
+	// generated files.
+	"MPLCONFIGDIR=/tmp/.config/matplotlib",
+	"XDG_CACHE_HOME=/tmp/.cache",
+	"XDG_CONFIG_HOME=/tmp/.config",
+	"PYTHONDONTWRITEBYTECODE=1",
+	"TERM=dumb",
+}
+
+// capture copies a pipe to data events until EOF, forwarding at most MaxOutput bytes and
+// discarding the rest so the writer never blocks.
+type capture struct {
+	stream    string
+	sent      int
+	truncated bool
+}
+
+func (cp *capture) copy(c *conn, r io.Reader) {
+	buf := make([]byte, ChunkSize)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			cp.write(c, buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (cp *capture) write(c *conn, p []byte) {
+	room := MaxOutput - cp.sent
+	if len(p) > room {
+		p = p[:room]
+		cp.truncated = true
+	}
+	if len(p) == 0 {
+		return
+	}
+	cp.sent += len(p)
+	// A host that went away stops receiving but the command still runs to its end.
+	c.send(&Event{Type: EventData, Stream: cp.stream, Data: append([]byte(nil), p...)})
+}
+
+// exec runs one bash command and streams its events.
+func (s *server) exec(c *conn, req *Request) {
+	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		c.fail(KindInvalid, errString("exec needs a timeout"))
+		return
+	}
+	stdinR, err := os.Open(os.DevNull)
+	if err != nil {
+		c.fail(KindInternal, err)
+		return
+	}
+	defer stdinR.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		c.fail(KindInternal, err)
+		return
+	}
+	defer outR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outW.Close()
+		c.fail(KindInternal, err)
+		return
+	}
+	defer errR.Close()
+
+	began := time.Now()
+	pid, done, err := s.procs.start([]string{"/bin/bash", "-c", req.Command}, commandEnv, WorkDir,
+		[]uintptr{stdinR.Fd(), outW.Fd(), errW.Fd()})
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		c.fail(KindInternal, err)
+		return
+	}
+	if req.ID != "" {
+		s.mu.Lock()
+		s.running[req.ID] = pid
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.running, req.ID)
+			s.mu.Unlock()
+		}()
+	}
+	c.send(&Event{Type: EventStart, PID: pid})
+
+	out := &capture{stream: Stdout}
+	errc := &capture{stream: Stderr}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); out.copy(c, outR) }()
+	go func() { defer wg.Done(); errc.copy(c, errR) }()
+
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var ws syscall.WaitStatus
+	timedOut := false
+	select {
+	case ws = <-done:
+	case <-timer.C:
+		timedOut = true
+		killGroup(pid)
+		ws = <-done
+	}
+	// Background jobs do not outlive their command: the group goes with its leader.
+	killGroup(pid)
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(drainGrace):
+		// Something outside the group holds the pipes; stop reading them.
+		outR.Close()
+		errR.Close()
+		<-drained
+	}
+	end := &Event{Type: EventEnd, TimedOut: timedOut, Truncated: out.truncated || errc.truncated,
+		DurationMS: time.Since(began).Milliseconds()}
+	fillStatus(end, ws)
+	c.send(end)
+}
+
+func fillStatus(ev *Event, ws syscall.WaitStatus) {
+	switch {
+	case ws.Exited():
+		ev.ExitCode = ws.ExitStatus()
+	case ws.Signaled():
+		ev.Signal = int(ws.Signal())
+		ev.ExitCode = 128 + ev.Signal
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }

@@ -1,0 +1,310 @@
+package agent
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// replSource is the REPL's bootstrap, passed to python3 -c.
+//
+//go:embed repl.py
+var replSource string
+
+// cellMarker ends each cell's output on both streams; on stdout the cell's status
+// follows it up to a newline.
+var cellMarker = []byte("\x00CODEBOX-CELL-END\x00")
+
+// repl is the container's one persistent Python process. Cells run one at a time.
+type repl struct {
+	procs *reaper
+
+	// run holds turn: one cell at a time, and the process fields below belong to
+	// whoever holds it.
+	turn chan struct{}
+	proc *replProc
+
+	mu sync.Mutex
+	// current is the ID of the cell running now, for kill requests.
+	current string
+	cancel  chan struct{}
+}
+
+type replProc struct {
+	pid  int
+	done <-chan syscall.WaitStatus
+	ctl  *os.File
+	// ends receives the status line of each cell (the stdout marker) and nil when the
+	// stderr marker arrived; a closed channel means the process is gone.
+	outEnds, errEnds chan string
+	// sink is where the streams of the current cell go.
+	mu      sync.Mutex
+	out, er *capture
+	c       *conn
+}
+
+func newREPL(p *reaper) *repl {
+	r := &repl{procs: p, turn: make(chan struct{}, 1)}
+	return r
+}
+
+func (r *repl) interrupt(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.current != id || r.cancel == nil {
+		return false
+	}
+	select {
+	case <-r.cancel:
+	default:
+		close(r.cancel)
+	}
+	return true
+}
+
+func (r *repl) startProc() (*replProc, error) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	ctlR, ctlW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		errR.Close()
+		errW.Close()
+		return nil, err
+	}
+	env := commandEnv
+	if w := os.Getenv("CODEBOX_PYTHON_WARMUP"); w != "" {
+		env = append(append([]string(nil), env...), "CODEBOX_PYTHON_WARMUP="+w)
+	}
+	pid, done, err := r.procs.start([]string{"/usr/bin/python3", "-c", replSource}, env, WorkDir,
+		[]uintptr{devnull.Fd(), outW.Fd(), errW.Fd(), ctlR.Fd()})
+	outW.Close()
+	errW.Close()
+	ctlR.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		ctlW.Close()
+		return nil, err
+	}
+	p := &replProc{pid: pid, done: done, ctl: ctlW, outEnds: make(chan string, 4), errEnds: make(chan string, 4)}
+	go p.split(outR, Stdout, p.outEnds)
+	go p.split(errR, Stderr, p.errEnds)
+	// Wait for the bootstrap's own markers: a REPL that cannot start is an error now
+	// rather than a hung first cell.
+	t := time.NewTimer(30 * time.Second)
+	defer t.Stop()
+	for _, ch := range []chan string{p.outEnds, p.errEnds} {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				p.kill()
+				return nil, errors.New("python3 exited while starting")
+			}
+		case <-t.C:
+			p.kill()
+			return nil, errors.New("python3 did not start in time")
+		}
+	}
+	return p, nil
+}
+
+func (p *replProc) kill() {
+	killGroup(p.pid)
+	p.ctl.Close()
+}
+
+// split reads one of the REPL's streams, sends the current cell's bytes to its capture
+// and reports each marker on ends.
+func (p *replProc) split(r *os.File, stream string, ends chan string) {
+	defer close(ends)
+	defer r.Close()
+	buf := make([]byte, ChunkSize)
+	var pending []byte
+	for {
+		n, err := r.Read(buf)
+		pending = append(pending, buf[:n]...)
+		for {
+			i := bytes.Index(pending, cellMarker)
+			if i < 0 {
+				break
+			}
+			j := bytes.IndexByte(pending[i:], '\n')
+			if j < 0 {
+				break
+			}
+			p.emit(stream, pending[:i])
+			ends <- string(pending[i+len(cellMarker) : i+j])
+			pending = pending[i+j+1:]
+		}
+		// Hold back what could be the start of a marker; emit the rest.
+		hold := len(pending)
+		for i := 0; i < len(pending); i++ {
+			if pending[i] != 0 {
+				continue
+			}
+			tail := pending[i:]
+			if bytes.HasPrefix(cellMarker, tail) ||
+				bytes.HasPrefix(tail, cellMarker) && len(tail) < len(cellMarker)+64 {
+				hold = i
+				break
+			}
+		}
+		p.emit(stream, pending[:hold])
+		pending = append(pending[:0], pending[hold:]...)
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *replProc) emit(stream string, b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.c == nil {
+		return // output between cells (a background thread) has nowhere to go
+	}
+	if stream == Stdout {
+		p.out.write(p.c, b)
+	} else {
+		p.er.write(p.c, b)
+	}
+}
+
+// run executes one cell.
+func (r *repl) run(c *conn, req *Request) {
+	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+	if timeout <= 0 {
+		c.fail(KindInvalid, errString("python needs a timeout"))
+		return
+	}
+	r.turn <- struct{}{}
+	defer func() { <-r.turn }()
+	began := time.Now()
+	if r.proc == nil {
+		p, err := r.startProc()
+		if err != nil {
+			c.fail(KindInternal, err)
+			return
+		}
+		r.proc = p
+	}
+	p := r.proc
+	cancel := make(chan struct{})
+	r.mu.Lock()
+	r.current, r.cancel = req.ID, cancel
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.current, r.cancel = "", nil
+		r.mu.Unlock()
+	}()
+
+	out, er := &capture{stream: Stdout}, &capture{stream: Stderr}
+	p.mu.Lock()
+	p.c, p.out, p.er = c, out, er
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.c = nil
+		p.mu.Unlock()
+	}()
+	c.send(&Event{Type: EventStart, PID: p.pid})
+
+	line, _ := json.Marshal(struct {
+		Code string `json:"code"`
+	}{req.Code})
+	end := &Event{Type: EventEnd}
+	if _, err := p.ctl.Write(append(line, '\n')); err != nil {
+		r.lost(p, end)
+		c.send(end)
+		return
+	}
+
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	status, gotOut, gotErr := "", false, false
+	var grace <-chan time.Time
+	for !gotOut || !gotErr {
+		select {
+		case s, ok := <-p.outEnds:
+			if !ok {
+				r.lost(p, end)
+				end.DurationMS = time.Since(began).Milliseconds()
+				c.send(end)
+				return
+			}
+			status, gotOut = s, true
+		case _, ok := <-p.errEnds:
+			if !ok {
+				r.lost(p, end)
+				end.DurationMS = time.Since(began).Milliseconds()
+				c.send(end)
+				return
+			}
+			gotErr = true
+		case <-timer.C:
+			end.TimedOut = true
+			syscall.Kill(p.pid, syscall.SIGINT)
+			grace = time.After(KillGrace)
+		case <-cancel:
+			cancel = nil
+			syscall.Kill(p.pid, syscall.SIGINT)
+			grace = time.After(KillGrace)
+		case <-grace:
+			// The cell ignores KeyboardInterrupt (or is stuck in C code): the REPL
+			// and its state go, the container stays.
+			r.lost(p, end)
+			end.DurationMS = time.Since(began).Milliseconds()
+			c.send(end)
+			return
+		}
+	}
+	switch status {
+	case "ok":
+	case "interrupted":
+		end.ExitCode = 130
+	default:
+		end.ExitCode = 1
+	}
+	end.Truncated = out.truncated || er.truncated
+	end.DurationMS = time.Since(began).Milliseconds()
+	c.send(end)
+}
+
+// lost kills the REPL process and records in end that its state is gone; the next cell
+// starts a fresh one. Callers hold r.turn.
+func (r *repl) lost(p *replProc, end *Event) {
+	p.kill()
+	ws := <-p.done
+	r.proc = nil
+	end.Restarted = true
+	if end.ExitCode == 0 {
+		fillStatus(end, ws)
+		if end.ExitCode == 0 {
+			end.ExitCode = 1
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package agent
+
+import (
+	"bufio"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Main runs the agent as the container's init and returns only on a fatal error. It is
+// what "codebox agent" calls.
+func Main() int {
+	// Nobody else in the container may read the agent's memory or its /proc files.
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); errno != 0 {
+		fmt.Fprintln(os.Stderr, "agent: prctl:", errno)
+		return 1
+	}
+	token := os.Getenv(TokenEnv)
+	os.Unsetenv(TokenEnv)
+	if token == "" {
+		fmt.Fprintln(os.Stderr, "agent: no token")
+		return 1
+	}
+	// User code runs as the agent's uid and could signal it; an init ignores what it
+	// does not handle, and the Go runtime would otherwise exit on these.
+	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU)
+	warmThreads()
+
+	s := newServer(token)
+	go s.procs.reap()
+	path := filepath.Join(SocketDir, SocketName)
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "agent:", err)
+		return 1
+	}
+	err = s.serve(ln)
+	fmt.Fprintln(os.Stderr, "agent:", err)
+	return 1
+}
+
+// warmThreads makes the Go runtime create a few OS threads now. A fork bomb can exhaust
+// the container's PID limit, and a runtime that then needs a new thread dies; idle
+// threads are kept and reused.
+func warmThreads() {
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ts := syscall.NsecToTimespec(int64(5 * time.Millisecond))
+			syscall.Nanosleep(&ts, nil)
+		}()
+	}
+	wg.Wait()
+}
+
+type server struct {
+	token string
+	procs *reaper
+	repl  *repl
+
+	mu sync.Mutex
+	// running maps a command's host-chosen ID to its process group, for kill requests.
+	running map[string]int
+}
+
+func newServer(token string) *server {
+	p := newReaper()
+	return &server{token: token, procs: p, repl: newREPL(p), running: make(map[string]int)}
+}
+
+func (s *server) serve(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		go s.handle(c)
+	}
+}
+
+// conn writes events to one connection; it is safe for concurrent use.
+type conn struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+	err error
+}
+
+func (c *conn) send(ev *Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = c.enc.Encode(ev)
+	}
+	return c.err
+}
+
+func (c *conn) fail(kind string, err error) {
+	c.send(&Event{Type: EventError, ErrorKind: kind, Error: err.Error()})
+}
+
+func (s *server) handle(nc net.Conn) {
+	defer nc.Close()
+	r := bufio.NewReaderSize(io.LimitReader(nc, MaxRequestBytes), 64<<10)
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	c := &conn{enc: json.NewEncoder(nc)}
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		c.fail(KindInvalid, fmt.Errorf("bad request: %w", err))
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(req.Token), []byte(s.token)) != 1 {
+		c.fail(KindInvalid, errors.New("bad token"))
+		return
+	}
+	if req.Version != Version {
+		c.fail(KindInvalid, fmt.Errorf("protocol version %d, agent speaks %d", req.Version, Version))
+		return
+	}
+	switch req.Op {
+	case OpPing:
+		c.send(&Event{Type: EventHello, Version: Version})
+	case OpExec:
+		s.exec(c, &req)
+	case OpPython:
+		s.repl.run(c, &req)
+	case OpKill:
+		s.kill(c, &req)
+	case OpRead:
+		readFile(c, &req)
+	case OpWrite:
+		writeFile(c, &req)
+	default:
+		c.fail(KindInvalid, fmt.Errorf("unknown op %q", req.Op))
+	}
+}
+
+func (s *server) kill(c *conn, req *Request) {
+	s.mu.Lock()
+	pgid, ok := s.running[req.ID]
+	s.mu.Unlock()
+	if ok {
+		killGroup(pgid)
+	}
+	if req.ID != "" && s.repl.interrupt(req.ID) {
+		ok = true
+	}
+	c.send(&Event{Type: EventOK, Existed: ok})
+}

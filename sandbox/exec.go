@@ -1,0 +1,87 @@
+package sandbox
+
+import (
+	"context"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/sandbox/agent"
+)
+
+// Exec runs a bash command in the container (starting it if it was stopped) in
+// /workspace, under the request's wall-clock limit, and stores the files it created or
+// modified there. A command that fails, is killed or times out is a result, not an
+// error. If ctx ends first, the command is killed and ctx's error returned.
+func (m *Manager) Exec(ctx context.Context, ws codebox.WorkspaceID, id string, req ExecRequest) (*ExecResult, error) {
+	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
+		return c.Exec(ctx, cmdID, req.Command, timeout, nil)
+	})
+}
+
+// RunPython runs one cell in the container's persistent Python REPL: variables and
+// imports survive between calls, and a trailing expression's value is printed. A cell
+// that outlives its limit is interrupted (KeyboardInterrupt); one that does not stop
+// costs the REPL its state, never the container.
+func (m *Manager) RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req PythonRequest) (*ExecResult, error) {
+	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
+		return c.Python(ctx, cmdID, req.Code, timeout, nil)
+	})
+}
+
+func (m *Manager) timeout(t time.Duration) time.Duration {
+	if t <= 0 {
+		return m.cfg.ExecTimeout
+	}
+	return min(t, m.cfg.MaxExecTimeout)
+}
+
+func (m *Manager) run(ctx context.Context, ws codebox.WorkspaceID, id string, timeout time.Duration,
+	call func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error)) (*ExecResult, error) {
+	inst, err := m.use(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	defer inst.release()
+	timeout = m.timeout(timeout)
+	var (
+		ar      *agent.Result
+		before  map[string]stamp
+		oomBase uint64
+		oomErr  error
+	)
+	err = m.withAgent(ctx, inst, func(c *agent.Client) error {
+		if m.files != nil {
+			var serr error
+			if before, serr = scanWorkspace(inst.mntDir()); serr != nil {
+				m.logger.Warn("scan workspace", "container", id, "err", serr)
+			}
+		}
+		oomBase, oomErr = m.rt.OOMKills(ctx, id)
+		var err error
+		ar, err = call(c, ids.New("cmd_"), timeout)
+		return err
+	})
+	m.touch(ctx, inst)
+	if err != nil {
+		return nil, err
+	}
+	res := &ExecResult{
+		Stdout:    string(ar.Stdout),
+		Stderr:    string(ar.Stderr),
+		ExitCode:  ar.End.ExitCode,
+		TimedOut:  ar.End.TimedOut,
+		Truncated: ar.End.Truncated,
+		Duration:  time.Duration(ar.End.DurationMS) * time.Millisecond,
+	}
+	if oomErr == nil {
+		if n, err := m.rt.OOMKills(ctx, id); err == nil && n > oomBase {
+			res.OOMKilled = true
+		}
+	}
+	if ar.End.Restarted {
+		res.Stderr += "\n[the Python REPL was restarted; variables and imports were lost]\n"
+	}
+	m.collectOutputs(ctx, ws, inst, before, res)
+	return res, nil
+}

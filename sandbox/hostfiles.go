@@ -1,0 +1,422 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+)
+
+// The host reads and writes a container's files on its mounted disk, which works
+// whether or not the container runs. Every path from a request or from the container
+// is untrusted: it is resolved only through an os.Root at the disk's mount point, so no
+// symlink or ".." can leave the disk, and only regular files are opened, without
+// blocking (a FIFO must not hang the server).
+
+// diskPath maps a container path (absolute, or relative to the working directory)
+// onto the disk: /workspace/x is workspace/x, /tmp/x is tmp/x. Other paths are not on
+// the container's disk.
+func diskPath(unsafePath string) (string, error) {
+	p := unsafePath
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", errdefs.New(errdefs.ErrInvalid, "", "invalid path")
+	}
+	if !path.IsAbs(p) {
+		p = "/workspace/" + p
+	}
+	p = path.Clean(p)
+	for _, top := range []string{"/workspace", "/tmp"} {
+		if p == top {
+			return top[1:], nil
+		}
+		if rest, ok := strings.CutPrefix(p, top+"/"); ok {
+			return top[1:] + "/" + rest, nil
+		}
+	}
+	return "", errdefs.New(errdefs.ErrInvalid, "", "path %q is outside /workspace and /tmp", unsafePath)
+}
+
+// displayPath turns a disk path back into what FileInfo.Path shows: relative to the
+// working directory under it, absolute elsewhere.
+func displayPath(dp string) string {
+	if rest, ok := strings.CutPrefix(dp, "workspace/"); ok {
+		return rest
+	}
+	if dp == "workspace" {
+		return "."
+	}
+	return "/" + dp
+}
+
+// openDisk holds the container's disk mounted for a host-side read and returns its
+// root; done must be called when the caller is finished with it.
+// A mounted disk is read without waiting for a command that holds the container.
+func (m *Manager) openDisk(ctx context.Context, ws codebox.WorkspaceID, id string) (_ *os.Root, done func(), err error) {
+	inst, err := m.lookup(ctx, ws, id, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	inst.mu.Lock()
+	ready := inst.diskReady && !inst.gone
+	if ready {
+		inst.readers++
+	}
+	inst.mu.Unlock()
+	if !ready {
+		if err := inst.acquire(ctx); err != nil {
+			return nil, nil, err
+		}
+		err := m.mountLocked(ctx, inst)
+		inst.mu.Lock()
+		if inst.gone {
+			err = notFound(id)
+		}
+		if err == nil {
+			inst.readers++
+		}
+		inst.mu.Unlock()
+		inst.release()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	unref := func() {
+		inst.mu.Lock()
+		inst.readers--
+		inst.mu.Unlock()
+	}
+	root, err := os.OpenRoot(inst.mntDir())
+	if err != nil {
+		unref()
+		return nil, nil, err
+	}
+	var once sync.Once
+	return root, func() {
+		once.Do(func() {
+			root.Close()
+			unref()
+		})
+	}, nil
+}
+
+// maxListEntries bounds one ListFiles answer.
+const maxListEntries = 10000
+
+// ListFiles lists the regular files and directories under unsafeDir (default the
+// working directory), recursively. Symlinks and special files are left out.
+func (m *Manager) ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, unsafeDir string) ([]FileInfo, error) {
+	if unsafeDir == "" {
+		unsafeDir = "/workspace"
+	}
+	dp, err := diskPath(unsafeDir)
+	if err != nil {
+		return nil, err
+	}
+	root, done, err := m.openDisk(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	fi, err := root.Lstat(dp)
+	if err != nil {
+		return nil, fileError(err, unsafeDir)
+	}
+	if !fi.IsDir() {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "%s is not a directory", unsafeDir)
+	}
+	var out []FileInfo
+	err = fs.WalkDir(root.FS(), dp, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a directory that vanished or cannot be read is skipped
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if p == dp || !(d.IsDir() || d.Type().IsRegular()) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		out = append(out, FileInfo{Path: displayPath(p), Size: sizeOf(info), ModTime: info.ModTime().UTC(), IsDir: d.IsDir()})
+		if len(out) >= maxListEntries {
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func sizeOf(fi fs.FileInfo) int64 {
+	if fi.IsDir() {
+		return 0
+	}
+	return fi.Size()
+}
+
+func fileError(err error, unsafePath string) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return errdefs.New(errdefs.ErrNotFound, "file_not_found", "file %s not found", unsafePath)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// os.Root's "path escapes from parent" and friends: the path is not usable.
+		return errdefs.New(errdefs.ErrInvalid, "", "cannot open %s: %v", unsafePath, pe.Err)
+	}
+	return err
+}
+
+// openRegular opens a regular file on the disk for reading.
+func openRegular(root *os.Root, dp, unsafePath string) (*os.File, fs.FileInfo, error) {
+	f, err := root.OpenFile(dp, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, fileError(err, unsafePath)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, errdefs.New(errdefs.ErrInvalid, "", "%s is not a regular file", unsafePath)
+	}
+	return f, fi, nil
+}
+
+// OpenFile opens a regular file of the container for reading. The disk stays mounted
+// until the reader is closed.
+func (m *Manager) OpenFile(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string) (io.ReadCloser, FileInfo, error) {
+	dp, err := diskPath(unsafePath)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	root, done, err := m.openDisk(ctx, ws, id)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	f, fi, err := openRegular(root, dp, unsafePath)
+	if err != nil {
+		done()
+		return nil, FileInfo{}, err
+	}
+	info := FileInfo{Path: displayPath(dp), Size: fi.Size(), ModTime: fi.ModTime().UTC()}
+	// The size is fixed at open: a file the container keeps growing is cut there.
+	return &diskReader{r: io.LimitReader(f, fi.Size()), f: f, done: done}, info, nil
+}
+
+type diskReader struct {
+	r    io.Reader
+	f    *os.File
+	done func()
+}
+
+func (d *diskReader) Read(p []byte) (int, error) { return d.r.Read(p) }
+
+func (d *diskReader) Close() error {
+	err := d.f.Close()
+	d.done()
+	return err
+}
+
+// Upload writes r to unsafePath on the container's disk (under /workspace or /tmp),
+// creating parent directories, owned by the container's user.
+func (m *Manager) Upload(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string, r io.Reader) error {
+	inst, err := m.use(ctx, ws, id)
+	if err != nil {
+		return err
+	}
+	defer inst.release()
+	if err := m.mountLocked(ctx, inst); err != nil {
+		return err
+	}
+	defer m.touch(ctx, inst)
+	return m.uploadLocked(inst, unsafePath, r)
+}
+
+func (m *Manager) uploadLocked(inst *instance, unsafePath string, r io.Reader) error {
+	dp, err := diskPath(unsafePath)
+	if err != nil {
+		return err
+	}
+	if dp == "workspace" || dp == "tmp" {
+		return errdefs.New(errdefs.ErrInvalid, "", "%s is a directory", unsafePath)
+	}
+	root, err := os.OpenRoot(inst.mntDir())
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	// Parents are created one by one so each can be given to the container's user.
+	parts := strings.Split(path.Dir(dp), "/")
+	for i := 2; i <= len(parts); i++ {
+		dir := strings.Join(parts[:i], "/")
+		if err := root.Mkdir(dir, 0o755); err == nil {
+			if err := root.Lchown(dir, 1000, 1000); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, fs.ErrExist) {
+			return fileError(err, unsafePath)
+		}
+	}
+	f, err := root.OpenFile(dp, os.O_WRONLY|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
+	if err != nil {
+		return fileError(err, unsafePath)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return errdefs.New(errdefs.ErrInvalid, "", "%s is not a regular file", unsafePath)
+	}
+	if err := f.Chown(1000, 1000); err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return errdefs.New(errdefs.ErrTooLarge, "", "the container's disk is full")
+		}
+		return err
+	}
+	return f.Close()
+}
+
+// stamp identifies one version of a file for change detection.
+type stamp struct {
+	size  int64
+	mtime time.Time
+	ino   uint64
+	ctime int64
+}
+
+// scanWorkspace records every regular file under the working directory, skipping
+// hidden directories (caches, configs) so they never count as generated files.
+func scanWorkspace(mnt string) (map[string]stamp, error) {
+	root, err := os.OpenRoot(mnt)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	files := make(map[string]stamp)
+	n := 0
+	err = fs.WalkDir(root.FS(), "workspace", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if n++; n > maxScanEntries {
+			return fs.SkipAll
+		}
+		if d.IsDir() {
+			if p != "workspace" && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		s := stamp{size: info.Size(), mtime: info.ModTime()}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			s.ino, s.ctime = st.Ino, st.Ctim.Nano()
+		}
+		files[p] = s
+		return nil
+	})
+	return files, err
+}
+
+// collectOutputs stores the files that changed between before and the disk's current
+// state, within the per-run caps.
+func (m *Manager) collectOutputs(ctx context.Context, ws codebox.WorkspaceID, inst *instance, before map[string]stamp, res *ExecResult) {
+	if m.files == nil || before == nil {
+		return
+	}
+	after, err := scanWorkspace(inst.mntDir())
+	if err != nil {
+		m.logger.Warn("scan workspace", "container", inst.id, "err", err)
+		return
+	}
+	var changed []string
+	for p, s := range after {
+		if old, ok := before[p]; !ok || old != s {
+			changed = append(changed, p)
+		}
+	}
+	if len(changed) == 0 {
+		return
+	}
+	sort.Strings(changed)
+	root, err := os.OpenRoot(inst.mntDir())
+	if err != nil {
+		m.logger.Warn("open workspace", "container", inst.id, "err", err)
+		return
+	}
+	defer root.Close()
+	var total int64
+	fail := func(code, format string, args ...any) {
+		if res.FilesError == nil {
+			res.FilesError = &OutputError{Code: code, Message: fmt.Sprintf(format, args...)}
+		}
+	}
+	for _, p := range changed {
+		if len(res.Files) >= m.cfg.MaxOutputFiles {
+			fail("output_file_too_large", "only the first %d generated files were kept", m.cfg.MaxOutputFiles)
+			break
+		}
+		f, fi, err := openRegular(root, p, p)
+		if err != nil {
+			continue // gone or replaced since the scan
+		}
+		size := fi.Size()
+		if size > m.cfg.MaxOutputFileSize {
+			f.Close()
+			fail("output_file_too_large", "%s is %d bytes; generated files over %d bytes are not kept", displayPath(p), size, m.cfg.MaxOutputFileSize)
+			continue
+		}
+		if total+size > m.cfg.MaxOutputBytes {
+			f.Close()
+			fail("output_file_too_large", "generated files over %d bytes in total are not kept", m.cfg.MaxOutputBytes)
+			continue
+		}
+		total += size
+		id, mime, err := m.files.StoreOutput(ctx, ws, path.Base(p), io.LimitReader(f, size))
+		f.Close()
+		if err != nil {
+			switch {
+			case errors.Is(err, errdefs.ErrTooLarge):
+				fail("output_file_too_large", "%s is too large to store", displayPath(p))
+			case errors.Is(err, errdefs.ErrQuota):
+				fail("storage_quota_exceeded", "the workspace's storage quota is exhausted")
+			default:
+				m.logger.Error("store generated file", "container", inst.id, "path", p, "err", err)
+				fail("output_store_failed", "%s could not be stored", displayPath(p))
+			}
+			continue
+		}
+		res.Files = append(res.Files, OutputFile{FileID: id, Path: displayPath(p), Size: size, MimeType: mime})
+	}
+}

@@ -1,0 +1,219 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/sandbox/agent"
+)
+
+// reconcile brings the runtime and the disk in line with the store after a restart:
+// containers still running with a live agent are adopted, recorded ones that are not are
+// marked stopped (their disks are mounted again on next use), and containers and
+// directories no record owns (the previous server's pool, a crash mid-create) are
+// removed.
+func (m *Manager) reconcile(ctx context.Context) error {
+	all, err := m.store.AllContainers(ctx)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]*Container, len(all))
+	for _, c := range all {
+		known[c.ID] = c
+	}
+	running, err := m.rt.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range running {
+		if known[id] == nil && ids.Valid(IDPrefix, id) {
+			m.logger.Info("removing unowned container", "container", id)
+			m.destroy(ctx, m.newInstance(id))
+		}
+	}
+	entries, err := os.ReadDir(m.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if id := e.Name(); known[id] == nil && ids.Valid(IDPrefix, id) && e.IsDir() {
+			m.logger.Info("removing unowned container directory", "container", id)
+			m.destroy(ctx, m.newInstance(id))
+		}
+	}
+	for _, c := range all {
+		inst := m.newInstance(c.ID)
+		inst.c, inst.persisted = *c, c.LastActiveAt
+		if c.Status == StatusRunning && m.adopt(ctx, inst) {
+			m.logger.Debug("adopted running container", "container", c.ID)
+		} else {
+			inst.running = false
+			if st, err := m.rt.State(ctx, c.ID); err == nil && st != StateAbsent {
+				m.rt.Delete(ctx, c.ID)
+			}
+			if c.Status == StatusRunning {
+				m.setStatus(ctx, inst, StatusStopped)
+			}
+		}
+		m.mu.Lock()
+		m.instances[c.ID] = inst
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+// adopt reconnects to a container that kept running while no server did.
+func (m *Manager) adopt(ctx context.Context, inst *instance) bool {
+	st, err := m.rt.State(ctx, inst.id)
+	if err != nil || st != StateRunning {
+		return false
+	}
+	token, err := os.ReadFile(inst.tokenPath())
+	if err != nil {
+		return false
+	}
+	c := &agent.Client{Socket: filepath.Join(inst.runDir(), agent.SocketName), Token: string(token)}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if c.Ping(pctx) != nil {
+		return false
+	}
+	mounted, err := isMountpoint(inst.mntDir())
+	if err != nil || !mounted {
+		return false
+	}
+	inst.client, inst.running, inst.mounted = c, true, true
+	return true
+}
+
+// poke asks the pool to refill.
+func (m *Manager) poke() {
+	select {
+	case m.refill <- struct{}{}:
+	default:
+	}
+}
+
+// fillPool keeps PoolSize started containers waiting.
+func (m *Manager) fillPool(ctx context.Context) {
+	if m.cfg.PoolSize == 0 {
+		return
+	}
+	m.poke()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.refill:
+		}
+		for len(m.pool) < m.cfg.PoolSize && ctx.Err() == nil {
+			inst, err := m.prepare(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				m.logger.Error("warm pool: start container", "err", err)
+				// Back off so that a broken runtime does not spin.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(min(time.Duration(failures)*time.Second, time.Minute)):
+				}
+				continue
+			}
+			failures = 0
+			select {
+			case m.pool <- inst:
+			default:
+				m.destroy(context.WithoutCancel(ctx), inst)
+			}
+		}
+	}
+}
+
+// sweepInterval is how often idle and expired containers are looked for.
+func (m *Manager) sweepInterval() time.Duration {
+	return min(max(m.cfg.Idle/5, 50*time.Millisecond), 30*time.Second)
+}
+
+// sweep stops idle containers and destroys expired ones until ctx ends.
+func (m *Manager) sweep(ctx context.Context) {
+	t := time.NewTicker(m.sweepInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.sweepOnce(ctx)
+	}
+}
+
+// sweepOnce runs one pass of the sweeper; tests call it directly.
+func (m *Manager) sweepOnce(ctx context.Context) {
+	now := m.cfg.Now()
+	m.mu.Lock()
+	insts := make([]*instance, 0, len(m.instances))
+	for _, inst := range m.instances {
+		insts = append(insts, inst)
+	}
+	m.mu.Unlock()
+	for _, inst := range insts {
+		c := inst.snapshot()
+		if !now.Before(c.ExpiresAt) {
+			continue // below
+		}
+		if c.Status != StatusRunning || now.Before(c.IdleExpiresAt) {
+			continue
+		}
+		// A busy container is in use, not idle.
+		if !inst.tryAcquire() {
+			continue
+		}
+		if c := inst.snapshot(); c.Status == StatusRunning && !now.Before(c.IdleExpiresAt) {
+			m.logger.Debug("stopping idle container", "container", c.ID)
+			if err := m.stopLocked(ctx, inst); err != nil {
+				m.logger.Warn("stop idle container", "container", c.ID, "err", err)
+			} else {
+				m.unmountLocked(inst)
+				m.setStatus(ctx, inst, StatusStopped)
+			}
+		}
+		inst.release()
+	}
+	all, err := m.store.AllContainers(ctx)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			m.logger.Warn("sweep: list containers", "err", err)
+		}
+		return
+	}
+	for _, c := range all {
+		if now.Before(c.ExpiresAt) {
+			continue
+		}
+		m.logger.Info("destroying expired container", "container", c.ID)
+		inst, err := m.lookup(ctx, c.Workspace, c.ID, true)
+		if err != nil {
+			continue
+		}
+		if err := m.destroy(ctx, inst); err != nil {
+			m.logger.Warn("destroy expired container", "container", c.ID, "err", err)
+			continue
+		}
+		// The record stays, marked expired, so that its ID reports container_expired
+		// rather than not found.
+		exp := *c
+		exp.Status = StatusExpired
+		if err := m.store.UpdateContainer(ctx, &exp); err != nil {
+			m.logger.Warn("mark container expired", "container", c.ID, "err", err)
+		}
+	}
+}

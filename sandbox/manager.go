@@ -1,0 +1,738 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/sandbox/agent"
+)
+
+// IDPrefix starts every container ID.
+const IDPrefix = "container_"
+
+// Defaults of Config.
+const (
+	DefaultExecTimeout = 5 * time.Minute
+	DefaultIdle        = 5 * time.Minute
+	DefaultExpiry      = 30 * 24 * time.Hour
+	// DefaultMaxOutputFiles is how many generated files one run stores.
+	DefaultMaxOutputFiles = 50
+	// DefaultMaxOutputFileSize is the largest generated file one run stores.
+	DefaultMaxOutputFileSize = 100 << 20
+	// DefaultMaxOutputBytes is the total size of the generated files one run stores.
+	DefaultMaxOutputBytes = 500 << 20
+	// MaxViewBytes is the largest file the editor views or edits.
+	MaxViewBytes = 16 << 20
+	// maxScanEntries bounds the workspace scan that finds generated files.
+	maxScanEntries = 20000
+	// maxConcurrentStarts bounds container starts at once (pool refills included).
+	maxConcurrentStarts = 4
+	// agentReadyTimeout is how long a started container's agent may take to answer.
+	agentReadyTimeout = 15 * time.Second
+	// persistEvery is how stale the stored LastActiveAt may get: touching every use
+	// would put a database write in every command's path.
+	persistEvery = 5 * time.Second
+)
+
+// Config configures a Manager.
+type Config struct {
+	// Dir holds one directory per container (bundle, agent socket, workspace disk).
+	Dir string
+	// RootFS is the shared image root filesystem, mounted read-only.
+	RootFS string
+	// Agent is the host path of the codebox binary run as each container's init with
+	// AgentArgs (default ["agent"]).
+	Agent     string
+	AgentArgs []string
+	Limits    Limits
+	// ExecTimeout is the wall-clock limit of a command or cell that names none; a
+	// request may ask for less, never more than MaxExecTimeout (default ExecTimeout).
+	ExecTimeout    time.Duration
+	MaxExecTimeout time.Duration
+	// Idle is how long an unused container runs before it is stopped; Expiry is how
+	// long after creation it is destroyed with its files.
+	Idle   time.Duration
+	Expiry time.Duration
+	// PoolSize is how many pre-started containers wait for Create.
+	PoolSize int
+	// Caps on the generated files one run stores.
+	MaxOutputFiles    int
+	MaxOutputFileSize int64
+	MaxOutputBytes    int64
+	// PythonWarmup, if set, is Python code each REPL runs when it starts (e.g.
+	// "import pandas"), so that the first cell does not pay for it.
+	PythonWarmup string
+	// StopOnClose stops every running container at Close instead of leaving it
+	// running for the next server to adopt.
+	StopOnClose bool
+	// Now returns the current time; tests replace it.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	c.Limits = c.Limits.withDefaults()
+	if len(c.AgentArgs) == 0 {
+		c.AgentArgs = []string{"agent"}
+	}
+	if c.ExecTimeout <= 0 {
+		c.ExecTimeout = DefaultExecTimeout
+	}
+	if c.MaxExecTimeout < c.ExecTimeout {
+		c.MaxExecTimeout = c.ExecTimeout
+	}
+	if c.Idle <= 0 {
+		c.Idle = DefaultIdle
+	}
+	if c.Expiry <= 0 {
+		c.Expiry = DefaultExpiry
+	}
+	if c.PoolSize < 0 {
+		c.PoolSize = 0
+	}
+	if c.MaxOutputFiles <= 0 {
+		c.MaxOutputFiles = DefaultMaxOutputFiles
+	}
+	if c.MaxOutputFileSize <= 0 {
+		c.MaxOutputFileSize = DefaultMaxOutputFileSize
+	}
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Manager owns every container of the server: creation (from a warm pool when it
+// can), the per-container agent connection, idle stop, transparent restart, expiry,
+// and reconciliation with the runtime after a restart. All methods are safe for
+// concurrent use; operations on one container are serialized.
+type Manager struct {
+	cfg    Config
+	rt     Runtime
+	store  Store
+	files  FileStore
+	logger *slog.Logger
+
+	// starts bounds concurrent container starts.
+	starts chan struct{}
+	// pool holds started containers no workspace owns yet.
+	pool   chan *instance
+	refill chan struct{}
+
+	mu sync.Mutex
+	// instances are the containers this process has touched, by ID.
+	instances map[string]*instance
+
+	runMu  sync.Mutex
+	cancel context.CancelFunc // of the background loops; nil before Start
+	wg     sync.WaitGroup
+	closed bool
+}
+
+// New returns a Manager. files may be nil: runs then return no generated files and
+// CreateOptions.FileIDs is refused.
+func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error) {
+	cfg.setDefaults()
+	if rt == nil {
+		return nil, ErrNoRuntime
+	}
+	if cfg.Dir == "" || cfg.RootFS == "" || cfg.Agent == "" {
+		return nil, errors.New("sandbox: Dir, RootFS and Agent are required")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &Manager{
+		cfg:       cfg,
+		rt:        rt,
+		store:     store,
+		files:     files,
+		logger:    cfg.Logger.With("component", "sandbox"),
+		starts:    make(chan struct{}, maxConcurrentStarts),
+		pool:      make(chan *instance, cfg.PoolSize),
+		refill:    make(chan struct{}, 1),
+		instances: make(map[string]*instance),
+	}, nil
+}
+
+// Start reconciles with the runtime (re-adopting containers that still run, marking
+// the rest stopped, removing leftovers no record owns) and starts the pool and the
+// idle/expiry sweeper. Close stops them.
+func (m *Manager) Start(ctx context.Context) error {
+	m.runMu.Lock()
+	defer m.runMu.Unlock()
+	if m.cancel != nil || m.closed {
+		return errors.New("sandbox: already started")
+	}
+	if err := m.reconcile(ctx); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	m.wg.Add(2)
+	go func() { defer m.wg.Done(); m.fillPool(lctx) }()
+	go func() { defer m.wg.Done(); m.sweep(lctx) }()
+	return nil
+}
+
+// Run starts the Manager and blocks until ctx ends; shutdown is Close's job.
+func (m *Manager) Run(ctx context.Context) error {
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Close stops the background loops, destroys the pool's containers and, with
+// StopOnClose, stops the running containers. Containers left running are adopted by
+// the next Start.
+func (m *Manager) Close(ctx context.Context) error {
+	m.runMu.Lock()
+	m.closed = true
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.runMu.Unlock()
+	m.wg.Wait()
+	var errs []error
+	for {
+		select {
+		case inst := <-m.pool:
+			errs = append(errs, m.destroy(ctx, inst))
+			continue
+		default:
+		}
+		break
+	}
+	if m.cfg.StopOnClose {
+		m.mu.Lock()
+		insts := make([]*instance, 0, len(m.instances))
+		for _, inst := range m.instances {
+			insts = append(insts, inst)
+		}
+		m.mu.Unlock()
+		for _, inst := range insts {
+			if err := inst.acquire(ctx); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if inst.running {
+				errs = append(errs, m.stopLocked(ctx, inst))
+			}
+			if inst.mounted {
+				errs = append(errs, m.unmountLocked(inst))
+			}
+			inst.release()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// instance is the server's handle on one container.
+type instance struct {
+	id  string
+	dir string
+
+	// sem is held (ctx-aware) by whoever runs an operation or changes the lifecycle;
+	// the fields below it belong to the holder.
+	sem     chan struct{}
+	running bool
+	mounted bool
+	client  *agent.Client
+
+	mu sync.Mutex
+	// c is the container's metadata; persisted is when its LastActiveAt was last
+	// stored; readers counts open OpenFile readers, which keep the disk mounted;
+	// diskReady mirrors mounted for readers that do not take sem; gone is set once
+	// it is destroyed.
+	c         Container
+	persisted time.Time
+	readers   int
+	diskReady bool
+	gone      bool
+}
+
+func (m *Manager) newInstance(id string) *instance {
+	return &instance{id: id, dir: filepath.Join(m.cfg.Dir, id), sem: make(chan struct{}, 1)}
+}
+
+func (inst *instance) acquire(ctx context.Context) error {
+	select {
+	case inst.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (inst *instance) tryAcquire() bool {
+	select {
+	case inst.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (inst *instance) release() { <-inst.sem }
+
+func (inst *instance) snapshot() *Container {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	c := inst.c
+	return &c
+}
+
+// Paths of a container's directory.
+func (inst *instance) bundleDir() string { return filepath.Join(inst.dir, "bundle") }
+func (inst *instance) runDir() string    { return filepath.Join(inst.dir, "run") }
+func (inst *instance) diskPath() string  { return filepath.Join(inst.dir, "disk.img") }
+func (inst *instance) mntDir() string    { return filepath.Join(inst.dir, "mnt") }
+func (inst *instance) tokenPath() string { return filepath.Join(inst.dir, "token") }
+
+func notFound(id string) error {
+	return errdefs.New(errdefs.ErrNotFound, "", "container %s not found", id)
+}
+
+func expired(id string) error {
+	return errdefs.New(errdefs.ErrInvalid, "container_expired", "container %s has expired", id)
+}
+
+// lookup finds ws's container id, loading it from the store on first use. Expired
+// containers are errdefs.ErrInvalid (container_expired) unless allowExpired.
+func (m *Manager) lookup(ctx context.Context, ws codebox.WorkspaceID, id string, allowExpired bool) (*instance, error) {
+	if !ids.Valid(IDPrefix, id) {
+		return nil, notFound(id)
+	}
+	m.mu.Lock()
+	inst := m.instances[id]
+	m.mu.Unlock()
+	if inst == nil {
+		c, err := m.store.GetContainer(ctx, ws, id)
+		if err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) {
+				return nil, notFound(id)
+			}
+			return nil, err
+		}
+		fresh := m.newInstance(id)
+		fresh.c, fresh.persisted = *c, c.LastActiveAt
+		m.mu.Lock()
+		if inst = m.instances[id]; inst == nil {
+			inst = fresh
+			m.instances[id] = inst
+		}
+		m.mu.Unlock()
+	}
+	inst.mu.Lock()
+	owner, status, exp, gone := inst.c.Workspace, inst.c.Status, inst.c.ExpiresAt, inst.gone
+	inst.mu.Unlock()
+	if owner != ws || gone {
+		return nil, notFound(id)
+	}
+	if !allowExpired && (status == StatusExpired || !m.cfg.Now().Before(exp)) {
+		return nil, expired(id)
+	}
+	return inst, nil
+}
+
+// use looks a container up and acquires it for one operation.
+func (m *Manager) use(ctx context.Context, ws codebox.WorkspaceID, id string) (*instance, error) {
+	inst, err := m.lookup(ctx, ws, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := inst.acquire(ctx); err != nil {
+		return nil, err
+	}
+	inst.mu.Lock()
+	gone := inst.gone
+	inst.mu.Unlock()
+	if gone {
+		inst.release()
+		return nil, notFound(id)
+	}
+	return inst, nil
+}
+
+// touch records a use: the idle clock restarts. The store is written when the status
+// changed or the stored time is stale.
+func (m *Manager) touch(ctx context.Context, inst *instance) {
+	now := m.cfg.Now()
+	inst.mu.Lock()
+	changed := inst.c.Status != StatusRunning
+	inst.c.Status = StatusRunning
+	inst.c.LastActiveAt = now
+	inst.c.IdleExpiresAt = now.Add(m.cfg.Idle)
+	write := changed || now.Sub(inst.persisted) >= persistEvery
+	if write {
+		inst.persisted = now
+	}
+	c := inst.c
+	inst.mu.Unlock()
+	if write && c.Workspace != "" {
+		if err := m.store.UpdateContainer(context.WithoutCancel(ctx), &c); err != nil {
+			m.logger.Warn("save container", "container", c.ID, "err", err)
+		}
+	}
+}
+
+func (m *Manager) setStatus(ctx context.Context, inst *instance, s Status) {
+	inst.mu.Lock()
+	inst.c.Status = s
+	c := inst.c
+	inst.mu.Unlock()
+	if c.Workspace == "" {
+		return
+	}
+	if err := m.store.UpdateContainer(context.WithoutCancel(ctx), &c); err != nil {
+		m.logger.Warn("save container", "container", c.ID, "err", err)
+	}
+}
+
+// Create starts a container for ws, from the pool when one is ready, and copies the
+// files opts.FileIDs names into its working directory.
+func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts CreateOptions) (*Container, error) {
+	if len(opts.FileIDs) > 0 && m.files == nil {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "this server stores no files to copy into containers")
+	}
+	var inst *instance
+	select {
+	case inst = <-m.pool:
+	default:
+	}
+	m.poke()
+	if inst == nil {
+		var err error
+		if inst, err = m.prepare(ctx); err != nil {
+			return nil, err
+		}
+	}
+	now := m.cfg.Now()
+	inst.c = Container{
+		ID: inst.id, Workspace: ws, Name: opts.Name, Status: StatusRunning,
+		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(m.cfg.Idle), ExpiresAt: now.Add(m.cfg.Expiry),
+	}
+	inst.persisted = now
+	if err := m.store.CreateContainer(ctx, &inst.c); err != nil {
+		m.destroy(context.WithoutCancel(ctx), inst)
+		return nil, err
+	}
+	m.mu.Lock()
+	m.instances[inst.id] = inst
+	m.mu.Unlock()
+	for _, fid := range opts.FileIDs {
+		if err := m.copyIn(ctx, ws, inst, fid); err != nil {
+			m.Delete(context.WithoutCancel(ctx), ws, inst.id)
+			return nil, err
+		}
+	}
+	return inst.snapshot(), nil
+}
+
+func (m *Manager) copyIn(ctx context.Context, ws codebox.WorkspaceID, inst *instance, fileID string) error {
+	name, r, err := m.files.OpenInput(ctx, ws, fileID)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	if name == "." || name == "/" || name == ".." || name == "" {
+		name = fileID
+	}
+	if err := inst.acquire(ctx); err != nil {
+		return err
+	}
+	defer inst.release()
+	return m.uploadLocked(inst, name, r)
+}
+
+// prepare makes a new container: directory, disk, start. Each step is undone if a
+// later one fails.
+func (m *Manager) prepare(ctx context.Context) (_ *instance, retErr error) {
+	inst := m.newInstance(ids.New(IDPrefix))
+	if err := os.Mkdir(inst.dir, 0o700); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			m.destroy(context.WithoutCancel(ctx), inst)
+		}
+	}()
+	for _, d := range []string{inst.bundleDir(), inst.runDir(), inst.mntDir()} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if err := makeDisk(ctx, inst.diskPath(), m.cfg.Limits.Disk); err != nil {
+		return nil, err
+	}
+	inst.sem <- struct{}{}
+	defer inst.release()
+	if err := m.mountLocked(ctx, inst); err != nil {
+		return nil, err
+	}
+	if err := initDisk(inst.mntDir()); err != nil {
+		return nil, err
+	}
+	if err := m.startLocked(ctx, inst); err != nil {
+		return nil, err
+	}
+	return inst, nil
+}
+
+// startLocked starts the container and waits for its agent. The caller holds sem.
+func (m *Manager) startLocked(ctx context.Context, inst *instance) error {
+	if inst.running {
+		return nil
+	}
+	select {
+	case m.starts <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-m.starts }()
+	if err := m.mountLocked(ctx, inst); err != nil {
+		return err
+	}
+	// A container the runtime still holds (stopped, or left from a crash) goes first.
+	if _, err := os.Stat(filepath.Join(inst.bundleDir(), "config.json")); err == nil {
+		if err := m.rt.Delete(ctx, inst.id); err != nil {
+			return fmt.Errorf("%w: %v", errdefs.ErrUnavailable, err)
+		}
+	}
+	// The agent's socket directory must be writable by the container's user, and a
+	// stale socket must not be mistaken for a live agent.
+	os.Remove(filepath.Join(inst.runDir(), agent.SocketName))
+	if err := os.Chown(inst.runDir(), 1000, 1000); err != nil {
+		return err
+	}
+	token, err := newToken()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(inst.tokenPath(), []byte(token), 0o600); err != nil {
+		return err
+	}
+	env := []string{agent.TokenEnv + "=" + token}
+	if m.cfg.PythonWarmup != "" {
+		env = append(env, "CODEBOX_PYTHON_WARMUP="+m.cfg.PythonWarmup)
+	}
+	spec := &ContainerSpec{
+		ID: inst.id, BundleDir: inst.bundleDir(), RootFS: m.cfg.RootFS,
+		Agent: m.cfg.Agent, AgentArgs: m.cfg.AgentArgs, RunDir: inst.runDir(),
+		WorkspaceDir: filepath.Join(inst.mntDir(), "workspace"), TmpDir: filepath.Join(inst.mntDir(), "tmp"),
+		Env: env, Limits: m.cfg.Limits,
+	}
+	if err := m.rt.Start(ctx, spec); err != nil {
+		return err
+	}
+	client := &agent.Client{Socket: filepath.Join(inst.runDir(), agent.SocketName), Token: token}
+	if err := waitAgent(ctx, client); err != nil {
+		m.rt.Delete(context.WithoutCancel(ctx), inst.id)
+		log, _ := os.ReadFile(filepath.Join(inst.bundleDir(), "init.log"))
+		return fmt.Errorf("%w: container agent did not start: %v: %s", errdefs.ErrUnavailable, err, tailString(log, 1024))
+	}
+	inst.client, inst.running = client, true
+	return nil
+}
+
+func tailString(b []byte, n int) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// waitAgent polls until the agent answers.
+func waitAgent(ctx context.Context, c *agent.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, agentReadyTimeout)
+	defer cancel()
+	delay := 500 * time.Microsecond
+	for {
+		err := c.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		var ae *agent.Error
+		if errors.As(err, &ae) {
+			return err // it answered, and refused
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", context.Cause(ctx), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 20*time.Millisecond)
+	}
+}
+
+// stopLocked stops the container; its disk stays as it is. The caller holds sem.
+func (m *Manager) stopLocked(ctx context.Context, inst *instance) error {
+	inst.running, inst.client = false, nil
+	if err := m.rt.Delete(context.WithoutCancel(ctx), inst.id); err != nil {
+		return err
+	}
+	return nil
+}
+
+// destroy removes the container and everything of it on disk. It acquires sem.
+func (m *Manager) destroy(ctx context.Context, inst *instance) error {
+	if err := inst.acquire(ctx); err != nil {
+		return err
+	}
+	defer inst.release()
+	inst.mu.Lock()
+	inst.gone = true
+	inst.mu.Unlock()
+	var errs []error
+	if err := m.rt.Delete(ctx, inst.id); err != nil {
+		errs = append(errs, err)
+	}
+	inst.running, inst.client = false, nil
+	if err := m.unmountLocked(inst); err != nil {
+		errs = append(errs, err)
+	} else if err := os.RemoveAll(inst.dir); err != nil {
+		errs = append(errs, err)
+	}
+	m.mu.Lock()
+	if m.instances[inst.id] == inst {
+		delete(m.instances, inst.id)
+	}
+	m.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Get returns ws's container id without starting it.
+func (m *Manager) Get(ctx context.Context, ws codebox.WorkspaceID, id string) (*Container, error) {
+	inst, err := m.lookup(ctx, ws, id, false)
+	if err != nil {
+		return nil, err
+	}
+	return inst.snapshot(), nil
+}
+
+// Touch marks a use of the container, restarting it if it was stopped, and returns
+// it with its new expiry times.
+func (m *Manager) Touch(ctx context.Context, ws codebox.WorkspaceID, id string) (*Container, error) {
+	inst, err := m.use(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	defer inst.release()
+	if err := m.startLocked(ctx, inst); err != nil {
+		return nil, err
+	}
+	m.touch(ctx, inst)
+	return inst.snapshot(), nil
+}
+
+// List returns ws's containers, newest first.
+func (m *Manager) List(ctx context.Context, ws codebox.WorkspaceID, opts ListOptions) ([]*Container, bool, error) {
+	list, more, err := m.store.ListContainers(ctx, ws, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	now := m.cfg.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, c := range list {
+		if inst := m.instances[c.ID]; inst != nil {
+			list[i] = inst.snapshot()
+		}
+		if !now.Before(list[i].ExpiresAt) {
+			list[i].Status = StatusExpired
+		}
+	}
+	return list, more, nil
+}
+
+// Delete destroys ws's container id and its files.
+func (m *Manager) Delete(ctx context.Context, ws codebox.WorkspaceID, id string) error {
+	inst, err := m.lookup(ctx, ws, id, true)
+	if err != nil {
+		return err
+	}
+	if err := m.destroy(ctx, inst); err != nil {
+		return err
+	}
+	if err := m.store.DeleteContainer(ctx, ws, id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// withAgent runs fn against the running container, starting it first if needed. If the
+// agent cannot be reached (the container died under us), the container is restarted
+// once and fn retried.
+func (m *Manager) withAgent(ctx context.Context, inst *instance, fn func(*agent.Client) error) error {
+	if err := m.startLocked(ctx, inst); err != nil {
+		return err
+	}
+	err := fn(inst.client)
+	if err != nil && isDialError(err) && ctx.Err() == nil {
+		m.logger.Warn("container agent unreachable; restarting", "container", inst.id, "err", err)
+		m.stopLocked(ctx, inst)
+		if err := m.startLocked(ctx, inst); err != nil {
+			return err
+		}
+		err = fn(inst.client)
+	}
+	return agentError(err)
+}
+
+func isDialError(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "dial agent")
+}
+
+// agentError maps the agent's error kinds onto errdefs kinds.
+func agentError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *agent.Error
+	if !errors.As(err, &ae) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errdefs.ErrUnavailable, err)
+	}
+	switch ae.Kind {
+	case agent.KindNotFound:
+		return errdefs.New(errdefs.ErrNotFound, "file_not_found", "%s", ae.Message)
+	case agent.KindIsDir:
+		return errdefs.New(errdefs.ErrInvalid, "", "%s", ae.Message)
+	case agent.KindTooLarge:
+		return errdefs.New(errdefs.ErrTooLarge, "", "%s", ae.Message)
+	case agent.KindInvalid:
+		return errdefs.New(errdefs.ErrInvalid, "", "%s", ae.Message)
+	}
+	return fmt.Errorf("%w: %v", errdefs.ErrUnavailable, err)
+}

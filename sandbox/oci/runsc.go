@@ -1,0 +1,33 @@
+package oci
+
+// gVisor (runsc) specifics. runsc reads the same config.json as runc; what differs is
+// its global flags and two resource settings (see Spec: RLIMIT_NPROC inside, a high
+// host pids limit outside). Measured facts behind each choice, on the pinned version
+// scripts/install-runsc.sh installs:
+//
+//   - --platform=systrap: the KVM platform hangs on hosts whose /dev/kvm is paravirtual
+//     (PVM), and systrap needs no virtualisation at all.
+//   - --network=none: the sandbox gets a loopback interface and nothing else; no host
+//     network stack is reachable.
+//   - --host-uds=create: the agent listens on a unix socket in a host directory
+//     bind-mounted into the container. Without this flag the socket exists only inside
+//     the gVisor kernel and the host cannot connect to it.
+//   - --sidecar-usage-policy=LEGACY_DEPRECATED_SLOW_EMBEDDED_FALLBACK: a runsc built
+//     from source has no sidecar binaries (they ship only in the release tarball), and
+//     the default policy is becoming STRICT, which refuses to start without them.
+//   - The OCI seccomp profile is ignored inside gVisor (no --oci-seccomp): the sentry
+//     installs its own host filter, and the guest's syscalls never reach the host kernel.
+//   - A memory-limit kill takes the whole sandbox (the host OOM killer picks the
+//     sentry), not only the offending process as with runc; the Manager sees the
+//     container gone and restarts it on the next use.
+
+// gvisorArgs are runsc's global flags, placed before any caller-supplied ones so that a
+// caller can still override them.
+func gvisorArgs() []string {
+	return []string{
+		"--network=none",
+		"--platform=systrap",
+		"--host-uds=create",
+		"--sidecar-usage-policy=LEGACY_DEPRECATED_SLOW_EMBEDDED_FALLBACK",
+	}
+}

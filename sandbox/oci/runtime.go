@@ -1,0 +1,214 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/sandbox"
+)
+
+// Runtime runs containers as OCI bundles with an OCI runtime binary: runc by default,
+// or gVisor's runsc, which gets the same config with its process limit moved inside the
+// sandbox.
+type Runtime struct {
+	binary string
+	root   string
+	args   []string
+	gvisor bool
+}
+
+var _ sandbox.Runtime = (*Runtime)(nil)
+
+// Config configures a Runtime.
+type Config struct {
+	// Binary is the runtime: a name looked up in PATH or a path. Default "runc". A
+	// binary named runsc is driven as gVisor (systrap platform, no network).
+	Binary string
+	// Root is the runtime's state directory, private to this server so that
+	// reconciliation never touches another server's containers.
+	Root string
+	// Args are extra global flags for the binary.
+	Args []string
+}
+
+// New checks that the binary exists and returns a Runtime.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Binary == "" {
+		cfg.Binary = "runc"
+	}
+	bin, err := exec.LookPath(cfg.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("%w: runtime %q: %v", errdefs.ErrUnavailable, cfg.Binary, err)
+	}
+	if cfg.Root == "" {
+		return nil, errors.New("oci: no state root")
+	}
+	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
+		return nil, err
+	}
+	r := &Runtime{binary: bin, root: cfg.Root, args: cfg.Args}
+	if filepath.Base(bin) == "runsc" {
+		r.gvisor = true
+		r.args = append(gvisorArgs(), r.args...) // flags and why: runsc.go
+	}
+	return r, nil
+}
+
+func (r *Runtime) cmd(ctx context.Context, args ...string) *exec.Cmd {
+	all := append([]string{"--root", r.root}, r.args...)
+	return exec.CommandContext(ctx, r.binary, append(all, args...)...)
+}
+
+// Start writes config.json into the bundle and runs the container detached. The
+// container's stdio is a log file in the bundle, never a pipe: a detached init keeps
+// its stdio open, and a pipe would tie its life to this process.
+func (r *Runtime) Start(ctx context.Context, cs *sandbox.ContainerSpec) error {
+	spec, err := Spec(cs, r.gvisor)
+	if err != nil {
+		return err
+	}
+	if err := ensureMountpoints(cs.RootFS); err != nil {
+		return fmt.Errorf("%w: rootfs: %v", errdefs.ErrUnavailable, err)
+	}
+	b, err := json.MarshalIndent(spec, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(cs.BundleDir, "config.json"), b, 0o600); err != nil {
+		return err
+	}
+	logPath := filepath.Join(cs.BundleDir, "init.log")
+	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	c := r.cmd(ctx, "run", "--detach", "--bundle", cs.BundleDir, cs.ID)
+	c.Stdin, c.Stdout, c.Stderr = devnull, log, log
+	if err := c.Run(); err != nil {
+		msg, _ := os.ReadFile(logPath)
+		// A half-created container must not linger.
+		r.Delete(context.WithoutCancel(ctx), cs.ID)
+		return fmt.Errorf("%w: %s run: %v: %s", errdefs.ErrUnavailable, filepath.Base(r.binary), err, tail(msg, 2048))
+	}
+	return nil
+}
+
+// ensureMountpoints creates the mount points that must exist in the shared root
+// (runc would otherwise create them there itself, racing other containers).
+func ensureMountpoints(rootfs string) error {
+	for _, d := range []string{"workspace", "tmp", "run", "proc", "sys", "dev"} {
+		p := filepath.Join(rootfs, d)
+		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+			continue
+		}
+		if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func tail(b []byte, n int) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// Delete kills and removes the container; an absent one is not an error.
+func (r *Runtime) Delete(ctx context.Context, id string) error {
+	out, err := r.cmd(ctx, "delete", "--force", id).CombinedOutput()
+	if err != nil {
+		if st, serr := r.State(ctx, id); serr == nil && st == sandbox.StateAbsent {
+			return nil
+		}
+		return fmt.Errorf("%s delete %s: %v: %s", filepath.Base(r.binary), id, err, tail(out, 1024))
+	}
+	return nil
+}
+
+// State reports whether the container exists and runs.
+func (r *Runtime) State(ctx context.Context, id string) (sandbox.RunState, error) {
+	var stdout, stderr bytes.Buffer
+	c := r.cmd(ctx, "state", id)
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if err := c.Run(); err != nil {
+		if strings.Contains(stderr.String(), "does not exist") || strings.Contains(stderr.String(), "not found") {
+			return sandbox.StateAbsent, nil
+		}
+		return sandbox.StateAbsent, fmt.Errorf("%s state %s: %v: %s", filepath.Base(r.binary), id, err, tail(stderr.Bytes(), 1024))
+	}
+	var st struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &st); err != nil {
+		return sandbox.StateAbsent, err
+	}
+	if st.Status == "running" {
+		return sandbox.StateRunning, nil
+	}
+	return sandbox.StateStopped, nil
+}
+
+// List returns the IDs of the containers in this runtime's state root.
+func (r *Runtime) List(ctx context.Context) ([]string, error) {
+	out, err := r.cmd(ctx, "list", "--format", "json").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s list: %w", filepath.Base(r.binary), err)
+	}
+	var list []struct {
+		ID string `json:"id"`
+	}
+	if s := bytes.TrimSpace(out); len(s) > 0 && !bytes.Equal(s, []byte("null")) {
+		if err := json.Unmarshal(s, &list); err != nil {
+			return nil, fmt.Errorf("%s list: %w", filepath.Base(r.binary), err)
+		}
+	}
+	ids := make([]string, 0, len(list))
+	for _, c := range list {
+		ids = append(ids, c.ID)
+	}
+	return ids, nil
+}
+
+// OOMKills reads the memory cgroup's OOM-kill counter (cgroup v1 memory.oom_control, or
+// v2 memory.events).
+func (r *Runtime) OOMKills(ctx context.Context, id string) (uint64, error) {
+	cg := CgroupsPath(id)
+	for _, f := range []struct{ path, key string }{
+		{"/sys/fs/cgroup/memory" + cg + "/memory.oom_control", "oom_kill"},
+		{"/sys/fs/cgroup" + cg + "/memory.events", "oom_kill"},
+	} {
+		b, err := os.ReadFile(f.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, f.key+" "); ok {
+				return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			}
+		}
+		return 0, nil
+	}
+	return 0, fmt.Errorf("no memory cgroup for %s", id)
+}

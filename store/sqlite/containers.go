@@ -1,0 +1,135 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/sandbox"
+)
+
+var _ sandbox.Store = (*DB)(nil)
+
+const containerColumns = `id, workspace_id, name, status, created_at, last_active_at, idle_expires_at, expires_at`
+
+func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, error) {
+	var (
+		c                                   sandbox.Container
+		ws, status                          string
+		created, active, idleExpires, hardE string
+	)
+	if err := row.Scan(&c.ID, &ws, &c.Name, &status, &created, &active, &idleExpires, &hardE); err != nil {
+		return nil, formatError(err)
+	}
+	c.Workspace, c.Status = codebox.WorkspaceID(ws), sandbox.Status(status)
+	for _, t := range []struct {
+		dst *time.Time
+		s   string
+	}{{&c.CreatedAt, created}, {&c.LastActiveAt, active}, {&c.IdleExpiresAt, idleExpires}, {&c.ExpiresAt, hardE}} {
+		v, err := parseTime(t.s)
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", c.ID, err)
+		}
+		*t.dst = v
+	}
+	return &c, nil
+}
+
+// CreateContainer records a new container; a duplicate ID is errdefs.ErrConflict.
+func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
+	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, string(c.Workspace), c.Name, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
+		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt))
+	return formatError(err)
+}
+
+// GetContainer returns ws's container id, or errdefs.ErrNotFound.
+func (db *DB) GetContainer(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error) {
+	return scanContainer(db.db.QueryRowContext(ctx,
+		`SELECT `+containerColumns+` FROM containers WHERE workspace_id = ? AND id = ?`, string(ws), id))
+}
+
+// ListContainers returns ws's containers newest first, after opts.After.
+func (db *DB) ListContainers(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.ListOptions) ([]*sandbox.Container, bool, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 1000)
+	q := `SELECT ` + containerColumns + ` FROM containers WHERE workspace_id = ?`
+	args := []any{string(ws)}
+	if opts.After != "" {
+		after, err := db.GetContainer(ctx, ws, opts.After)
+		if err != nil {
+			return nil, false, err
+		}
+		c := formatTime(after.CreatedAt)
+		q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`
+		args = append(args, c, c, after.ID)
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	args = append(args, limit+1)
+	out, err := db.queryContainers(ctx, q, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
+
+func (db *DB) queryContainers(ctx context.Context, q string, args ...any) ([]*sandbox.Container, error) {
+	rows, err := db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, formatError(err)
+	}
+	defer rows.Close()
+	var out []*sandbox.Container
+	for rows.Next() {
+		c, err := scanContainer(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, formatError(rows.Err())
+}
+
+// UpdateContainer saves c's status and activity times.
+func (db *DB) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
+	res, err := db.db.ExecContext(ctx,
+		`UPDATE containers SET status = ?, last_active_at = ?, idle_expires_at = ? WHERE workspace_id = ? AND id = ?`,
+		string(c.Status), formatTime(c.LastActiveAt), formatTime(c.IdleExpiresAt), string(c.Workspace), c.ID)
+	return rowsAffected(res, err)
+}
+
+// DeleteContainer removes ws's container record, or returns errdefs.ErrNotFound.
+func (db *DB) DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error {
+	res, err := db.db.ExecContext(ctx, `DELETE FROM containers WHERE workspace_id = ? AND id = ?`, string(ws), id)
+	return rowsAffected(res, err)
+}
+
+func rowsAffected(res sql.Result, err error) error {
+	if err != nil {
+		return formatError(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("container: %w", errdefs.ErrNotFound)
+	}
+	return nil
+}
+
+// AllContainers returns every container that has not expired, of every workspace.
+func (db *DB) AllContainers(ctx context.Context) ([]*sandbox.Container, error) {
+	return db.queryContainers(ctx, `SELECT `+containerColumns+` FROM containers WHERE status != ? ORDER BY created_at`,
+		string(sandbox.StatusExpired))
+}
