@@ -415,7 +415,9 @@ func (r *run) outBlock(i int, b provider.Block) Block {
 		return Block{Block: b}
 	}
 	out := Block{Block: provider.Block{Type: provider.TypeToolUse, ID: b.ID, Name: b.Name, Input: compactObject(b.Input), Raw: b.Raw}}
-	if r.req.CodeExecution != "" && tools.Offers(r.req.CodeExecution, b.Name) {
+	// Every sub-tool name is a server call, offered or not (a client tool cannot take
+	// these names), so a model that calls one its version lacks gets invalid_tool_input.
+	if r.req.CodeExecution != "" && (b.Name == tools.Bash || b.Name == tools.TextEditor || b.Name == tools.Python) {
 		id, ok := r.ids[i]
 		if !ok {
 			id = ids.New("srvtoolu_")
