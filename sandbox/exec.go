@@ -64,6 +64,9 @@ func (m *Manager) run(ctx context.Context, ws codebox.WorkspaceID, id string, ti
 	})
 	m.touch(ctx, inst)
 	if err != nil {
+		if res := m.diedDuringRun(ctx, inst, oomBase, oomErr, err); res != nil { // died.go
+			return res, nil
+		}
 		return nil, err
 	}
 	res := &ExecResult{

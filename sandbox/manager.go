@@ -516,7 +516,7 @@ func (m *Manager) startLocked(ctx context.Context, inst *instance) error {
 	// A container the runtime still holds (stopped, or left from a crash) goes first.
 	if _, err := os.Stat(filepath.Join(inst.bundleDir(), "config.json")); err == nil {
 		if err := m.rt.Delete(ctx, inst.id); err != nil {
-			return fmt.Errorf("%w: %v", errdefs.ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 		}
 	}
 	// The agent's socket directory must be writable by the container's user, and a
@@ -722,7 +722,7 @@ func agentError(err error) error {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errdefs.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 	}
 	switch ae.Kind {
 	case agent.KindNotFound:
@@ -734,5 +734,5 @@ func agentError(err error) error {
 	case agent.KindInvalid:
 		return errdefs.New(errdefs.ErrInvalid, "", "%s", ae.Message)
 	}
-	return fmt.Errorf("%w: %v", errdefs.ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 }

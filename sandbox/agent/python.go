@@ -107,8 +107,8 @@ func (r *repl) startProc() (*replProc, error) {
 		return nil, err
 	}
 	p := &replProc{pid: pid, done: done, ctl: ctlW, outEnds: make(chan string, 4), errEnds: make(chan string, 4)}
-	go p.split(outR, Stdout, p.outEnds)
-	go p.split(errR, Stderr, p.errEnds)
+	go p.splitTo(outR, p.outEnds, func(b []byte) { p.emit(Stdout, b) })
+	go p.splitTo(errR, p.errEnds, func(b []byte) { p.emit(Stderr, b) })
 	// Wait for the bootstrap's own markers: a REPL that cannot start is an error now
 	// rather than a hung first cell.
 	t := time.NewTimer(30 * time.Second)
@@ -133,9 +133,9 @@ func (p *replProc) kill() {
 	p.ctl.Close()
 }
 
-// split reads one of the REPL's streams, sends the current cell's bytes to its capture
-// and reports each marker on ends.
-func (p *replProc) split(r *os.File, stream string, ends chan string) {
+// splitTo reads one of the REPL's streams, passes the current cell's bytes to emit and
+// reports each marker on ends.
+func (p *replProc) splitTo(r *os.File, ends chan string, emit func([]byte)) {
 	defer close(ends)
 	defer r.Close()
 	buf := make([]byte, ChunkSize)
@@ -152,7 +152,9 @@ func (p *replProc) split(r *os.File, stream string, ends chan string) {
 			if j < 0 {
 				break
 			}
-			p.emit(stream, pending[:i])
+			if i > 0 {
+				emit(pending[:i])
+			}
 			ends <- string(pending[i+len(cellMarker) : i+j])
 			pending = pending[i+j+1:]
 		}
@@ -169,7 +171,9 @@ func (p *replProc) split(r *os.File, stream string, ends chan string) {
 				break
 			}
 		}
-		p.emit(stream, pending[:hold])
+		if hold > 0 {
+			emit(pending[:hold])
+		}
 		pending = append(pending[:0], pending[hold:]...)
 		if err != nil {
 			return

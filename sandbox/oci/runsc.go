@@ -1,5 +1,12 @@
 package oci
 
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"syscall"
+)
+
 // gVisor (runsc) specifics. runsc reads the same config.json as runc; what differs is
 // its global flags and two resource settings (see Spec: RLIMIT_NPROC inside, a high
 // host pids limit outside). Measured facts behind each choice, on the pinned version
@@ -30,4 +37,19 @@ func gvisorArgs() []string {
 		"--host-uds=create",
 		"--sidecar-usage-policy=LEGACY_DEPRECATED_SLOW_EMBEDDED_FALLBACK",
 	}
+}
+
+// Close releases what the runtime keeps in its state root beyond its containers:
+// runsc --network=none bind-mounts one empty network namespace at <root>/null-netns
+// and shares it between sandboxes. Call Close when the runtime is done (its root may
+// then be removed); sandboxes still running keep their namespace.
+func (r *Runtime) Close() error {
+	if !r.gvisor {
+		return nil
+	}
+	err := syscall.Unmount(filepath.Join(r.root, "null-netns"), syscall.MNT_DETACH)
+	if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("runsc: releasing null-netns: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,21 @@
+package agent
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestStdlibOnly keeps the agent, which runs inside every container, free of
+// dependencies: everything it imports must come from the standard library.
+func TestStdlibOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list: %v: %s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p != "github.com/codebox-dev/codebox/sandbox/agent" {
+			t.Errorf("agent imports non-standard package %s", p)
+		}
+	}
+}

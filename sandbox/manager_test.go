@@ -1,0 +1,579 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
+)
+
+func TestMain(m *testing.M) {
+	sandboxtest.AgentMain()
+	os.Exit(m.Run())
+}
+
+const ws codebox.WorkspaceID = "ws_test"
+
+func create(t *testing.T, e *sandboxtest.Env, opts sandbox.CreateOptions) *sandbox.Container {
+	t.Helper()
+	c, err := e.Manager.Create(context.Background(), ws, opts)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return c
+}
+
+func run(t *testing.T, e *sandboxtest.Env, id, cmd string) *sandbox.ExecResult {
+	t.Helper()
+	return runTimeout(t, e, id, cmd, 0)
+}
+
+func runTimeout(t *testing.T, e *sandboxtest.Env, id, cmd string, timeout time.Duration) *sandbox.ExecResult {
+	t.Helper()
+	res, err := e.Manager.Exec(context.Background(), ws, id, sandbox.ExecRequest{Command: cmd, Timeout: timeout})
+	if err != nil {
+		t.Fatalf("Exec(%q): %v", cmd, err)
+	}
+	return res
+}
+
+func python(t *testing.T, e *sandboxtest.Env, id, code string, timeout time.Duration) *sandbox.ExecResult {
+	t.Helper()
+	res, err := e.Manager.RunPython(context.Background(), ws, id, sandbox.PythonRequest{Code: code, Timeout: timeout})
+	if err != nil {
+		t.Fatalf("RunPython(%q): %v", code, err)
+	}
+	return res
+}
+
+func TestExecBasics(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	res := run(t, e, c.ID, "echo hi; echo err >&2; pwd; id -u; exit 3")
+	if res.Stdout != "hi\n/workspace\n1000\n" || res.Stderr != "err\n" || res.ExitCode != 3 {
+		t.Errorf("Exec = %+v, want stdout hi /workspace 1000, stderr err, exit 3", res)
+	}
+	if res.TimedOut || res.OOMKilled || res.Truncated {
+		t.Errorf("Exec flags = %+v, want none", res)
+	}
+}
+
+// TestSeedAnalysis is the seeds' example: pandas and matplotlib analyse an uploaded
+// CSV and the chart comes back as a generated file.
+func TestSeedAnalysis(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	csv := "region,sales\nnorth,10\nsouth,25\nnorth,5\neast,7\n"
+	fid := e.Files.Add(ws, "sales.csv", []byte(csv))
+	c := create(t, e, sandbox.CreateOptions{FileIDs: []string{fid}})
+	res := python(t, e, c.ID, `
+import pandas as pd
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+df = pd.read_csv("sales.csv")
+totals = df.groupby("region")["sales"].sum().sort_values()
+totals.plot(kind="bar")
+plt.savefig("chart.png")
+print(totals.to_dict())
+`, time.Minute)
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, "'north': 15") {
+		t.Fatalf("analysis = %+v", res)
+	}
+	if len(res.Files) != 1 || res.Files[0].Path != "chart.png" || res.Files[0].MimeType != "image/png" {
+		t.Fatalf("Files = %+v, want chart.png as image/png", res.Files)
+	}
+	f, ok := e.Files.Get(res.Files[0].FileID)
+	if !ok || !strings.HasPrefix(string(f.Data), "\x89PNG") || f.Workspace != ws {
+		t.Errorf("stored chart missing or not a PNG of %s", ws)
+	}
+	// A second run that changes nothing generates nothing.
+	if res := run(t, e, c.ID, "ls"); len(res.Files) != 0 {
+		t.Errorf("unchanged workspace produced files %+v", res.Files)
+	}
+}
+
+func TestOutputCaps(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.MaxOutputFiles = 2; c.MaxOutputFileSize = 1000 })
+	c := create(t, e, sandbox.CreateOptions{})
+	res := run(t, e, c.ID, "echo a > a.txt; echo b > b.txt; echo c > c.txt; mkdir -p .cache d; echo x > .cache/x; head -c 5000 /dev/zero > d/big.bin")
+	if len(res.Files) != 2 || res.FilesError == nil || res.FilesError.Code != "output_file_too_large" {
+		t.Errorf("Files = %+v, FilesError = %+v; want 2 files and output_file_too_large", res.Files, res.FilesError)
+	}
+	for _, f := range res.Files {
+		if strings.HasPrefix(f.Path, ".cache") {
+			t.Errorf("hidden directory file %s collected", f.Path)
+		}
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	res := runTimeout(t, e, c.ID, "echo start; sleep 1000 & sleep 1000", 500*time.Millisecond)
+	if !res.TimedOut || res.Stdout != "start\n" {
+		t.Errorf("sleep = %+v, want TimedOut with output start", res)
+	}
+	// The whole group went: nothing is left sleeping.
+	if res := run(t, e, c.ID, "pgrep -c sleep || true"); strings.TrimSpace(res.Stdout) != "0" {
+		t.Errorf("sleepers left: %q", res.Stdout)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := e.Manager.Exec(ctx, ws, c.ID, sandbox.ExecRequest{Command: "sleep 1000"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Exec after cancel = %v, want deadline exceeded", err)
+	}
+	if res := run(t, e, c.ID, "pgrep -c sleep || true"); strings.TrimSpace(res.Stdout) != "0" {
+		t.Errorf("cancelled command still runs: %q", res.Stdout)
+	}
+}
+
+func TestStdoutCap(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	res := run(t, e, c.ID, "head -c 100000000 /dev/zero | tr '\\0' x; echo done >&2")
+	if !res.Truncated || len(res.Stdout) != 1<<20 || res.Stderr != "done\n" || res.ExitCode != 0 {
+		t.Errorf("100 MB stdout: truncated %v, %d bytes, stderr %q, exit %d; want truncated at %d", res.Truncated, len(res.Stdout), res.Stderr, res.ExitCode, 1<<20)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	e := sandboxtest.New(t, nil) // 512 MiB
+	c := create(t, e, sandbox.CreateOptions{})
+	res := run(t, e, c.ID, `python3 -c 'b = bytearray(1 << 30); print("allocated")'`)
+	if !res.OOMKilled || res.ExitCode != 137 || strings.Contains(res.Stdout, "allocated") {
+		t.Errorf("1 GiB in 512 MiB = %+v, want OOMKilled exit 137", res)
+	}
+	if res := run(t, e, c.ID, `python3 -c 'b = bytearray(100 << 20); print("ok")'`); res.Stdout != "ok\n" || res.OOMKilled {
+		t.Errorf("after OOM: %+v, want the container to work", res)
+	}
+	// In the REPL too: the cell dies, the container and the next cell live.
+	res = python(t, e, c.ID, "x = bytearray(1 << 30)", time.Minute)
+	if !res.OOMKilled {
+		t.Errorf("REPL allocation = %+v, want OOMKilled", res)
+	}
+	if res := python(t, e, c.ID, "1+1", time.Minute); res.Stdout != "2\n" {
+		t.Errorf("REPL after OOM = %+v", res)
+	}
+}
+
+func TestForkBomb(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Limits.PIDs = 64 })
+	c := create(t, e, sandbox.CreateOptions{})
+	res := runTimeout(t, e, c.ID, `bomb() { bomb | bomb & }; bomb; sleep 5`, 3*time.Second)
+	t.Logf("fork bomb: exit %d timedout %v stderr %.200q", res.ExitCode, res.TimedOut, res.Stderr)
+	n, err := os.ReadFile("/sys/fs/cgroup/pids/codebox/" + c.ID + "/pids.max")
+	if err == nil && strings.TrimSpace(string(n)) != "64" {
+		t.Errorf("pids.max = %q, want 64", n)
+	}
+	if res := run(t, e, c.ID, "echo alive"); res.Stdout != "alive\n" {
+		t.Errorf("after fork bomb: %+v", res)
+	}
+}
+
+func TestDiskFull(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Limits.Disk = 64 << 20 })
+	c := create(t, e, sandbox.CreateOptions{})
+	res := run(t, e, c.ID, "dd if=/dev/zero of=/workspace/fill bs=1M count=200 2>&1; df -m /workspace | tail -1")
+	if !strings.Contains(res.Stdout, "No space left on device") {
+		t.Errorf("filling the disk: %q, want ENOSPC", res.Stdout)
+	}
+	if res := run(t, e, c.ID, "rm /workspace/fill && echo ok > /workspace/after && cat /workspace/after"); res.Stdout != "ok\n" {
+		t.Errorf("after freeing: %+v", res)
+	}
+}
+
+func TestNoNetwork(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	res := python(t, e, c.ID, `
+import socket
+def attempt(name, f):
+    try:
+        f()
+        print(name, "OK")
+    except OSError as e:
+        print(name, "blocked", e.errno)
+def tcp():
+    socket.create_connection(("1.1.1.1", 80), timeout=3)
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"x", ("8.8.8.8", 53))
+def dns():
+    socket.getaddrinfo("example.com", 80)
+def raw():
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+def packet():
+    socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+for n, f in [("tcp", tcp), ("udp", udp), ("dns", dns), ("raw", raw), ("packet", packet)]:
+    attempt(n, f)
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()
+cli = socket.create_connection(srv.getsockname()); print("loopback OK")
+`, time.Minute)
+	for _, n := range []string{"tcp", "udp", "dns", "raw", "packet"} {
+		if !strings.Contains(res.Stdout, n+" blocked") {
+			t.Errorf("%s was not blocked:\n%s%s", n, res.Stdout, res.Stderr)
+		}
+	}
+	if !strings.Contains(res.Stdout, "loopback OK") {
+		t.Errorf("loopback does not work:\n%s%s", res.Stdout, res.Stderr)
+	}
+}
+
+func TestNoEscape(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	secret := filepath.Join(t.TempDir(), "host-secret")
+	if err := os.WriteFile(secret, []byte("host secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := create(t, e, sandbox.CreateOptions{})
+	for _, tc := range []struct{ name, cmd string }{
+		{"host file", "cat " + secret},
+		{"host data dir", "ls " + e.Config.Dir},
+		{"write root", "touch /x"},
+		{"write etc", "touch /etc/x"},
+		{"write usr", "touch /usr/x"},
+		{"mount", "mount -t tmpfs none /workspace"},
+		{"unshare", "unshare -U -r true"},
+		{"ptrace the agent", `python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(0 if l.ptrace(16,1,0,0)==0 else 1)'`},
+		{"agent memory", "head -c 16 /proc/1/mem"},
+		{"agent environ", "cat /proc/1/environ"},
+		{"agent fds", "ls /proc/1/fd"},
+		{"load module", `python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(0 if l.syscall(313,0,b"",0)==0 else 1)'`},
+		{"kill init", "kill -9 1 && sleep 0.2 && kill -0 1 && false"},
+		{"raw disk", "cat /dev/vda"},
+		{"chroot", "chroot / true"},
+	} {
+		res := run(t, e, c.ID, tc.cmd)
+		if res.ExitCode == 0 {
+			t.Errorf("%s: %q succeeded: %q", tc.name, tc.cmd, res.Stdout)
+		}
+	}
+	if res := run(t, e, c.ID, "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"); !strings.Contains(res.Stdout, "CapEff:\t0000000000000000") ||
+		!strings.Contains(res.Stdout, "CapBnd:\t0000000000000000") || !strings.Contains(res.Stdout, "NoNewPrivs:\t1") || !strings.Contains(res.Stdout, "Seccomp:\t2") {
+		t.Errorf("process status:\n%s", res.Stdout)
+	}
+	if res := run(t, e, c.ID, "echo alive"); res.Stdout != "alive\n" {
+		t.Errorf("after the attempts: %+v", res)
+	}
+}
+
+// TestPathTricks: symlinks and ".." through the editor stay inside the container, and
+// through the host-side file API stay inside its disk.
+func TestPathTricks(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	ctx := context.Background()
+	secret := filepath.Join(t.TempDir(), "host-secret")
+	os.WriteFile(secret, []byte("host secret"), 0o644)
+	run(t, e, c.ID, "ln -s / rootlink; ln -s /etc/hostname abslink; ln -s ../../../../../../.. uplink; ln -s "+secret+" hostlink; mkfifo fifo; echo hello > real.txt; ln -s real.txt rel")
+
+	// Editor: inside the container only.
+	if _, err := e.Manager.ViewFile(ctx, ws, c.ID, secret, nil); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("view host path = %v, want not found", err)
+	}
+	if _, err := e.Manager.ViewFile(ctx, ws, c.ID, "hostlink", nil); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("view symlink to host path = %v, want not found", err)
+	}
+	if v, err := e.Manager.ViewFile(ctx, ws, c.ID, "uplink/etc/hostname", nil); err != nil || !strings.Contains(v.Content, "\t") {
+		t.Errorf("view uplink/etc/hostname = %+v, %v; want the container's own file", v, err)
+	}
+	for _, p := range []string{"/proc/self/environ", "/proc/1/environ", "/proc/self/mem", "fifo", "/dev/null"} {
+		if _, err := e.Manager.ViewFile(ctx, ws, c.ID, p, nil); err == nil {
+			t.Errorf("view %s succeeded", p)
+		}
+	}
+	if _, err := e.Manager.CreateFile(ctx, ws, c.ID, "/etc/evil", "x"); err == nil {
+		t.Error("create /etc/evil succeeded")
+	}
+
+	// Host side: only the disk, regular files, no symlinks out.
+	for _, p := range []string{"rootlink/etc/passwd", "abslink", "uplink/etc/passwd", "hostlink", "fifo", "../../../etc/passwd", "/etc/passwd", secret, "/workspace/../../etc/passwd", "."} {
+		if r, _, err := e.Manager.OpenFile(ctx, ws, c.ID, p); err == nil {
+			b, _ := io.ReadAll(r)
+			r.Close()
+			t.Errorf("OpenFile(%q) succeeded: %.40q", p, b)
+		}
+	}
+	r, fi, err := e.Manager.OpenFile(ctx, ws, c.ID, "rel")
+	if err != nil {
+		t.Fatalf("OpenFile(rel): %v", err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if string(b) != "hello\n" || fi.Size != 6 {
+		t.Errorf("OpenFile(rel) = %q %+v", b, fi)
+	}
+	if _, err := e.Manager.ListFiles(ctx, ws, c.ID, "rootlink"); err == nil {
+		t.Error("ListFiles through a symlink to / succeeded")
+	}
+	list, err := e.Manager.ListFiles(ctx, ws, c.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range list {
+		if f.Path != "real.txt" {
+			t.Errorf("ListFiles returned %q; want only real.txt (no symlinks, FIFOs)", f.Path)
+		}
+	}
+	if err := e.Manager.Upload(ctx, ws, c.ID, "rootlink/etc/x", strings.NewReader("x")); err == nil {
+		t.Error("Upload through a symlink to / succeeded")
+	}
+	if err := e.Manager.Upload(ctx, ws, c.ID, "/etc/x", strings.NewReader("x")); err == nil {
+		t.Error("Upload to /etc succeeded")
+	}
+}
+
+func TestContainersAreIsolated(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	a := create(t, e, sandbox.CreateOptions{})
+	b := create(t, e, sandbox.CreateOptions{})
+	run(t, e, a.ID, "echo mine > a-only.txt; echo tmp > /tmp/a-tmp")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.Manager.Exec(context.Background(), ws, a.ID, sandbox.ExecRequest{Command: "sleep 3", Timeout: 5 * time.Second})
+	}()
+	time.Sleep(500 * time.Millisecond)
+	res := run(t, e, b.ID, "ls /workspace; ls /tmp; ps -e -o comm=")
+	if strings.Contains(res.Stdout, "a-only") || strings.Contains(res.Stdout, "a-tmp") || strings.Contains(res.Stdout, "sleep") {
+		t.Errorf("container b sees a's files or processes:\n%s", res.Stdout)
+	}
+	<-done
+}
+
+func TestREPL(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	python(t, e, c.ID, "import math\nx = 41", time.Minute)
+	if res := python(t, e, c.ID, "x + 1", time.Minute); res.Stdout != "42\n" || res.ExitCode != 0 {
+		t.Errorf("x + 1 = %+v", res)
+	}
+	if res := python(t, e, c.ID, "print('a'); 1/0", time.Minute); res.Stdout != "a\n" || !strings.Contains(res.Stderr, "ZeroDivisionError") || res.ExitCode == 0 {
+		t.Errorf("1/0 = %+v", res)
+	}
+	// Interrupted: state survives.
+	res := python(t, e, c.ID, "import time\nprint('before', flush=True)\ntime.sleep(100)", 500*time.Millisecond)
+	if !res.TimedOut || !strings.Contains(res.Stderr, "KeyboardInterrupt") || res.Stdout != "before\n" {
+		t.Errorf("sleeping cell = %+v, want TimedOut with KeyboardInterrupt", res)
+	}
+	if res := python(t, e, c.ID, "math.sqrt(x + 8)", time.Minute); res.Stdout != "7.0\n" {
+		t.Errorf("after interrupt: %+v, want state kept", res)
+	}
+	// A cell that swallows the interrupt costs the REPL, never the container.
+	res = python(t, e, c.ID, "import time\nwhile True:\n    try:\n        time.sleep(10)\n    except KeyboardInterrupt:\n        pass", 300*time.Millisecond)
+	if !res.TimedOut || !strings.Contains(res.Stderr, "restarted") {
+		t.Errorf("stubborn cell = %+v, want TimedOut and a restart notice", res)
+	}
+	if res := python(t, e, c.ID, "'x' in globals()", time.Minute); res.Stdout != "False\n" {
+		t.Errorf("after restart: %+v, want fresh state", res)
+	}
+	// Bash and the REPL share the workspace.
+	python(t, e, c.ID, "open('from_py.txt', 'w').write('py')", time.Minute)
+	if res := run(t, e, c.ID, "cat from_py.txt"); res.Stdout != "py" {
+		t.Errorf("bash reading the REPL's file = %+v", res)
+	}
+}
+
+func TestEditor(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	ctx := context.Background()
+	m := e.Manager
+	updated, err := m.CreateFile(ctx, ws, c.ID, "src/app.py", "def f():\n    return 1\n\nprint(f())\n")
+	if err != nil || updated {
+		t.Fatalf("CreateFile = %v, %v", updated, err)
+	}
+	if updated, err := m.CreateFile(ctx, ws, c.ID, "/workspace/src/app.py", "def f():\n    return 1\n\nprint(f())\n"); err != nil || !updated {
+		t.Errorf("CreateFile again = %v, %v; want updated", updated, err)
+	}
+	v, err := m.ViewFile(ctx, ws, c.ID, "src/app.py", []int{2, -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "     2\t    return 1\n     3\t\n     4\tprint(f())\n"; v.Content != want || v.TotalLines != 4 || v.StartLine != 2 || v.NumLines != 3 {
+		t.Errorf("view = %+v, want %q", v, want)
+	}
+	if _, err := m.ViewFile(ctx, ws, c.ID, "src/app.py", []int{3, 9}); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("bad range = %v, want invalid", err)
+	}
+	if _, err := m.ViewFile(ctx, ws, c.ID, "src", nil); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("view dir = %v, want invalid", err)
+	}
+	if _, err := m.ViewFile(ctx, ws, c.ID, "nope.txt", nil); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("view missing = %v, want not found", err)
+	}
+	h, err := m.StrReplace(ctx, ws, c.ID, "src/app.py", "return 1", "return 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.OldStart != 2 || h.OldLines != 1 || len(h.Lines) != 2 || h.Lines[0] != "-    return 1" || h.Lines[1] != "+    return 2" {
+		t.Errorf("hunk = %+v", h)
+	}
+	if res := run(t, e, c.ID, "python3 src/app.py"); res.Stdout != "2\n" {
+		t.Errorf("edited program = %+v", res)
+	}
+	if _, err := m.StrReplace(ctx, ws, c.ID, "src/app.py", "absent", "x"); errdefs.Code(err) != "string_not_found" {
+		t.Errorf("absent = %v, want string_not_found", err)
+	}
+	m.CreateFile(ctx, ws, c.ID, "dup.txt", "a\na\n")
+	if _, err := m.StrReplace(ctx, ws, c.ID, "dup.txt", "a", "b"); errdefs.Code(err) != "string_not_unique" {
+		t.Errorf("dup = %v, want string_not_unique", err)
+	}
+	run(t, e, c.ID, "printf '\\x89PNG\\r\\n\\x1a\\n' > img.png")
+	if v, err := m.ViewFile(ctx, ws, c.ID, "img.png", nil); err != nil || v.FileType != "image" || v.Content != "iVBORw0KGgo=" {
+		t.Errorf("view image = %+v, %v", v, err)
+	}
+}
+
+func TestStopRestartKeepsFiles(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Idle = time.Minute })
+	c := create(t, e, sandbox.CreateOptions{})
+	ctx := context.Background()
+	run(t, e, c.ID, "echo kept > w.txt; echo kept-tmp > /tmp/t.txt")
+	e.Clock.Advance(2 * time.Minute)
+	e.Manager.SweepOnce(ctx)
+	got, err := e.Manager.Get(ctx, ws, c.ID)
+	if err != nil || got.Status != sandbox.StatusStopped {
+		t.Fatalf("after idle: %+v, %v; want stopped", got, err)
+	}
+	// Host-side reads work while it is stopped.
+	list, err := e.Manager.ListFiles(ctx, ws, c.ID, "")
+	if err != nil || len(list) != 1 || list[0].Path != "w.txt" {
+		t.Errorf("ListFiles of a stopped container = %+v, %v", list, err)
+	}
+	res := run(t, e, c.ID, "cat w.txt /tmp/t.txt")
+	if res.Stdout != "kept\nkept-tmp\n" {
+		t.Errorf("after restart: %+v", res)
+	}
+	got, _ = e.Manager.Get(ctx, ws, c.ID)
+	if got.Status != sandbox.StatusRunning || !got.IdleExpiresAt.After(e.Clock.Now()) {
+		t.Errorf("after use: %+v, want running with a fresh idle expiry", got)
+	}
+}
+
+func TestServerRestart(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.StopOnClose = false })
+	ctx := context.Background()
+	a := create(t, e, sandbox.CreateOptions{})
+	b := create(t, e, sandbox.CreateOptions{})
+	run(t, e, a.ID, "echo a > a.txt")
+	python(t, e, a.ID, "state = 'kept'", time.Minute)
+	run(t, e, b.ID, "echo b > b.txt")
+	if err := e.Manager.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// b dies while no server runs.
+	if err := e.Runtime.Delete(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.Manager = e.Start(t)
+	if res := python(t, e, a.ID, "state", time.Minute); res.Stdout != "'kept'\n" {
+		t.Errorf("adopted container's REPL = %+v, want state kept", res)
+	}
+	if got, _ := e.Manager.Get(ctx, ws, b.ID); got.Status != sandbox.StatusStopped {
+		t.Errorf("dead container status = %s, want stopped", got.Status)
+	}
+	if res := run(t, e, b.ID, "cat b.txt"); res.Stdout != "b\n" {
+		t.Errorf("restarted container = %+v, want its file", res)
+	}
+}
+
+func TestWorkspaceScoping(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	ctx := context.Background()
+	m := e.Manager
+	other := codebox.WorkspaceID("ws_other")
+	checks := map[string]error{}
+	_, checks["Get"] = m.Get(ctx, other, c.ID)
+	_, checks["Touch"] = m.Touch(ctx, other, c.ID)
+	_, checks["Exec"] = m.Exec(ctx, other, c.ID, sandbox.ExecRequest{Command: "true"})
+	_, checks["RunPython"] = m.RunPython(ctx, other, c.ID, sandbox.PythonRequest{Code: "1"})
+	_, checks["ViewFile"] = m.ViewFile(ctx, other, c.ID, "x", nil)
+	_, checks["CreateFile"] = m.CreateFile(ctx, other, c.ID, "x", "x")
+	_, checks["StrReplace"] = m.StrReplace(ctx, other, c.ID, "x", "a", "b")
+	checks["Upload"] = m.Upload(ctx, other, c.ID, "x", strings.NewReader("x"))
+	_, checks["ListFiles"] = m.ListFiles(ctx, other, c.ID, "")
+	_, _, checks["OpenFile"] = m.OpenFile(ctx, other, c.ID, "x")
+	checks["Delete"] = m.Delete(ctx, other, c.ID)
+	_, checks["unknown"] = m.Get(ctx, ws, "container_doesnotexist")
+	_, checks["bad id"] = m.Get(ctx, ws, "../etc")
+	for name, err := range checks {
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("%s from another workspace = %v, want not found", name, err)
+		}
+	}
+	list, _, err := m.List(ctx, other, sandbox.ListOptions{})
+	if err != nil || len(list) != 0 {
+		t.Errorf("List(other) = %v, %v; want empty", list, err)
+	}
+	list, _, err = m.List(ctx, ws, sandbox.ListOptions{})
+	if err != nil || len(list) != 1 || list[0].ID != c.ID {
+		t.Errorf("List(ws) = %v, %v", list, err)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Expiry = time.Hour })
+	c := create(t, e, sandbox.CreateOptions{})
+	ctx := context.Background()
+	e.Clock.Advance(2 * time.Hour)
+	if _, err := e.Manager.Exec(ctx, ws, c.ID, sandbox.ExecRequest{Command: "true"}); errdefs.Code(err) != "container_expired" || !errors.Is(err, errdefs.ErrInvalid) {
+		t.Errorf("Exec on expired = %v, want container_expired", err)
+	}
+	e.Manager.SweepOnce(ctx)
+	if _, err := os.Stat(filepath.Join(e.Config.Dir, c.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("expired container's directory still exists: %v", err)
+	}
+	if _, err := e.Manager.Get(ctx, ws, c.ID); errdefs.Code(err) != "container_expired" {
+		t.Errorf("Get after sweep = %v, want container_expired", err)
+	}
+	if err := e.Manager.Delete(ctx, ws, c.ID); err != nil {
+		t.Errorf("Delete expired = %v", err)
+	}
+}
+
+func TestPoolAndDelete(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.PoolSize = 1 })
+	ctx := context.Background()
+	// Wait for the pool to hold a container.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		entries, _ := os.ReadDir(e.Config.Dir)
+		if len(entries) >= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := create(t, e, sandbox.CreateOptions{Name: "pooled"})
+	if c.Name != "pooled" || c.Status != sandbox.StatusRunning || c.Workspace != ws {
+		t.Errorf("pooled container = %+v", c)
+	}
+	if res := run(t, e, c.ID, "echo pooled"); res.Stdout != "pooled\n" {
+		t.Errorf("pooled exec = %+v", res)
+	}
+	if err := e.Manager.Delete(ctx, ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Manager.Get(ctx, ws, c.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Get after Delete = %v, want not found", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.Config.Dir, c.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("deleted container's directory still exists")
+	}
+}

@@ -1,0 +1,350 @@
+// Package sandboxtest helps tests run real sandbox containers: it re-executes the test
+// binary as the in-container agent, finds the root filesystem, skips with a reason when
+// root, the runtime or the image is missing, and provides in-memory Store and FileStore
+// implementations.
+//
+// A test package that starts containers calls AgentMain first thing in TestMain:
+//
+//	func TestMain(m *testing.M) {
+//		sandboxtest.AgentMain()
+//		os.Exit(m.Run())
+//	}
+package sandboxtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/image"
+	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/agent"
+	"github.com/codebox-dev/codebox/sandbox/oci"
+)
+
+// AgentMain runs the agent and exits when the test binary was started as a
+// container's init (argv[1] == "agent"), the way "codebox agent" is. Otherwise it
+// returns at once.
+func AgentMain() {
+	if len(os.Args) > 1 && os.Args[1] == "agent" {
+		os.Exit(agent.Main())
+	}
+}
+
+// RootFS returns the root filesystem containers run on: the image built in
+// CODEBOX_TEST_IMAGE_DIR (default /var/cache/codebox/images), or the directory
+// CODEBOX_TEST_ROOTFS names. It skips the test when neither exists.
+func RootFS(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("CODEBOX_TEST_ROOTFS"); p != "" {
+		if _, err := os.Stat(filepath.Join(p, "usr/bin/python3")); err == nil {
+			return p
+		}
+	}
+	dir := os.Getenv("CODEBOX_TEST_IMAGE_DIR")
+	if dir == "" {
+		dir = "/var/cache/codebox/images"
+	}
+	img, err := image.Lookup(dir)
+	if err != nil {
+		t.Skipf("no container image in %s (%v); build it with `codebox image build --image-dir %s` or set CODEBOX_TEST_ROOTFS", dir, err, dir)
+	}
+	return img.RootFS
+}
+
+// Runtimes returns the runtime binaries to test with: CODEBOX_TEST_RUNTIMES
+// (comma-separated), default runc.
+func Runtimes() []string {
+	if v := os.Getenv("CODEBOX_TEST_RUNTIMES"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{"runc"}
+}
+
+// Require skips the test unless it runs as root with runtime installed.
+func Require(t testing.TB, runtime string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("sandbox tests need root (containers, loop mounts, cgroups)")
+	}
+	if _, err := exec.LookPath(runtime); err != nil {
+		t.Skipf("runtime %s not installed: %v", runtime, err)
+	}
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("mkfs.ext4 not installed")
+	}
+}
+
+// Env is a Manager on a real runtime for one test, with its own directories.
+type Env struct {
+	Manager *sandbox.Manager
+	Config  sandbox.Config
+	Runtime *oci.Runtime
+	Store   *MemStore
+	Files   *MemFiles
+	Clock   *Clock
+}
+
+// New starts a Manager for the test with small limits (512 MiB, 256 PIDs, 256 MiB of
+// disk, no pool); configure may change the config. Everything is destroyed at cleanup.
+func New(t testing.TB, configure func(*sandbox.Config)) *Env {
+	t.Helper()
+	rt := "runc"
+	if r := Runtimes(); len(r) > 0 {
+		rt = r[0]
+	}
+	return NewWithRuntime(t, rt, configure)
+}
+
+// NewWithRuntime is New with a chosen runtime binary.
+func NewWithRuntime(t testing.TB, runtime string, configure func(*sandbox.Config)) *Env {
+	t.Helper()
+	Require(t, runtime)
+	rootfs := RootFS(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r, err := oci.New(oci.Config{Binary: runtime, Root: filepath.Join(dir, "runtime")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := NewClock()
+	cfg := sandbox.Config{
+		Dir:         filepath.Join(dir, "containers"),
+		RootFS:      rootfs,
+		Agent:       self,
+		Limits:      sandbox.Limits{Memory: 512 << 20, CPUs: 1, PIDs: 256, Disk: 256 << 20},
+		ExecTimeout: time.Minute,
+		StopOnClose: true,
+		Now:         clock.Now,
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	e := &Env{Config: cfg, Runtime: r, Store: NewMemStore(), Files: NewMemFiles(), Clock: clock}
+	e.Manager = e.Start(t)
+	return e
+}
+
+// Start makes and starts another Manager on the same directories and store, as a
+// restarted server would. It is closed at cleanup.
+func (e *Env) Start(t testing.TB) *sandbox.Manager {
+	t.Helper()
+	m, err := sandbox.New(e.Config, e.Runtime, e.Store, e.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		all, _ := e.Store.AllContainers(ctx)
+		for _, c := range all {
+			m.Delete(ctx, c.Workspace, c.ID)
+		}
+		if err := m.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return m
+}
+
+// Clock is a settable clock for expiry and idle tests.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// NewClock returns a clock at the real time.
+func NewClock() *Clock { return &Clock{} }
+
+// Now is the real time plus everything Advance added.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// MemStore is an in-memory sandbox.Store.
+type MemStore struct {
+	mu sync.Mutex
+	// rows by ID.
+	rows map[string]sandbox.Container
+}
+
+var _ sandbox.Store = (*MemStore)(nil)
+
+// NewMemStore returns an empty store.
+func NewMemStore() *MemStore { return &MemStore{rows: make(map[string]sandbox.Container)} }
+
+func (s *MemStore) CreateContainer(ctx context.Context, c *sandbox.Container) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.rows[c.ID]; ok {
+		return errdefs.ErrConflict
+	}
+	s.rows[c.ID] = *c
+	return nil
+}
+
+func (s *MemStore) GetContainer(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.rows[id]
+	if !ok || c.Workspace != ws {
+		return nil, errdefs.ErrNotFound
+	}
+	return &c, nil
+}
+
+func (s *MemStore) ListContainers(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.ListOptions) ([]*sandbox.Container, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []*sandbox.Container
+	for _, c := range s.rows {
+		if c.Workspace == ws {
+			all = append(all, &c)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].CreatedAt.Equal(all[j].CreatedAt) {
+			return all[i].CreatedAt.After(all[j].CreatedAt)
+		}
+		return all[i].ID > all[j].ID
+	})
+	if opts.After != "" {
+		for i, c := range all {
+			if c.ID == opts.After {
+				all = all[i+1:]
+				break
+			}
+		}
+	}
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	if len(all) > limit {
+		return all[:limit], true, nil
+	}
+	return all, false, nil
+}
+
+func (s *MemStore) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.rows[c.ID]
+	if !ok || old.Workspace != c.Workspace {
+		return errdefs.ErrNotFound
+	}
+	old.Status, old.LastActiveAt, old.IdleExpiresAt = c.Status, c.LastActiveAt, c.IdleExpiresAt
+	s.rows[c.ID] = old
+	return nil
+}
+
+func (s *MemStore) DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.rows[id]; !ok || c.Workspace != ws {
+		return errdefs.ErrNotFound
+	}
+	delete(s.rows, id)
+	return nil
+}
+
+func (s *MemStore) AllContainers(ctx context.Context) ([]*sandbox.Container, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*sandbox.Container
+	for _, c := range s.rows {
+		if c.Status != sandbox.StatusExpired {
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+// MemFiles is an in-memory sandbox.FileStore.
+type MemFiles struct {
+	mu sync.Mutex
+	// files by ID.
+	files map[string]*MemFile
+	// MaxSize, when set, makes larger files ErrTooLarge.
+	MaxSize int64
+}
+
+// MemFile is one stored file.
+type MemFile struct {
+	ID, Filename, MimeType string
+	Workspace              codebox.WorkspaceID
+	Data                   []byte
+}
+
+var _ sandbox.FileStore = (*MemFiles)(nil)
+
+// NewMemFiles returns an empty file store.
+func NewMemFiles() *MemFiles { return &MemFiles{files: make(map[string]*MemFile)} }
+
+// Add stores data as a file of ws and returns its ID.
+func (f *MemFiles) Add(ws codebox.WorkspaceID, filename string, data []byte) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := ids.New("file_")
+	f.files[id] = &MemFile{ID: id, Filename: filename, Workspace: ws, Data: data, MimeType: http.DetectContentType(data)}
+	return id
+}
+
+// Get returns a stored file.
+func (f *MemFiles) Get(id string) (*MemFile, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	mf, ok := f.files[id]
+	return mf, ok
+}
+
+func (f *MemFiles) StoreOutput(ctx context.Context, ws codebox.WorkspaceID, filename string, r io.Reader) (string, string, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return "", "", err
+	}
+	if f.MaxSize > 0 && int64(len(data)) > f.MaxSize {
+		return "", "", fmt.Errorf("%w: %d bytes", errdefs.ErrTooLarge, len(data))
+	}
+	id := f.Add(ws, filename, data)
+	mf, _ := f.Get(id)
+	return id, mf.MimeType, nil
+}
+
+func (f *MemFiles) OpenInput(ctx context.Context, ws codebox.WorkspaceID, id string) (string, io.ReadCloser, error) {
+	mf, ok := f.Get(id)
+	if !ok || mf.Workspace != ws {
+		return "", nil, errors.Join(errdefs.ErrNotFound, fmt.Errorf("file %s", id))
+	}
+	return mf.Filename, io.NopCloser(bytes.NewReader(mf.Data)), nil
+}
