@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 )
 
 // diedDuringRun turns a broken agent connection into a result when the container itself
@@ -19,9 +20,15 @@ func (m *Manager) diedDuringRun(ctx context.Context, inst *instance, oomBase uin
 	if !connectionCut(err) || ctx.Err() != nil {
 		return nil
 	}
-	st, serr := m.rt.State(context.WithoutCancel(ctx), inst.id)
-	if serr != nil || st == StateRunning {
-		return nil
+	// The runtime may not have noticed yet (runsc still says "running" right after its
+	// sentry is killed), so ask the agent itself.
+	if inst.client != nil {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		alive := inst.client.Ping(pctx) == nil
+		cancel()
+		if alive {
+			return nil
+		}
 	}
 	res := &ExecResult{ExitCode: 137, Files: []OutputFile{}}
 	if oomErr == nil {
