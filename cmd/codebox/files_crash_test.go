@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go"
+	"github.com/anthropics/anthropic-sdk-go/option"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/store/sqlite"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// codeboxBinary builds the codebox binary once per test process.
+func codeboxBinary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "codebox-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "codebox")
+		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// child is a codebox server running as a separate process.
+type child struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+}
+
+const testAPIKey = "sk-cbx-test-key-for-child-servers-0123456789"
+
+// startChild runs `codebox serve` on a free loopback port over dataDir, without the
+// sandbox, and waits for its listening line.
+func startChild(tb testing.TB, dataDir string, extra ...string) *child {
+	tb.Helper()
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--sandbox=false", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(codeboxBinary(tb), args...)
+	cmd.Env = append(os.Environ(), "CODEBOX_API_KEY="+testAPIKey)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	c := &child{cmd: cmd, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "codebox: listening on "); ok {
+				addr <- rest
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { c.done <- cmd.Wait() }()
+	select {
+	case c.url = <-addr:
+	case err := <-c.done:
+		tb.Fatalf("codebox serve exited before listening: %v", err)
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		tb.Fatal("codebox serve did not start listening")
+	}
+	tb.Cleanup(func() { c.kill() })
+	return c
+}
+
+func (c *child) kill() {
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+	c.done <- errors.New("killed")
+}
+
+func (c *child) client() *anthropic.Client {
+	cl := anthropic.NewClient(option.WithBaseURL(c.url), option.WithAPIKey(testAPIKey), option.WithMaxRetries(0))
+	return &cl
+}
+
+type acked struct {
+	id   string
+	size int64
+	sum  string
+}
+
+// TestCrashDuringUploads kills the server with SIGKILL in the middle of many concurrent
+// uploads, restarts it, and checks that every acknowledged upload is intact and that no
+// partial file is listed or left on disk.
+func TestCrashDuringUploads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	dataDir := t.TempDir()
+	srv := startChild(t, dataDir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var mu sync.Mutex
+	var ok []acked
+	killAt := 60
+	killed := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 12; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			cl := srv.client()
+			for i := 0; ; i++ {
+				select {
+				case <-killed:
+					return
+				default:
+				}
+				body := make([]byte, 1+rng.IntN(3<<20))
+				for j := range body {
+					body[j] = byte(rng.Uint32())
+				}
+				f, err := cl.Files.Upload(ctx, anthropic.FileUploadParams{File: anthropic.File(bytes.NewReader(body), fmt.Sprintf("w%d-%d.bin", w, i), "")})
+				if err != nil {
+					return // the server died under us: not acknowledged
+				}
+				sum := sha256.Sum256(body)
+				mu.Lock()
+				ok = append(ok, acked{id: f.ID, size: int64(len(body)), sum: hex.EncodeToString(sum[:])})
+				if len(ok) == killAt {
+					srv.kill()
+					close(killed)
+				}
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	select {
+	case <-killed:
+	default:
+		t.Fatalf("only %d uploads acknowledged before the workers stopped", len(ok))
+	}
+	entries, _ := os.ReadDir(filepath.Join(dataDir, "blobs"))
+	tmp := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			tmp++
+		}
+	}
+	t.Logf("%d uploads acknowledged before SIGKILL; %d temporary files of cut uploads on disk", len(ok), tmp)
+
+	srv = startChild(t, dataDir)
+	cl := srv.client()
+	listed := map[string]anthropic.FileMetadata{}
+	pager := cl.Files.ListAutoPaging(ctx, anthropic.FileListParams{Limit: anthropic.Int(1000)})
+	for pager.Next() {
+		listed[pager.Current().ID] = pager.Current()
+	}
+	if err := pager.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range ok {
+		f, found := listed[a.id]
+		if !found {
+			t.Errorf("acknowledged file %s lost", a.id)
+			continue
+		}
+		if f.SizeBytes != a.size {
+			t.Errorf("%s: size %d, want %d", a.id, f.SizeBytes, a.size)
+		}
+	}
+	// Every listed file (acknowledged or committed just before the kill) must be whole:
+	// its blob's size and SHA-256 match its row.
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "codebox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := map[string]acked{}
+	for _, a := range ok {
+		want[a.id] = a
+	}
+	for id := range listed {
+		row, err := db.GetFile(ctx, codebox.DefaultWorkspace, id)
+		if err != nil {
+			t.Fatalf("row of %s: %v", id, err)
+		}
+		size, sum := hashFile(t, filepath.Join(dataDir, "blobs", id))
+		if size != row.Size || sum != row.SHA256 {
+			t.Errorf("%s: blob has %d bytes sha256 %s, row says %d %s", id, size, sum, row.Size, row.SHA256)
+		}
+		if a, found := want[id]; found && a.sum != sum {
+			t.Errorf("%s: blob sha256 %s, uploaded %s", id, sum, a.sum)
+		}
+	}
+	// Nothing else is on disk: no temporary files, no blob without a row.
+	entries, err = os.ReadDir(filepath.Join(dataDir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, found := listed[e.Name()]; !found {
+			t.Errorf("left on disk after restart: %s", e.Name())
+		}
+	}
+	if len(entries) != len(listed) {
+		t.Errorf("%d blobs on disk, %d files listed", len(entries), len(listed))
+	}
+}
+
+func hashFile(t *testing.T, path string) (int64, string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("blob: %v", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil))
+}
