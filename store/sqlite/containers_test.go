@@ -1,0 +1,89 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/sandbox"
+)
+
+func TestContainers(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	base := time.Date(2026, 11, 20, 12, 0, 0, 123456789, time.UTC)
+	for i := range 5 {
+		c := &sandbox.Container{
+			ID: fmt.Sprintf("container_%d", i), Workspace: "ws1", Name: fmt.Sprintf("n%d", i), Status: sandbox.StatusRunning,
+			CreatedAt: base.Add(time.Duration(i) * time.Second), LastActiveAt: base, IdleExpiresAt: base.Add(5 * time.Minute),
+			ExpiresAt: base.Add(30 * 24 * time.Hour),
+		}
+		if err := db.CreateContainer(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.CreateContainer(ctx, &sandbox.Container{ID: "container_0", Workspace: "ws2"}); !errors.Is(err, errdefs.ErrConflict) {
+		t.Errorf("duplicate = %v, want conflict", err)
+	}
+	c, err := db.GetContainer(ctx, "ws1", "container_3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != "n3" || !c.CreatedAt.Equal(base.Add(3*time.Second)) || !c.ExpiresAt.Equal(base.Add(30*24*time.Hour)) {
+		t.Errorf("GetContainer = %+v", c)
+	}
+	if _, err := db.GetContainer(ctx, "ws2", "container_3"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("other workspace = %v, want not found", err)
+	}
+
+	page, more, err := db.ListContainers(ctx, "ws1", sandbox.ListOptions{Limit: 2})
+	if err != nil || !more || len(page) != 2 || page[0].ID != "container_4" || page[1].ID != "container_3" {
+		t.Fatalf("page 1 = %v more %v err %v", containerIDs(page), more, err)
+	}
+	page, more, err = db.ListContainers(ctx, "ws1", sandbox.ListOptions{Limit: 2, After: "container_3"})
+	if err != nil || !more || len(page) != 2 || page[0].ID != "container_2" {
+		t.Fatalf("page 2 = %v more %v err %v", containerIDs(page), more, err)
+	}
+	page, more, err = db.ListContainers(ctx, "ws1", sandbox.ListOptions{Limit: 2, After: "container_1"})
+	if err != nil || more || len(page) != 1 || page[0].ID != "container_0" {
+		t.Fatalf("page 3 = %v more %v err %v", containerIDs(page), more, err)
+	}
+	if _, _, err := db.ListContainers(ctx, "ws2", sandbox.ListOptions{After: "container_1"}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("cursor of another workspace = %v, want not found", err)
+	}
+
+	c.Status, c.LastActiveAt, c.IdleExpiresAt = sandbox.StatusStopped, base.Add(time.Hour), base.Add(time.Hour+5*time.Minute)
+	if err := db.UpdateContainer(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.GetContainer(ctx, "ws1", "container_3")
+	if got.Status != sandbox.StatusStopped || !got.LastActiveAt.Equal(c.LastActiveAt) {
+		t.Errorf("after update = %+v", got)
+	}
+	c.Status = sandbox.StatusExpired
+	db.UpdateContainer(ctx, c)
+	all, err := db.AllContainers(ctx)
+	if err != nil || len(all) != 4 {
+		t.Errorf("AllContainers = %v, %v; want the 4 unexpired", containerIDs(all), err)
+	}
+	if err := db.DeleteContainer(ctx, "ws2", "container_1"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("delete from other workspace = %v, want not found", err)
+	}
+	if err := db.DeleteContainer(ctx, "ws1", "container_1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.GetContainer(ctx, "ws1", "container_1"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("after delete = %v, want not found", err)
+	}
+}
+
+func containerIDs(cs []*sandbox.Container) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
