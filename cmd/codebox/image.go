@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/codebox-dev/codebox/image"
+)
+
+// imageDirConfig locates the image directory: --image-dir, or <data-dir>/images.
+type imageDirConfig struct {
+	DataDir  string
+	ImageDir string
+}
+
+func bindImageDirFlags(fs *pflag.FlagSet, c *imageDirConfig) {
+	fs.StringVar(&c.DataDir, "data-dir", "./codebox-data", "data directory; images live in its images/ subdirectory")
+	fs.StringVar(&c.ImageDir, "image-dir", "", "directory of container images (default <data-dir>/images)")
+}
+
+func (c *imageDirConfig) dir() (string, error) {
+	d := c.ImageDir
+	if d == "" {
+		d = filepath.Join(c.DataDir, "images")
+	}
+	return filepath.Abs(d)
+}
+
+func newImageCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Build and inspect the container root filesystem",
+	}
+	cmd.AddCommand(newImageBuildCmd(), newImageInfoCmd())
+	return cmd
+}
+
+func newImageBuildCmd() *cobra.Command {
+	var (
+		cfg   imageDirConfig
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build the container image from Debian packages (needs root and network access to deb.debian.org)",
+		Long: `Build the root filesystem every sandbox container runs on: Debian 12 with Python 3.11,
+its data-science libraries and command-line tools. The image is cached under the image
+directory by the hash of its recipe; an image that is already built is reused unless
+--force is given. ` + "`codebox serve`" + ` builds it on first start when it is missing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := cfg.dir()
+			if err != nil {
+				return err
+			}
+			img, err := image.Build(cmd.Context(), image.Options{Dir: dir, Progress: os.Stderr, Force: force})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), img.RootFS)
+			return nil
+		},
+	}
+	bindImageDirFlags(cmd.Flags(), &cfg)
+	cmd.Flags().BoolVar(&force, "force", false, "rebuild even if the image for the current recipe exists")
+	return cmd
+}
+
+func newImageInfoCmd() *cobra.Command {
+	var cfg imageDirConfig
+	cmd := &cobra.Command{
+		Use:   "info",
+		Short: "Show the current image: where it is, its size, and the libraries and tools in it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := cfg.dir()
+			if err != nil {
+				return err
+			}
+			img, err := image.Lookup(dir)
+			if err != nil {
+				return fmt.Errorf("%w (run `codebox image build --image-dir %s`)", err, dir)
+			}
+			return printImageInfo(cmd.OutOrStdout(), img)
+		},
+	}
+	bindImageDirFlags(cmd.Flags(), &cfg)
+	return cmd
+}
+
+func printImageInfo(w io.Writer, img *image.Image) error {
+	m := img.Manifest
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Root filesystem:\t%s\n", img.RootFS)
+	fmt.Fprintf(tw, "Recipe hash:\t%s\n", m.Hash)
+	fmt.Fprintf(tw, "Debian:\t%s (%d packages)\n", m.Recipe.Suite, len(m.Packages))
+	fmt.Fprintf(tw, "Python:\t%s\n", m.Python)
+	fmt.Fprintf(tw, "Size:\t%.0f MiB\n", float64(m.SizeBytes)/(1<<20))
+	fmt.Fprintf(tw, "Built:\t%s (in %s)\n", m.BuiltAt.Format(time.RFC3339), (time.Duration(m.BuildSeconds) * time.Second).String())
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "LIBRARY\tIMPORT\tVERSION\tDEBIAN PACKAGE")
+	for _, mod := range m.Modules {
+		v := mod.Version
+		if mod.Error != "" {
+			v = "BROKEN: " + mod.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mod.Name, mod.Import, v, mod.Package)
+	}
+	fmt.Fprintln(tw)
+	var tools []string
+	for _, t := range m.Tools {
+		if t.Error == "" {
+			tools = append(tools, t.Name)
+		} else {
+			tools = append(tools, t.Name+" (BROKEN: "+t.Error+")")
+		}
+	}
+	fmt.Fprintf(tw, "Tools:\t%s\n", strings.Join(tools, " "))
+	if len(m.Missing) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "MISSING\tWHY")
+		for _, x := range m.Missing {
+			fmt.Fprintf(tw, "%s\t%s\n", x.Name, x.Reason)
+		}
+	}
+	return tw.Flush()
+}
+
+func init() { rootCmd.AddCommand(newImageCmd()) }
