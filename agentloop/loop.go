@@ -60,6 +60,7 @@ type Config struct {
 	// Libraries are the image's Python packages for the system prompt (default
 	// DefaultLibraries); LimitsText describes the container's limits.
 	Libraries  []string
+	Commands   []string
 	LimitsText string
 	Now        func() time.Time
 }
@@ -155,6 +156,9 @@ func (l *Loop) Run(ctx context.Context, ws codebox.WorkspaceID, req *Request, ev
 		}
 		l.record(ctx, ws, r.resp, "", time.Time{}, time.Time{})
 		return r.resp, nil
+	}
+	if l.cfg.Sandbox == nil {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "code execution is not available on this server (its sandbox is disabled)")
 	}
 	return r.codeExecution(ctx)
 }

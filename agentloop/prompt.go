@@ -8,8 +8,8 @@ import (
 	"github.com/codebox-dev/codebox/tools"
 )
 
-// DefaultLibraries are the Python libraries and command-line tools the documented
-// container image provides, named in the system prompt when the image has no manifest.
+// DefaultLibraries are the Python libraries the documented container image provides,
+// named in the system prompt when the image has no manifest.
 var DefaultLibraries = []string{
 	"pandas", "numpy", "scipy", "scikit-learn", "statsmodels", "matplotlib", "seaborn", "pyarrow",
 	"openpyxl", "xlsxwriter", "xlrd", "pillow", "python-pptx", "python-docx", "pypdf", "pdfplumber",
@@ -26,6 +26,10 @@ func (l *Loop) systemAddendum(version string, uploads []string) string {
 	if len(libs) == 0 {
 		libs = DefaultLibraries
 	}
+	cmds := l.cfg.Commands
+	if len(cmds) == 0 {
+		cmds = DefaultCommands
+	}
 	var b strings.Builder
 	b.WriteString("You have a sandboxed Linux (x86_64) container for running code, through the tools ")
 	var names []string
@@ -33,7 +37,7 @@ func (l *Loop) systemAddendum(version string, uploads []string) string {
 		names = append(names, d.Name)
 	}
 	b.WriteString(strings.Join(names, ", ") + ".\n")
-	b.WriteString("- Python 3.11 with " + strings.Join(libs, ", ") + " preinstalled; command-line tools: " + strings.Join(DefaultCommands, ", ") + ".\n")
+	b.WriteString("- Python 3.11 with " + strings.Join(libs, ", ") + " preinstalled; command-line tools: " + strings.Join(cmds, ", ") + ".\n")
 	b.WriteString("- No network access: nothing can be downloaded or installed.\n")
 	b.WriteString("- The working directory is /workspace. Files you create or modify there are returned to the user as downloadable files; save charts and reports there.\n")
 	if len(uploads) > 0 {

@@ -2,13 +2,134 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/codebox-dev/codebox/agentloop"
+	"github.com/codebox-dev/codebox/image"
+	"github.com/codebox-dev/codebox/provider"
+	"github.com/codebox-dev/codebox/provider/anthropic"
+	"github.com/codebox-dev/codebox/provider/script"
+	"github.com/codebox-dev/codebox/tools"
 )
 
-// loopConfig is the loop section of the server's configuration.
-type loopConfig struct{}
+// loopConfig is the Messages loop section of the server's configuration.
+type loopConfig struct {
+	AnthropicBaseURL  string
+	AnthropicAPIKey   string
+	OpenAIBaseURL     string
+	OpenAIAPIKey      string
+	Script            string
+	MaxToolIterations int
+	ToolTimeout       time.Duration
+}
 
-func bindLoopFlags(fs *pflag.FlagSet, c *loopConfig) {}
+func bindLoopFlags(fs *pflag.FlagSet, c *loopConfig) {
+	fs.StringVar(&c.AnthropicBaseURL, "anthropic-base-url", anthropic.DefaultBaseURL, "Anthropic API base URL (without /v1) for claude-* models")
+	fs.StringVar(&c.AnthropicAPIKey, "anthropic-api-key", "", "API key for the Anthropic API")
+	alsoEnv(fs, "anthropic-api-key", "ANTHROPIC_API_KEY")
+	fs.StringVar(&c.OpenAIBaseURL, "openai-base-url", "https://api.openai.com/v1", "OpenAI-compatible chat-completions base URL (with /v1) for openai/<model> models")
+	fs.StringVar(&c.OpenAIAPIKey, "openai-api-key", "", "API key for the OpenAI-compatible endpoint (local servers need none)")
+	alsoEnv(fs, "openai-api-key", "OPENAI_API_KEY")
+	fs.StringVar(&c.Script, "script", "", "script file (or directory of them) of canned turns served as script/<name> models, for offline demos")
+	fs.IntVar(&c.MaxToolIterations, "max-tool-iterations", 10, "code execution rounds per request before the answer is paused with stop_reason pause_turn")
+	fs.DurationVar(&c.ToolTimeout, "tool-timeout", 0, "wall-clock limit of one bash command or Python run (0: the sandbox's exec timeout)")
+}
 
-func setupLoop(ctx context.Context, a *app) error { return nil }
+// setupLoop builds the model router and the Messages loop, and serves /v1/messages and
+// /v1/usage.
+func setupLoop(ctx context.Context, a *app) error {
+	cfg := &a.cfg.loopConfig
+	if cfg.MaxToolIterations < 1 {
+		return fmt.Errorf("--max-tool-iterations must be at least 1")
+	}
+	router := &provider.Router{
+		Anthropic: anthropic.New(anthropic.Config{BaseURL: cfg.AnthropicBaseURL, APIKey: cfg.AnthropicAPIKey}),
+	}
+	if cfg.Script != "" {
+		scripts, err := loadScripts(cfg.Script)
+		if err != nil {
+			return err
+		}
+		router.Scripts = scripts
+	}
+	lc := agentloop.Config{
+		Models:        router,
+		Files:         a.files,
+		MaxIterations: cfg.MaxToolIterations,
+		Logger:        a.logger.With("component", "loop"),
+	}
+	if a.db != nil {
+		lc.Usage = a.db
+	}
+	if a.sandbox != nil {
+		lc.Sandbox = a.sandbox
+		runner := tools.NewRunner(a.sandbox)
+		runner.Timeout = cfg.ToolTimeout
+		lc.Runner = runner
+		lc.Libraries, lc.Commands = imageContents(a)
+		lc.LimitsText = fmt.Sprintf("%s of memory, %s of disk, %g CPU", a.cfg.sandboxConfig.Memory.String(),
+			a.cfg.sandboxConfig.Disk.String(), a.cfg.sandboxConfig.CPUs)
+	}
+	loop := agentloop.New(lc)
+	a.api.MessagesConfig.Loop = loop
+	if a.db != nil {
+		a.api.MessagesConfig.Usage = a.db
+	}
+	a.logger.Info("messages loop ready", "models", router.String(), "max_tool_iterations", cfg.MaxToolIterations,
+		"code_execution", a.sandbox != nil)
+	return nil
+}
+
+// loadScripts reads one script file, or every script in a directory.
+func loadScripts(path string) (map[string]provider.Model, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--script: %w", err)
+	}
+	out := map[string]provider.Model{}
+	if fi.IsDir() {
+		all, err := script.LoadDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("--script: %w", err)
+		}
+		for name, s := range all {
+			out[name] = script.NewModel(s)
+		}
+		return out, nil
+	}
+	s, err := script.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--script: %w", err)
+	}
+	out[s.Name] = script.NewModel(s)
+	return out, nil
+}
+
+// imageContents lists the image's working Python libraries and commands from its
+// manifest, for the model's system prompt; nil when there is no manifest.
+func imageContents(a *app) (libs, cmds []string) {
+	dir := a.cfg.sandboxConfig.ImageDir
+	if dir == "" {
+		dir = filepath.Join(a.cfg.DataDir, "images")
+	}
+	img, err := image.Lookup(dir)
+	if err != nil || img.Manifest == nil {
+		return nil, nil
+	}
+	for _, m := range img.Manifest.Modules {
+		if m.Error == "" {
+			libs = append(libs, m.Name)
+		}
+	}
+	for _, t := range img.Manifest.Tools {
+		if t.Error == "" && t.Path != "" {
+			cmds = append(cmds, t.Name)
+		}
+	}
+	return libs, cmds
+}

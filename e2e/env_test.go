@@ -1,0 +1,319 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go"
+	"github.com/anthropics/anthropic-sdk-go/option"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/agentloop"
+	"github.com/codebox-dev/codebox/api"
+	"github.com/codebox-dev/codebox/apikey"
+	"github.com/codebox-dev/codebox/blobs/disk"
+	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/image"
+	"github.com/codebox-dev/codebox/provider"
+	anthropicdrv "github.com/codebox-dev/codebox/provider/anthropic"
+	"github.com/codebox-dev/codebox/provider/script"
+	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/oci"
+	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
+	"github.com/codebox-dev/codebox/store/sqlite"
+	"github.com/codebox-dev/codebox/tools"
+	"github.com/codebox-dev/codebox/tools/toolstest"
+)
+
+func TestMain(m *testing.M) {
+	sandboxtest.AgentMain()
+	os.Exit(m.Run())
+}
+
+// Upstream wire formats the scripted model is served in.
+const (
+	formatAnthropic = "anthropic"
+	formatOpenAI    = "openai"
+)
+
+// formats are the upstream formats every loop test runs against.
+var formats = []string{formatAnthropic}
+
+// modelFor is the model name a request uses to reach the scripted upstream of format.
+func modelFor(format string) string {
+	if format == formatOpenAI {
+		return "openai/scripted-model"
+	}
+	return "claude-sonnet-4-5"
+}
+
+// env is a codebox server on 127.0.0.1:0 whose model is one script served over HTTP.
+type env struct {
+	url        string
+	db         *sqlite.DB
+	files      *files.Service
+	sb         tools.Sandbox
+	fake       *toolstest.Sandbox // when the real sandbox is unavailable
+	clock      *sandboxtest.Clock // the real sandbox's clock
+	upstream   *script.Server
+	runner     *tools.Runner
+	keyA, keyB string // workspaces "default" and "other"
+	model      string
+	real       bool
+}
+
+type envOptions struct {
+	maxIterations int
+	toolTimeout   time.Duration
+	maxOutputFile int64
+}
+
+// realSandboxReason says why the real sandbox cannot run here, or "".
+func realSandboxReason() (rootfs, reason string) {
+	if os.Geteuid() != 0 {
+		return "", "not root"
+	}
+	for _, bin := range []string{"runc", "mkfs.ext4"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return "", bin + " not installed"
+		}
+	}
+	if p := os.Getenv("CODEBOX_TEST_ROOTFS"); p != "" {
+		return p, ""
+	}
+	dir := os.Getenv("CODEBOX_TEST_IMAGE_DIR")
+	if dir == "" {
+		dir = "/var/cache/codebox/images"
+	}
+	img, err := image.Lookup(dir)
+	if err != nil {
+		return "", fmt.Sprintf("no container image in %s (%v)", dir, err)
+	}
+	return img.RootFS, ""
+}
+
+// fileStore lets the real sandbox store generated files through the Files API.
+type fileStore struct{ svc *files.Service }
+
+func (f fileStore) StoreOutput(ctx context.Context, ws codebox.WorkspaceID, filename string, r io.Reader) (string, string, error) {
+	nf, err := f.svc.Create(ctx, ws, files.NewFile{Filename: filename, Downloadable: true, Body: r})
+	if err != nil {
+		return "", "", err
+	}
+	return nf.ID, nf.MimeType, nil
+}
+
+func (f fileStore) OpenInput(ctx context.Context, ws codebox.WorkspaceID, id string) (string, io.ReadCloser, error) {
+	nf, body, err := f.svc.Open(ctx, ws, id)
+	if err != nil {
+		return "", nil, err
+	}
+	return nf.Filename, body, nil
+}
+
+func newEnv(t testing.TB, format, turns string, o envOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "codebox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := disk.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := files.New(files.Config{Logger: logger}, db, blobs)
+	keys := apikey.New(db)
+	e := &env{db: db, files: svc}
+	if e.keyA, _, err = keys.Create(ctx, codebox.DefaultWorkspace); err != nil {
+		t.Fatal(err)
+	}
+	if e.keyB, _, err = keys.Create(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+
+	if rootfs, reason := realSandboxReason(); reason == "" {
+		e.real = true
+		e.clock = sandboxtest.NewClock()
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, err := oci.New(oci.Config{Binary: "runc", Root: filepath.Join(dir, "runtime")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := sandboxtest.NewMemStore()
+		m, err := sandbox.New(sandbox.Config{
+			Dir: filepath.Join(dir, "containers"), RootFS: rootfs, Agent: self,
+			Limits:      sandbox.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256, Disk: 256 << 20},
+			ExecTimeout: time.Minute, StopOnClose: true, Now: e.clock.Now,
+			MaxOutputFileSize: o.maxOutputFile, Logger: logger,
+		}, rt, store, fileStore{svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			all, _ := store.AllContainers(ctx)
+			for _, c := range all {
+				m.Delete(ctx, c.Workspace, c.ID)
+			}
+			m.Close(ctx)
+		})
+		e.sb = m
+	} else {
+		t.Logf("using the host-directory test sandbox: real sandbox unavailable: %s", reason)
+		e.fake = toolstest.New(filepath.Join(dir, "containers"), svc)
+		if o.maxOutputFile > 0 {
+			e.fake.MaxOutputFile = o.maxOutputFile
+		}
+		e.sb = e.fake
+	}
+
+	s, err := script.Parse([]byte(turns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := &provider.Router{}
+	switch format {
+	case formatAnthropic:
+		e.upstream = script.NewAnthropicServer(s)
+		up := httptest.NewServer(e.upstream)
+		t.Cleanup(up.Close)
+		router.Anthropic = anthropicdrv.New(anthropicdrv.Config{BaseURL: up.URL, APIKey: "upstream-key"})
+	}
+	e.model = modelFor(format)
+	e.runner = tools.NewRunner(e.sb)
+	e.runner.Timeout = o.toolTimeout
+	loop := agentloop.New(agentloop.Config{Models: router, Sandbox: e.sb, Runner: e.runner, Files: svc, Usage: db,
+		MaxIterations: o.maxIterations, PingInterval: 200 * time.Millisecond, Logger: logger})
+	srv := api.New(api.Config{Logger: logger, Auth: keys, FilesConfig: api.FilesConfig{Files: svc},
+		MessagesConfig: api.MessagesConfig{Loop: loop, Usage: db}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	e.url = "http://" + ln.Addr().String()
+	return e
+}
+
+func (e *env) client(key string) *anthropic.Client {
+	c := anthropic.NewClient(option.WithBaseURL(e.url), option.WithAPIKey(key), option.WithMaxRetries(0))
+	return &c
+}
+
+// expire makes a container pass its hard expiry.
+func (e *env) expire(t testing.TB, id string) {
+	if e.fake != nil {
+		e.fake.Expire(id)
+		return
+	}
+	e.clock.Advance(31 * 24 * time.Hour)
+}
+
+// tmpPath is where a test writes a scratch file that must survive across requests:
+// /tmp in a real container (as the seed's example does), the workspace in the test
+// sandbox, whose commands run on the host.
+func (e *env) tmpPath(name string) string {
+	if e.real {
+		return "/tmp/" + name
+	}
+	return name
+}
+
+func codeExecTool(version string) anthropic.ToolUnionParam {
+	switch version {
+	case tools.CodeExecution20250522:
+		return anthropic.ToolUnionParam{OfCodeExecutionTool20250522: &anthropic.CodeExecutionTool20250522Param{}}
+	case tools.CodeExecution20260120:
+		return anthropic.ToolUnionParam{OfCodeExecutionTool20260120: &anthropic.CodeExecutionTool20260120Param{}}
+	}
+	return anthropic.ToolUnionParam{OfCodeExecutionTool20250825: &anthropic.CodeExecutionTool20250825Param{}}
+}
+
+func (e *env) params(blocks ...anthropic.ContentBlockParamUnion) anthropic.MessageNewParams {
+	return anthropic.MessageNewParams{
+		Model:     anthropic.Model(e.model),
+		MaxTokens: 4096,
+		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(blocks...)},
+		Tools:     []anthropic.ToolUnionParam{codeExecTool(tools.CodeExecution20250825)},
+	}
+}
+
+// apiError asserts err is an *anthropic.Error with status and error.type.
+func apiError(t testing.TB, err error, status int, typ string) *anthropic.Error {
+	t.Helper()
+	var ae *anthropic.Error
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v, want *anthropic.Error %d %s", err, status, typ)
+	}
+	if ae.StatusCode != status || string(ae.Type()) != typ {
+		t.Fatalf("error = %d %s (%s), want %d %s", ae.StatusCode, ae.Type(), ae.RawJSON(), status, typ)
+	}
+	return ae
+}
+
+// blocksOf lists the content block types of a message.
+func blocksOf(m *anthropic.Message) string {
+	var s []string
+	for _, b := range m.Content {
+		s = append(s, b.Type)
+	}
+	return strings.Join(s, ",")
+}
+
+// codeExecRequests reads usage.server_tool_use.code_execution_requests, which no SDK
+// type declares.
+func codeExecRequests(t testing.TB, m *anthropic.Message) int64 {
+	t.Helper()
+	var raw struct {
+		Usage struct {
+			ServerToolUse struct {
+				N *int64 `json:"code_execution_requests"`
+			} `json:"server_tool_use"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal([]byte(m.RawJSON()), &raw); err != nil || raw.Usage.ServerToolUse.N == nil {
+		t.Fatalf("usage.server_tool_use.code_execution_requests missing: %v %s", err, m.RawJSON())
+	}
+	return *raw.Usage.ServerToolUse.N
+}
+
+var idRe = regexp.MustCompile(`(msg|srvtoolu|container|file)_[0-9A-Za-z]{16,}`)
+
+// normalized is m's JSON with ids and times replaced, for comparing two runs.
+func normalized(t testing.TB, m *anthropic.Message) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(m.RawJSON()), &v); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.MarshalIndent(v, "", " ")
+	s := idRe.ReplaceAllString(string(b), "${1}_X")
+	return regexp.MustCompile(`"expires_at": "[^"]*"`).ReplaceAllString(s, `"expires_at": "T"`)
+}
