@@ -4,3 +4,6 @@ import "context"
 
 // SweepOnce runs one pass of the idle/expiry sweeper.
 func (m *Manager) SweepOnce(ctx context.Context) { m.sweepOnce(ctx) }
+
+// PoolLen is how many started containers wait in the pool.
+func (m *Manager) PoolLen() int { return len(m.pool) }

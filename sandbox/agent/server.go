@@ -34,7 +34,6 @@ func Main() int {
 	// does not handle, and the Go runtime would otherwise exit on these.
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU)
-	warmThreads()
 
 	s := newServer(token)
 	go s.procs.reap()
@@ -45,6 +44,7 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "agent:", err)
 		return 1
 	}
+	go warmThreads()
 	err = s.serve(ln)
 	fmt.Fprintln(os.Stderr, "agent:", err)
 	return 1
