@@ -85,6 +85,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	a.onClose(func(context.Context) error { return rt.Close() }) // after the Manager's Close; see oci/runsc.go
 	var fstore sandbox.FileStore
 	if a.files != nil {
 		fstore = fileStore{a.files}
