@@ -12,8 +12,12 @@ IMAGE_DIR ?= /var/cache/codebox/images
 FUZZTIME  ?= 10s
 export GOFLAGS ?= -buildvcs=false
 export CODEBOX_TEST_IMAGE_DIR ?= $(IMAGE_DIR)
+# Runtimes the sandbox tests run on; the first is the default one. gVisor's runsc is
+# built once by scripts/install-runsc.sh (cached in /var/cache/codebox/bin), and its
+# tests skip when it could not be installed.
+export CODEBOX_TEST_RUNTIMES ?= runc,runsc
 
-.PHONY: all build serve test deps image fuzz bench clean
+.PHONY: all build serve test deps image fuzz bench clean runsc bench-sandbox
 
 all: build
 
@@ -43,6 +47,17 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/codebox
+
+# gVisor: pinned, static, built from source once; a failure only skips the runsc tests.
+runsc:
+	@scripts/install-runsc.sh || echo "runsc: not installed; the gVisor tests will skip"
+
+test: runsc
+
+# Sandbox latency and density against runc baselines, one table (codebox bench).
+bench: bench-sandbox
+bench-sandbox: build image
+	./$(BIN) bench --image-dir $(IMAGE_DIR)
 
 clean:
 	rm -rf bin
