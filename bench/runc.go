@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -42,8 +43,13 @@ func NewBaseline(runtime, rootfs string) (*Baseline, error) {
 	return b, nil
 }
 
-// Close removes the scratch directory; containers must be gone already.
-func (b *Baseline) Close() error { return os.RemoveAll(b.dir) }
+// Close removes the scratch directory; containers must be gone already. runsc
+// --network=none leaves a shared empty network namespace bind-mounted in its state
+// directory, which is released first.
+func (b *Baseline) Close() error {
+	syscall.Unmount(filepath.Join(b.dir, "state", "null-netns"), syscall.MNT_DETACH)
+	return os.RemoveAll(b.dir)
+}
 
 func (b *Baseline) bundle(args []string) (id, dir string, err error) {
 	b.n++
