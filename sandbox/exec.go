@@ -29,6 +29,9 @@ func (m *Manager) RunPython(ctx context.Context, ws codebox.WorkspaceID, id stri
 	})
 }
 
+// hostGrace is how much longer than a command's limit the host waits for its result.
+const hostGrace = 30 * time.Second
+
 func (m *Manager) timeout(t time.Duration) time.Duration {
 	if t <= 0 {
 		return m.cfg.ExecTimeout
@@ -44,6 +47,10 @@ func (m *Manager) run(ctx context.Context, ws codebox.WorkspaceID, id string, ti
 	}
 	defer inst.release()
 	timeout = m.timeout(timeout)
+	// The agent enforces the limit; the host bounds the wait as well, so that a
+	// container whose agent stopped answering cannot hold a request forever.
+	ctx, cancel := context.WithTimeout(ctx, timeout+agent.KillGrace+hostGrace)
+	defer cancel()
 	var (
 		ar      *agent.Result
 		before  map[string]stamp

@@ -557,6 +557,15 @@ func (m *Manager) startLocked(ctx context.Context, inst *instance) error {
 		log, _ := os.ReadFile(filepath.Join(inst.bundleDir(), "init.log"))
 		return fmt.Errorf("%w: container agent did not start: %v: %s", errdefs.ErrUnavailable, err, tailString(log, 1024))
 	}
+	// The socket is bound: from now on its directory belongs to root, so that code in
+	// the container (which runs as the agent's user) cannot replace the socket with
+	// its own listener.
+	if err := os.Chown(inst.runDir(), 0, 0); err != nil {
+		return err
+	}
+	if err := os.Chmod(inst.runDir(), 0o755); err != nil {
+		return err
+	}
 	inst.client, inst.running = client, true
 	return nil
 }
@@ -715,7 +724,8 @@ func (m *Manager) withAgent(ctx context.Context, inst *instance, fn func(*agent.
 }
 
 func isDialError(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "dial agent")
+	var de *agent.DialError
+	return errors.As(err, &de)
 }
 
 // agentError maps the agent's error kinds onto errdefs kinds.

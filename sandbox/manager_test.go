@@ -257,6 +257,12 @@ func TestNoEscape(t *testing.T) {
 		{"kill init", "kill -9 1 && sleep 0.2 && kill -0 1 && false"},
 		{"raw disk", "cat /dev/vda"},
 		{"chroot", "chroot / true"},
+		{"replace the agent's socket", "rm -f /run/codebox/agent.sock && test ! -e /run/codebox/agent.sock"},
+		{"drive the agent without its token", `python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect("/run/codebox/agent.sock")
+s.sendall(b"{\"v\":1,\"op\":\"exec\",\"command\":\"id\",\"timeout_ms\":1000}\n")
+sys.exit(0 if b"start" in s.recv(4096) else 1)'`},
 	} {
 		res := run(t, e, c.ID, tc.cmd)
 		if res.ExitCode == 0 {

@@ -34,6 +34,13 @@ type Error struct {
 
 func (e *Error) Error() string { return "agent: " + e.Message }
 
+// DialError means the agent could not be reached at all: the container is not running
+// or its agent died. No request was sent.
+type DialError struct{ Err error }
+
+func (e *DialError) Error() string { return "dial agent: " + e.Err.Error() }
+func (e *DialError) Unwrap() error { return e.Err }
+
 // Output receives a command's output as it arrives.
 type Output func(stream string, p []byte)
 
@@ -64,7 +71,7 @@ func (c *Client) roundTrip(ctx context.Context, req *Request, fn func(*Event) (d
 	req.Version, req.Token = Version, c.Token
 	nc, err := dial(ctx, c.Socket)
 	if err != nil {
-		return fmt.Errorf("dial agent: %w", err)
+		return &DialError{Err: err}
 	}
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
