@@ -15,7 +15,7 @@ import (
 // error. If ctx ends first, the command is killed and ctx's error returned.
 func (m *Manager) Exec(ctx context.Context, ws codebox.WorkspaceID, id string, req ExecRequest) (*ExecResult, error) {
 	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
-		return c.Exec(ctx, cmdID, req.Command, timeout, nil)
+		return c.Exec(ctx, cmdID, req.Command, timeout, req.Output)
 	})
 }
 
@@ -25,7 +25,7 @@ func (m *Manager) Exec(ctx context.Context, ws codebox.WorkspaceID, id string, r
 // costs the REPL its state, never the container.
 func (m *Manager) RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req PythonRequest) (*ExecResult, error) {
 	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
-		return c.Python(ctx, cmdID, req.Code, timeout, nil)
+		return c.Python(ctx, cmdID, req.Code, timeout, req.Output)
 	})
 }
 

@@ -536,7 +536,7 @@ func (m *Manager) startLocked(ctx context.Context, inst *instance) error {
 	}
 	env := []string{agent.TokenEnv + "=" + token}
 	if m.cfg.PythonWarmup != "" {
-		env = append(env, "CODEBOX_PYTHON_WARMUP="+m.cfg.PythonWarmup)
+		env = append(env, agent.WarmupEnv+"="+m.cfg.PythonWarmup)
 	}
 	spec := &ContainerSpec{
 		ID: inst.id, BundleDir: inst.bundleDir(), RootFS: m.cfg.RootFS,

@@ -583,3 +583,23 @@ func TestPoolAndDelete(t *testing.T) {
 		t.Errorf("deleted container's directory still exists")
 	}
 }
+
+func TestWarmupAndStreaming(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.PythonWarmup = "import json as warmed" })
+	c := create(t, e, sandbox.CreateOptions{})
+	if res := python(t, e, c.ID, "warmed.dumps([1])", time.Minute); res.Stdout != "'[1]'\n" {
+		t.Errorf("warmed REPL = %+v", res)
+	}
+	var streamed strings.Builder
+	res, err := e.Manager.Exec(context.Background(), ws, c.ID, sandbox.ExecRequest{
+		Command: "for i in 1 2 3; do echo $i; done",
+		Output: func(stream string, p []byte) {
+			if stream == "stdout" {
+				streamed.Write(p)
+			}
+		},
+	})
+	if err != nil || streamed.String() != res.Stdout || res.Stdout != "1\n2\n3\n" {
+		t.Errorf("streamed %q, result %+v, %v", streamed.String(), res, err)
+	}
+}

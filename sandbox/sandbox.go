@@ -47,12 +47,17 @@ type ExecRequest struct {
 	// Timeout is the wall-clock limit; zero means the server's default. At the limit the
 	// command's whole process group is killed and ExecResult.TimedOut is set.
 	Timeout time.Duration
+	// Output, when set, receives the output as it arrives ("stdout" or "stderr"),
+	// up to the same cap as the result. It must not block for long.
+	Output func(stream string, p []byte)
 }
 
 // PythonRequest is one cell for the container's persistent Python REPL.
 type PythonRequest struct {
 	Code    string
 	Timeout time.Duration
+	// Output is as in ExecRequest.
+	Output func(stream string, p []byte)
 }
 
 // ExecResult is what a command or a REPL cell produced. A command that fails, is killed

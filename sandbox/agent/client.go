@@ -165,12 +165,17 @@ func (c *Client) run(ctx context.Context, req *Request, out Output) (*Result, er
 			// The agent caps output; the host caps again rather than trust it.
 			switch ev.Stream {
 			case Stdout:
+				n := len(res.Stdout)
 				res.Stdout = appendCapped(res.Stdout, ev.Data, &res.End.Truncated)
+				if out != nil && len(res.Stdout) > n {
+					out(Stdout, res.Stdout[n:])
+				}
 			case Stderr:
+				n := len(res.Stderr)
 				res.Stderr = appendCapped(res.Stderr, ev.Data, &res.End.Truncated)
-			}
-			if out != nil {
-				out(ev.Stream, ev.Data)
+				if out != nil && len(res.Stderr) > n {
+					out(Stderr, res.Stderr[n:])
+				}
 			}
 		case EventEnd:
 			truncated := res.End.Truncated

@@ -17,6 +17,9 @@ const (
 	// TokenEnv carries the per-start secret the host must present; the agent removes it
 	// from its environment before serving.
 	TokenEnv = "CODEBOX_AGENT_TOKEN"
+	// WarmupEnv, when set, is Python code the REPL runs when it starts; the agent
+	// then starts the REPL at boot instead of at the first cell.
+	WarmupEnv = "CODEBOX_PYTHON_WARMUP"
 )
 
 // Limits the agent applies. They are constants so the host and the agent agree on them

@@ -92,8 +92,8 @@ func (r *repl) startProc() (*replProc, error) {
 		return nil, err
 	}
 	env := commandEnv
-	if w := os.Getenv("CODEBOX_PYTHON_WARMUP"); w != "" {
-		env = append(append([]string(nil), env...), "CODEBOX_PYTHON_WARMUP="+w)
+	if w := os.Getenv(WarmupEnv); w != "" {
+		env = append(append([]string(nil), env...), WarmupEnv+"="+w)
 	}
 	pid, done, err := r.procs.start([]string{"/usr/bin/python3", "-c", replSource}, env, WorkDir,
 		[]uintptr{devnull.Fd(), outW.Fd(), errW.Fd(), ctlR.Fd()})
@@ -194,6 +194,18 @@ func (p *replProc) emit(stream string, b []byte) {
 		p.out.write(p.c, b)
 	} else {
 		p.er.write(p.c, b)
+	}
+}
+
+// prestart starts the REPL ahead of the first cell, so that a configured warm-up (say,
+// importing pandas) is paid while the container waits rather than by its first call.
+func (r *repl) prestart() {
+	r.turn <- struct{}{}
+	defer func() { <-r.turn }()
+	if r.proc == nil {
+		if p, err := r.startProc(); err == nil {
+			r.proc = p
+		}
 	}
 }
 

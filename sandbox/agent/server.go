@@ -45,6 +45,9 @@ func Main() int {
 		return 1
 	}
 	go warmThreads()
+	if os.Getenv(WarmupEnv) != "" {
+		go s.repl.prestart()
+	}
 	err = s.serve(ln)
 	fmt.Fprintln(os.Stderr, "agent:", err)
 	return 1
