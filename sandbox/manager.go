@@ -618,15 +618,20 @@ func (m *Manager) stopLocked(ctx context.Context, inst *instance) error {
 	return nil
 }
 
-// destroy removes the container and everything of it on disk. It acquires sem.
+// destroy removes the container and everything of it on disk. A command running in
+// it is killed with it rather than waited for. It acquires sem.
 func (m *Manager) destroy(ctx context.Context, inst *instance) error {
-	if err := inst.acquire(ctx); err != nil {
-		return err
-	}
-	defer inst.release()
 	inst.mu.Lock()
 	inst.gone = true
 	inst.mu.Unlock()
+	if !inst.tryAcquire() {
+		// Busy: removing the container ends the command, which then lets go.
+		m.rt.Delete(ctx, inst.id)
+		if err := inst.acquire(ctx); err != nil {
+			return err
+		}
+	}
+	defer inst.release()
 	var errs []error
 	if err := m.rt.Delete(ctx, inst.id); err != nil {
 		errs = append(errs, err)

@@ -603,3 +603,25 @@ func TestWarmupAndStreaming(t *testing.T) {
 		t.Errorf("streamed %q, result %+v, %v", streamed.String(), res, err)
 	}
 }
+
+func TestDeleteWhileBusy(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.Manager.Exec(context.Background(), ws, c.ID, sandbox.ExecRequest{Command: "sleep 1000", Timeout: time.Hour})
+		errc <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := e.Manager.Delete(context.Background(), ws, c.ID); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	select {
+	case <-errc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the command outlived its container's deletion")
+	}
+	if _, err := e.Manager.Get(context.Background(), ws, c.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Get after Delete = %v, want not found", err)
+	}
+}
