@@ -76,7 +76,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, toWireMessage(resp))
 		return nil
 	}
-	sse := newSSEWriter(w)
+	sse := newMessageStream(w)
 	resp, err := s.Loop.Run(r.Context(), ws, req, func(e agentloop.Event) { sse.loopEvent(e) })
 	if err != nil {
 		if !sse.started {
@@ -93,7 +93,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // streamError reports a failure after the 200 as an error event.
-func (s *Server) streamError(r *http.Request, sse *sseWriter, err error) {
+func (s *Server) streamError(r *http.Request, sse *messageStream, err error) {
 	ctx := r.Context()
 	if ctx.Err() != nil {
 		return

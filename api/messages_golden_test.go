@@ -99,7 +99,7 @@ func TestMessagesGoldenStream(t *testing.T) {
 	resp.Content = resp.Content[1:4]
 	resp.Usage.CodeExecutionRequests = 1
 	rec := httptest.NewRecorder()
-	sse := newSSEWriter(rec)
+	sse := newMessageStream(rec)
 	sse.loopEvent(agentloop.Event{Type: agentloop.EventMessageStart, Message: resp})
 	text := resp.Content[0]
 	sse.loopEvent(agentloop.Event{Type: agentloop.EventBlockStart, Index: 0, Block: &agentloop.Block{Block: provider.Block{Type: provider.TypeText}}})

@@ -11,20 +11,20 @@ import (
 	"github.com/codebox-dev/codebox/tools"
 )
 
-// sseWriter writes a Messages stream (spec §5): every frame has an event: line whose
+// messageStream writes a Messages stream (spec §5): every frame has an event: line whose
 // name equals the payload's type, and is flushed as written.
-type sseWriter struct {
+type messageStream struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	started bool
 	failed  bool // the client went away; later writes are dropped
 }
 
-func newSSEWriter(w http.ResponseWriter) *sseWriter {
-	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+func newMessageStream(w http.ResponseWriter) *messageStream {
+	return &messageStream{w: w, rc: http.NewResponseController(w)}
 }
 
-func (s *sseWriter) begin() {
+func (s *messageStream) begin() {
 	if s.started {
 		return
 	}
@@ -36,7 +36,7 @@ func (s *sseWriter) begin() {
 	s.w.WriteHeader(http.StatusOK)
 }
 
-func (s *sseWriter) send(event string, v any) {
+func (s *messageStream) send(event string, v any) {
 	s.begin()
 	if s.failed {
 		return
@@ -121,7 +121,7 @@ type inputJSONDelta struct {
 }
 
 // loopEvent writes one loop event.
-func (s *sseWriter) loopEvent(e agentloop.Event) {
+func (s *messageStream) loopEvent(e agentloop.Event) {
 	switch e.Type {
 	case agentloop.EventMessageStart:
 		m := toWireMessage(e.Message)
@@ -169,7 +169,7 @@ func startBlock(b *agentloop.Block) any {
 
 // finish writes message_delta with the final stop reason, cumulative usage and the
 // container, then message_stop.
-func (s *sseWriter) finish(resp *agentloop.Response) {
+func (s *messageStream) finish(resp *agentloop.Response) {
 	m := toWireMessage(resp)
 	s.send("message_delta", sseMessageDelta{Type: "message_delta",
 		Delta: sseMessageDeltaD{StopReason: m.StopReason, StopSequence: m.StopSequence, Container: m.Container},
