@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
 	"github.com/codebox-dev/codebox"
@@ -26,10 +27,10 @@ type sandboxConfig struct {
 	Runtime      string
 	RuntimeRoot  string
 	ImageDir     string
-	Memory       byteSize
+	Memory       binarySize
 	CPUs         float64
 	PIDs         int64
-	Disk         byteSize
+	Disk         binarySize
 	ExecTimeout  time.Duration
 	Idle         time.Duration
 	Expiry       time.Duration
@@ -37,8 +38,14 @@ type sandboxConfig struct {
 	PythonWarmup string
 }
 
+// binarySize is a size flag that reads like byteSize ("5GiB", "512MB") and prints in
+// binary units, which is how memory and disk limits are usually stated.
+type binarySize struct{ byteSize }
+
+func (b *binarySize) String() string { return humanize.IBytes(uint64(b.byteSize)) }
+
 func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
-	c.Memory, c.Disk = sandbox.DefaultMemory, sandbox.DefaultDisk
+	c.Memory.byteSize, c.Disk.byteSize = sandbox.DefaultMemory, sandbox.DefaultDisk
 	fs.BoolVar(&c.Sandbox, "sandbox", true, "run code in sandboxed containers (false serves the Files API alone)")
 	fs.StringVar(&c.Runtime, "sandbox-runtime", "runc", "OCI runtime binary: runc, or runsc for gVisor")
 	fs.StringVar(&c.RuntimeRoot, "sandbox-runtime-root", "", "runtime state directory (default <data-dir>/runtime/<runtime>)")
@@ -94,7 +101,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		Dir:          filepath.Join(a.cfg.DataDir, "containers"),
 		RootFS:       img.RootFS,
 		Agent:        self,
-		Limits:       sandbox.Limits{Memory: int64(cfg.Memory), CPUs: cfg.CPUs, PIDs: cfg.PIDs, Disk: int64(cfg.Disk)},
+		Limits:       sandbox.Limits{Memory: int64(cfg.Memory.byteSize), CPUs: cfg.CPUs, PIDs: cfg.PIDs, Disk: int64(cfg.Disk.byteSize)},
 		ExecTimeout:  cfg.ExecTimeout,
 		Idle:         cfg.Idle,
 		Expiry:       cfg.Expiry,
