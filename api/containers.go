@@ -8,12 +8,16 @@ package api
 //	GET    /v1/containers                       list (limit 1–100, after=<id>)
 //	GET    /v1/containers/{id}                  retrieve
 //	DELETE /v1/containers/{id}                  destroy with its files
-//	POST   /v1/containers/{id}/exec             run bash {command, timeout_ms?}
-//	POST   /v1/containers/{id}/python           run a cell in the persistent REPL {code, timeout_ms?}
+//	POST   /v1/containers/{id}/exec             run bash {command, timeout_ms?, stream?}
+//	POST   /v1/containers/{id}/python           run a cell in the persistent REPL {code, timeout_ms?, stream?}
 //	POST   /v1/containers/{id}/edit             text editor {command: view|create|str_replace, path, …}
 //	POST   /v1/containers/{id}/files            upload: multipart (file, path?) or JSON {file_id, path?}
 //	GET    /v1/containers/{id}/files            list (?path=<dir>, recursive)
 //	GET    /v1/containers/{id}/files/content    download (?path=<file>)
+//
+// A run answers one JSON result, or, with "stream": true or Accept: text/event-stream,
+// server-sent events: "output" events ({type, stream, text}) as the command writes, then
+// one "result" event (the JSON result) or one "error" event (the error envelope).
 //
 // Paths in requests are absolute or relative to the working directory /workspace; paths
 // in responses are absolute. A path with a ".." element is rejected before it reaches the
@@ -22,7 +26,9 @@ package api
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -30,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/errdefs"
@@ -54,6 +61,14 @@ type ContainerManager interface {
 	Upload(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string, r io.Reader) error
 	ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, unsafeDir string) ([]sandbox.FileInfo, error)
 	OpenFile(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string) (io.ReadCloser, sandbox.FileInfo, error)
+}
+
+// StreamingContainers is implemented by a ContainerManager that can deliver output
+// while a command runs (*sandbox.Manager does). With it, exec and python answer as
+// server-sent events when the request asks for a stream.
+type StreamingContainers interface {
+	ExecStream(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.ExecRequest, out sandbox.OutputFunc) (*sandbox.ExecResult, error)
+	RunPythonStream(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.PythonRequest, out sandbox.OutputFunc) (*sandbox.ExecResult, error)
 }
 
 // StoredFiles opens a file of the Files API so that it can be copied into a container.
@@ -376,6 +391,7 @@ func (s *Server) deleteContainer(w http.ResponseWriter, r *http.Request) error {
 type execRequest struct {
 	Command   *string `json:"command"`
 	TimeoutMS *int64  `json:"timeout_ms"`
+	Stream    bool    `json:"stream"`
 }
 
 func (s *Server) execContainer(w http.ResponseWriter, r *http.Request) error {
@@ -394,7 +410,13 @@ func (s *Server) execContainer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Containers.Exec(r.Context(), workspace(r), id, sandbox.ExecRequest{Command: *req.Command, Timeout: timeout})
+	ereq := sandbox.ExecRequest{Command: *req.Command, Timeout: timeout}
+	if sc, ok := s.Containers.(StreamingContainers); ok && wantsStream(r, req.Stream) {
+		return s.streamRun(w, r, func(out sandbox.OutputFunc) (*sandbox.ExecResult, error) {
+			return sc.ExecStream(r.Context(), workspace(r), id, ereq, out)
+		})
+	}
+	res, err := s.Containers.Exec(r.Context(), workspace(r), id, ereq)
 	if err != nil {
 		return err
 	}
@@ -405,6 +427,7 @@ func (s *Server) execContainer(w http.ResponseWriter, r *http.Request) error {
 type pythonRequest struct {
 	Code      *string `json:"code"`
 	TimeoutMS *int64  `json:"timeout_ms"`
+	Stream    bool    `json:"stream"`
 }
 
 func (s *Server) pythonContainer(w http.ResponseWriter, r *http.Request) error {
@@ -423,7 +446,13 @@ func (s *Server) pythonContainer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Containers.RunPython(r.Context(), workspace(r), id, sandbox.PythonRequest{Code: *req.Code, Timeout: timeout})
+	preq := sandbox.PythonRequest{Code: *req.Code, Timeout: timeout}
+	if sc, ok := s.Containers.(StreamingContainers); ok && wantsStream(r, req.Stream) {
+		return s.streamRun(w, r, func(out sandbox.OutputFunc) (*sandbox.ExecResult, error) {
+			return sc.RunPythonStream(r.Context(), workspace(r), id, preq, out)
+		})
+	}
+	res, err := s.Containers.RunPython(r.Context(), workspace(r), id, preq)
 	if err != nil {
 		return err
 	}
@@ -670,4 +699,105 @@ func (s *Server) downloadContainerFile(w http.ResponseWriter, r *http.Request) e
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// wantsStream reports whether a run request asked for server-sent events, by
+// "stream": true or by Accept: text/event-stream.
+func wantsStream(r *http.Request, stream bool) bool {
+	return stream || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// outputEventJSON is one piece of a running command's output.
+type outputEventJSON struct {
+	Type   string `json:"type"`   // "output"
+	Stream string `json:"stream"` // "stdout" or "stderr"
+	Text   string `json:"text"`
+}
+
+// streamRun answers a run as server-sent events: "output" events while it runs, then
+// one "result" event with the same object the JSON answer has, or one "error" event
+// with the error envelope. An error before any output is an ordinary error response.
+func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, run func(sandbox.OutputFunc) (*sandbox.ExecResult, error)) error {
+	sw := &runEventWriter{w: w, rc: http.NewResponseController(w), carry: map[string][]byte{}}
+	res, err := run(sw.output)
+	if err != nil && !sw.started {
+		return err
+	}
+	sw.flushCarry()
+	if err != nil {
+		status, body := errorEnvelope(r.Context(), err)
+		if status >= 500 {
+			s.Logger.Error("request failed", "request_id", requestID(r.Context()), "method", r.Method,
+				"path", r.URL.Path, "status", status, "err", err)
+		}
+		sw.event("error", body)
+		return nil
+	}
+	sw.event("result", toExecResultJSON(res))
+	return nil
+}
+
+// runEventWriter writes server-sent events. Output arrives in arbitrary byte chunks, so an
+// incomplete UTF-8 sequence at a chunk's end waits for the next chunk of its stream.
+type runEventWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
+	carry   map[string][]byte // stream → bytes of an unfinished rune
+	failed  bool              // the client went away; drop further events
+}
+
+func (s *runEventWriter) event(name string, v any) {
+	if s.failed {
+		return
+	}
+	if !s.started {
+		h := s.w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		s.w.WriteHeader(http.StatusOK)
+		s.started = true
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.failed = true
+		return
+	}
+	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, b); err != nil {
+		s.failed = true
+		return
+	}
+	s.rc.Flush()
+}
+
+func (s *runEventWriter) output(stream string, p []byte) {
+	data := append(s.carry[stream], p...)
+	cut := completeUTF8(data)
+	s.carry[stream] = append([]byte(nil), data[cut:]...)
+	if cut > 0 {
+		s.event("output", outputEventJSON{Type: "output", Stream: stream, Text: string(data[:cut])})
+	}
+}
+
+func (s *runEventWriter) flushCarry() {
+	for _, stream := range []string{"stdout", "stderr"} {
+		if len(s.carry[stream]) > 0 {
+			s.event("output", outputEventJSON{Type: "output", Stream: stream, Text: string(s.carry[stream])})
+			delete(s.carry, stream)
+		}
+	}
+}
+
+// completeUTF8 returns the length of b without a trailing incomplete UTF-8 sequence.
+func completeUTF8(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
 }

@@ -115,6 +115,16 @@ func testContainersAPIReal(t *testing.T, runtime string) {
 		t.Errorf("exec files = %+v, want result.txt", res.Files)
 	}
 
+	// Streaming: output events, then the result.
+	status, hdr, sbody := do(t, srv, call{method: "POST", path: base + "/exec",
+		body: jsonBody(`{"command":"echo one; sleep 0.2; echo two >&2","stream":true}`)})
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") ||
+		!strings.Contains(string(sbody), `"stream":"stdout","text":"one\n"`) ||
+		!strings.Contains(string(sbody), `"stream":"stderr","text":"two\n"`) ||
+		!strings.Contains(string(sbody), "event: result\ndata: {\"object\":\"container.exec_result\",\"stdout\":\"one\\n\"") {
+		t.Errorf("stream: %d %s", status, sbody)
+	}
+
 	// Python: REPL state persists between calls.
 	mustDo(t, srv, call{method: "POST", path: base + "/python", body: jsonBody(`{"code":"x = 41"}`)}, 200)
 	res = decode[execResultJSON](t, mustDo(t, srv, call{method: "POST", path: base + "/python", body: jsonBody(`{"code":"print(x + 1)"}`)}, 200))

@@ -140,6 +140,30 @@ func (f *fakeContainers) Exec(ctx context.Context, ws codebox.WorkspaceID, id st
 	return &sandbox.ExecResult{ExitCode: 127, Stderr: "bash: " + req.Command + ": command not found\n"}, nil
 }
 
+// ExecStream delivers "echo hi"'s output in two chunks, the second splitting a rune.
+func (f *fakeContainers) ExecStream(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.ExecRequest, out sandbox.OutputFunc) (*sandbox.ExecResult, error) {
+	res, err := f.Exec(ctx, ws, id, req)
+	if err != nil {
+		return nil, err
+	}
+	if req.Command == "echo hi" {
+		euro := []byte("€\n")
+		out("stdout", []byte("hi\n"))
+		out("stderr", euro[:2])
+		out("stderr", euro[2:])
+		res.Stderr = "€\n"
+	}
+	return res, nil
+}
+
+func (f *fakeContainers) RunPythonStream(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.PythonRequest, out sandbox.OutputFunc) (*sandbox.ExecResult, error) {
+	res, err := f.RunPython(ctx, ws, id, req)
+	if err == nil {
+		out("stdout", []byte(res.Stdout))
+	}
+	return res, err
+}
+
 func (f *fakeContainers) RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.PythonRequest) (*sandbox.ExecResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -593,5 +617,55 @@ func TestContainersRoutesAbsentWithoutManager(t *testing.T) {
 	status, _, _ := do(t, srv, call{method: "GET", path: "/v1/containers"})
 	if status != 404 {
 		t.Errorf("status = %d, want 404", status)
+	}
+}
+
+func TestContainersExecStream(t *testing.T) {
+	srv, _ := newContainersServer(t)
+	do(t, srv, call{method: "POST", path: "/v1/containers", body: jsonBody(`{}`)})
+	base := "/v1/containers/container_00000000000000000000000a"
+
+	status, hdr, body := do(t, srv, call{method: "POST", path: base + "/exec", body: jsonBody(`{"command":"echo hi","stream":true}`)})
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream: %d %s %s", status, hdr.Get("Content-Type"), body)
+	}
+	want := "event: output\ndata: {\"type\":\"output\",\"stream\":\"stdout\",\"text\":\"hi\\n\"}\n\n" +
+		"event: output\ndata: {\"type\":\"output\",\"stream\":\"stderr\",\"text\":\"€\\n\"}\n\n" +
+		"event: result\ndata: {\"object\":\"container.exec_result\",\"stdout\":\"hi\\n\",\"stderr\":\"€\\n\",\"return_code\":0,\"timed_out\":false,\"oom_killed\":false,\"truncated\":false,\"duration_ms\":3,\"files\":[]}\n\n"
+	if string(body) != want {
+		t.Errorf("stream body =\n%s\nwant\n%s", body, want)
+	}
+
+	// Accept: text/event-stream asks for the same.
+	req, _ := http.NewRequest("POST", srv.URL+base+"/python", jsonBody(`{"code":"1+1"}`))
+	req.Header.Set("x-api-key", "key1")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "event: output\n") || !strings.Contains(string(b), "event: result\n") {
+		t.Errorf("python stream = %s", b)
+	}
+
+	// An error before any output is an ordinary error response.
+	status, hdr, body = do(t, srv, call{method: "POST", path: base + "/exec", key: "key2", body: jsonBody(`{"command":"echo hi","stream":true}`)})
+	if status != 404 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
+		t.Errorf("stream on a foreign container: %d %s %s", status, hdr.Get("Content-Type"), body)
+	}
+}
+
+func TestCompleteUTF8(t *testing.T) {
+	euro := []byte("a€")
+	for i := 0; i <= len(euro); i++ {
+		want := i
+		if i == 2 || i == 3 {
+			want = 1
+		}
+		if got := completeUTF8(euro[:i]); got != want {
+			t.Errorf("completeUTF8(%q) = %d, want %d", euro[:i], got, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -86,31 +87,18 @@ func runExec(ctx context.Context, o *execOptions, args []string, stdout, stderr 
 			return 0, fmt.Errorf("uploading %s: %w", f, err)
 		}
 	}
-	req := map[string]any{"command": shellCommand(args)}
+	req := map[string]any{"command": shellCommand(args), "stream": true}
 	if o.timeout > 0 {
 		req["timeout_ms"] = o.timeout.Milliseconds()
 	}
-	var res struct {
-		Stdout     string `json:"stdout"`
-		Stderr     string `json:"stderr"`
-		ReturnCode int    `json:"return_code"`
-		TimedOut   bool   `json:"timed_out"`
-		OOMKilled  bool   `json:"oom_killed"`
-		Truncated  bool   `json:"truncated"`
-		Files      []struct {
-			FileID string `json:"file_id"`
-			Path   string `json:"path"`
-			Bytes  int64  `json:"bytes"`
-		} `json:"files"`
-		FilesError *struct {
-			Message string `json:"message"`
-		} `json:"files_error"`
-	}
-	if err := c.doJSON(ctx, "POST", "/v1/containers/"+url.PathEscape(id)+"/exec", req, &res); err != nil {
+	res, streamed, err := c.exec(ctx, id, req, stdout, stderr)
+	if err != nil {
 		return 0, err
 	}
-	io.WriteString(stdout, res.Stdout)
-	io.WriteString(stderr, res.Stderr)
+	if !streamed {
+		io.WriteString(stdout, res.Stdout)
+		io.WriteString(stderr, res.Stderr)
+	}
 	switch {
 	case res.TimedOut:
 		fmt.Fprintln(stderr, "codebox: the command was killed at its time limit")
@@ -137,6 +125,89 @@ func runExec(ctx context.Context, o *execOptions, args []string, stdout, stderr 
 		code = 124
 	}
 	return code, nil
+}
+
+// execResult is the part of the API's run result codebox exec uses.
+type execResult struct {
+	Stdout     string `json:"stdout"`
+	Stderr     string `json:"stderr"`
+	ReturnCode int    `json:"return_code"`
+	TimedOut   bool   `json:"timed_out"`
+	OOMKilled  bool   `json:"oom_killed"`
+	Truncated  bool   `json:"truncated"`
+	Files      []struct {
+		FileID string `json:"file_id"`
+		Path   string `json:"path"`
+		Bytes  int64  `json:"bytes"`
+	} `json:"files"`
+	FilesError *struct {
+		Message string `json:"message"`
+	} `json:"files_error"`
+}
+
+// exec runs the command, asking for a stream. When the server streams, output is
+// written to stdout and stderr as it arrives and streamed is true; a server that
+// answers with one JSON result leaves the printing to the caller.
+func (c *execClient) exec(ctx context.Context, id string, body map[string]any, stdout, stderr io.Writer) (res *execResult, streamed bool, err error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/v1/containers/"+url.PathEscape(id)+"/exec", bytes.NewReader(b))
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("x-api-key", c.key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream, application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return nil, false, execAPIError(resp)
+	}
+	res = &execResult{}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return res, false, json.NewDecoder(resp.Body).Decode(res)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	var event string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data := []byte(strings.TrimPrefix(line, "data: "))
+			switch event {
+			case "output":
+				var out struct{ Stream, Text string }
+				if err := json.Unmarshal(data, &out); err != nil {
+					return nil, true, err
+				}
+				w := stdout
+				if out.Stream == "stderr" {
+					w = stderr
+				}
+				io.WriteString(w, out.Text)
+			case "result":
+				return res, true, json.Unmarshal(data, res)
+			case "error":
+				var env struct {
+					Error struct{ Type, Message string } `json:"error"`
+				}
+				json.Unmarshal(data, &env)
+				return nil, true, fmt.Errorf("%s (%s)", env.Error.Message, env.Error.Type)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, true, err
+	}
+	return nil, true, errors.New("the stream ended without a result")
 }
 
 // shellCommand turns the arguments into one bash command line: a single argument is a

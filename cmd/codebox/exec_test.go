@@ -53,6 +53,15 @@ func (s *execStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"files":[{"file_id":"file_1","path":"/workspace/plots/a.png","bytes":4},{"file_id":"file_2","path":"/tmp/../etc/x","bytes":1}]}`)
 	case r.Method == "GET" && r.URL.Path == "/v1/containers/container_new/files/content":
 		io.WriteString(w, "data:"+r.URL.Query().Get("path"))
+	case r.URL.Path == "/v1/containers/container_sse/exec":
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: output\ndata: {\"type\":\"output\",\"stream\":\"stdout\",\"text\":\"one\\n\"}\n\n"+
+			"event: output\ndata: {\"type\":\"output\",\"stream\":\"stderr\",\"text\":\"two\\n\"}\n\n"+
+			"event: result\ndata: {\"stdout\":\"one\\n\",\"stderr\":\"two\\n\",\"return_code\":5,\"files\":[]}\n\n")
+	case r.URL.Path == "/v1/containers/container_sse_err/exec":
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: output\ndata: {\"type\":\"output\",\"stream\":\"stdout\",\"text\":\"one\\n\"}\n\n"+
+			"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"runtime gone\"}}\n\n")
 	case r.URL.Path == "/v1/containers/container_gone/exec":
 		w.WriteHeader(404)
 		io.WriteString(w, `{"type":"error","error":{"type":"not_found_error","message":"container container_gone not found"}}`)
@@ -120,5 +129,23 @@ func TestShellCommand(t *testing.T) {
 		if got := shellCommand(tc.args); got != tc.want {
 			t.Errorf("shellCommand(%q) = %q, want %q", tc.args, got, tc.want)
 		}
+	}
+}
+
+func TestRunExecStream(t *testing.T) {
+	srv := httptest.NewServer(&execStub{uploads: map[string]string{}})
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	o := &execOptions{baseURL: srv.URL, apiKey: "k", container: "container_sse"}
+	code, err := runExec(context.Background(), o, []string{"x"}, &stdout, &stderr)
+	if err != nil || code != 5 {
+		t.Fatalf("runExec = %d, %v", code, err)
+	}
+	if stdout.String() != "one\n" || stderr.String() != "container: container_sse\ntwo\n" {
+		t.Errorf("stdout = %q, stderr = %q (each output once, as streamed)", stdout.String(), stderr.String())
+	}
+	o.container = "container_sse_err"
+	if _, err := runExec(context.Background(), o, []string{"x"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "runtime gone") {
+		t.Errorf("error event: err = %v", err)
 	}
 }

@@ -1,0 +1,28 @@
+package sandbox
+
+import (
+	"context"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/sandbox/agent"
+)
+
+// OutputFunc receives a command's output as it is produced: stream is "stdout" or
+// "stderr", and p is only valid during the call. Calls are sequential.
+type OutputFunc func(stream string, p []byte)
+
+// ExecStream is Exec with the output also delivered to out while the command runs (the
+// result still carries all of it, within the capture cap).
+func (m *Manager) ExecStream(ctx context.Context, ws codebox.WorkspaceID, id string, req ExecRequest, out OutputFunc) (*ExecResult, error) {
+	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
+		return c.Exec(ctx, cmdID, req.Command, timeout, agent.Output(out))
+	})
+}
+
+// RunPythonStream is RunPython with the cell's output also delivered to out.
+func (m *Manager) RunPythonStream(ctx context.Context, ws codebox.WorkspaceID, id string, req PythonRequest, out OutputFunc) (*ExecResult, error) {
+	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
+		return c.Python(ctx, cmdID, req.Code, timeout, agent.Output(out))
+	})
+}
