@@ -140,6 +140,16 @@ func TestCancel(t *testing.T) {
 	if res := run(t, e, c.ID, "pgrep -c sleep || true"); strings.TrimSpace(res.Stdout) != "0" {
 		t.Errorf("cancelled command still runs: %q", res.Stdout)
 	}
+	python(t, e, c.ID, "kept = 1", time.Minute)
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = e.Manager.RunPython(ctx, ws, c.ID, sandbox.PythonRequest{Code: "import time; time.sleep(100)"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("RunPython after cancel = %v, want deadline exceeded", err)
+	}
+	if res := python(t, e, c.ID, "kept", time.Minute); res.Stdout != "1\n" {
+		t.Errorf("REPL after a cancelled cell = %+v, want its state", res)
+	}
 }
 
 func TestStdoutCap(t *testing.T) {

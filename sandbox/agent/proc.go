@@ -195,6 +195,9 @@ func (s *server) exec(c *conn, req *Request) {
 			delete(s.running, req.ID)
 			s.mu.Unlock()
 		}()
+		if s.killedEarly(req.ID) {
+			killGroup(pid)
+		}
 	}
 	c.send(&Event{Type: EventStart, PID: pid})
 

@@ -23,6 +23,8 @@ var cellMarker = []byte("\x00CODEBOX-CELL-END\x00")
 // repl is the container's one persistent Python process. Cells run one at a time.
 type repl struct {
 	procs *reaper
+	// killedEarly reports whether a kill for a cell arrived before the cell started.
+	killedEarly func(id string) bool
 
 	// run holds turn: one cell at a time, and the process fields below belong to
 	// whoever holds it.
@@ -48,9 +50,8 @@ type replProc struct {
 	c       *conn
 }
 
-func newREPL(p *reaper) *repl {
-	r := &repl{procs: p, turn: make(chan struct{}, 1)}
-	return r
+func newREPL(p *reaper, killedEarly func(string) bool) *repl {
+	return &repl{procs: p, killedEarly: killedEarly, turn: make(chan struct{}, 1)}
 }
 
 func (r *repl) interrupt(id string) bool {
@@ -232,6 +233,10 @@ func (r *repl) run(c *conn, req *Request) {
 	r.mu.Lock()
 	r.current, r.cancel = req.ID, cancel
 	r.mu.Unlock()
+	if req.ID != "" && r.killedEarly(req.ID) {
+		c.send(&Event{Type: EventEnd, ExitCode: 130, DurationMS: time.Since(began).Milliseconds()})
+		return
+	}
 	defer func() {
 		r.mu.Lock()
 		r.current, r.cancel = "", nil

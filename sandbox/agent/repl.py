@@ -8,6 +8,8 @@ def _codebox_repl():
     main.pop("_codebox_repl", None)
     marker = b"\x00CODEBOX-CELL-END\x00"
     ctl = os.fdopen(3, "rb")
+    # SIGINT interrupts a running cell only; between cells it must not end the REPL.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.environ.get("CODEBOX_PYTHON_WARMUP"):
         try:
             exec(os.environ["CODEBOX_PYTHON_WARMUP"], main)

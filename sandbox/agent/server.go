@@ -77,11 +77,25 @@ type server struct {
 	mu sync.Mutex
 	// running maps a command's host-chosen ID to its process group, for kill requests.
 	running map[string]int
+	// killed remembers kills of IDs not running yet: a kill can overtake the request
+	// it cancels, which must then not start.
+	killed map[string]time.Time
+}
+
+// killedEarly reports (and forgets) whether a kill for id arrived before it started.
+func (s *server) killedEarly(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.killed[id]
+	delete(s.killed, id)
+	return ok
 }
 
 func newServer(token string) *server {
 	p := newReaper()
-	return &server{token: token, procs: p, repl: newREPL(p), running: make(map[string]int)}
+	s := &server{token: token, procs: p, running: make(map[string]int), killed: make(map[string]time.Time)}
+	s.repl = newREPL(p, s.killedEarly)
+	return s
 }
 
 func (s *server) serve(ln net.Listener) error {
@@ -158,14 +172,31 @@ func (s *server) handle(nc net.Conn) {
 }
 
 func (s *server) kill(c *conn, req *Request) {
+	if req.ID == "" {
+		c.fail(KindInvalid, errString("kill needs an id"))
+		return
+	}
+	// One critical section for the lookup and the tombstone, so that a command
+	// registering itself meanwhile sees one or the other.
 	s.mu.Lock()
 	pgid, ok := s.running[req.ID]
-	s.mu.Unlock()
-	if ok {
-		killGroup(pgid)
+	if !ok {
+		ok = s.repl.interrupt(req.ID)
 	}
-	if req.ID != "" && s.repl.interrupt(req.ID) {
-		ok = true
+	if !ok {
+		now := time.Now()
+		for id, at := range s.killed {
+			if now.Sub(at) > time.Minute {
+				delete(s.killed, id)
+			}
+		}
+		if len(s.killed) < 1024 {
+			s.killed[req.ID] = now
+		}
+	}
+	s.mu.Unlock()
+	if pgid > 0 {
+		killGroup(pgid)
 	}
 	c.send(&Event{Type: EventOK, Existed: ok})
 }
