@@ -106,9 +106,9 @@ var commandEnv = []string{
 	"LC_ALL=C.UTF-8",
 	"TMPDIR=/tmp",
 	"MPLBACKEND=Agg",
-	// Caches go to /tmp, which persists with the container but is not scanned for
-	// generated files.
-	"MPLCONFIGDIR=/tmp/.config/matplotlib",
+	// Caches and configs go to /tmp, which persists with the container but is not
+	// scanned for generated files. MPLCONFIGDIR is left to the image, which seeds it
+	// with a prebuilt font cache.
 	"XDG_CACHE_HOME=/tmp/.cache",
 	"XDG_CONFIG_HOME=/tmp/.config",
 	"PYTHONDONTWRITEBYTECODE=1",
