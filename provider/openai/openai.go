@@ -13,7 +13,7 @@
 //     (id, function name, arguments = the input JSON); thinking and redacted_thinking are
 //     dropped, as upstream could not verify them;
 //   - each tool_result becomes a "tool" message right after the assistant message (text
-//     joined by newlines, prefixed "Error: " when is_error); images in results follow in
+//     joined by newlines, prefixed "Error: " when is_error and not already so worded); images in results follow in
 //     one user message, because tool messages carry text only;
 //   - tools become function tools (parameters = input_schema); Anthropic server tools
 //     without an input_schema are left out; tool_choice auto/any/tool/none becomes
@@ -368,7 +368,7 @@ func userMessages(blocks []provider.Block) ([]openai.ChatCompletionMessageParamU
 				}
 			}
 			text := strings.Join(texts, "\n")
-			if b.IsError {
+			if b.IsError && !strings.HasPrefix(text, "Error") {
 				text = "Error: " + text
 			}
 			if strings.TrimSpace(text) == "" {

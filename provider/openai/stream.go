@@ -12,7 +12,8 @@ import (
 // Blocks open in arrival order and are contiguous: a block closes when content for
 // another block arrives. Text whitespace that arrives before any visible text is held
 // back, so a whitespace-only text block (which non-streamed translation drops too) is
-// never opened. Servers stream tool calls one after the other; an argument fragment for
+// never opened. A tool call is known by its index, or by a new id at a known index
+// (some servers omit the index). Servers stream tool calls one after the other; an argument fragment for
 // a tool call whose block already closed still reaches the final Response, but not the
 // events.
 type assembler struct {
@@ -70,6 +71,11 @@ func (a *assembler) chunk(c openai.ChatCompletionChunk) {
 				continue
 			}
 			bi, ok := a.tools[tc.Index]
+			if ok && tc.ID != "" && tc.ID != a.blocks[bi].ID {
+				// A new call reusing an index: servers that omit "index" (it then
+				// reads as 0) send each call whole, with its own id.
+				ok = false
+			}
 			if !ok {
 				id := tc.ID
 				if id == "" {
