@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
 
@@ -26,9 +27,9 @@ func TestMain(m *testing.M) {
 
 // realServer serves the containers API over loopback HTTP with a real Manager on
 // runtime, key1 in ws1 and key2 in ws2. It skips without root, the runtime or an image.
-func realServer(t *testing.T, runtime string) (*httptest.Server, *sandboxtest.Env) {
+func realServer(t *testing.T, runtime string, configure func(*sandbox.Config)) (*httptest.Server, *sandboxtest.Env) {
 	t.Helper()
-	env := sandboxtest.NewWithRuntime(t, runtime, nil)
+	env := sandboxtest.NewWithRuntime(t, runtime, configure)
 	// Runs before the temporary directories are removed (cleanups run last-first).
 	t.Cleanup(func() { env.Runtime.Close() })
 	s := New(Config{Auth: keyAuth{"key1": "ws1", "key2": "ws2"},
@@ -79,7 +80,7 @@ func TestContainersAPIRealRuntime(t *testing.T) {
 }
 
 func testContainersAPIReal(t *testing.T, runtime string) {
-	srv, env := realServer(t, runtime)
+	srv, env := realServer(t, runtime, nil)
 
 	// Create, with a Files API file copied in.
 	fid := env.Files.Add("ws1", "sales.csv", []byte("region,sales\nnorth,10\nsouth,25\nnorth,5\n"))
@@ -268,7 +269,9 @@ func testContainersAPIReal(t *testing.T, runtime string) {
 func TestContainersIsolationRealRuntime(t *testing.T) {
 	for _, rt := range sandboxtest.Runtimes() {
 		t.Run(rt, func(t *testing.T) {
-			srv, _ := realServer(t, rt)
+			// A low process limit: under gVisor every process has a host-side stub,
+			// so hundreds of forked Pythons would meet the memory limit first.
+			srv, _ := realServer(t, rt, func(c *sandbox.Config) { c.Limits.PIDs = 64 })
 			c := decode[containerJSON](t, mustDo(t, srv, call{method: "POST", path: "/v1/containers", body: jsonBody(`{}`)}, 200))
 			base := "/v1/containers/" + c.ID
 			exec := func(cmd string) execResultJSON {
@@ -301,6 +304,30 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print("loopback ok")
 			res = exec("id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status")
 			if !strings.HasPrefix(res.Stdout, "1000\n") || !strings.Contains(res.Stdout, "CapEff:\t0000000000000000") {
 				t.Errorf("identity: %+v", res)
+			}
+
+			// The process limit holds a bounded fork loop:
+			// cgroup pids under runc, RLIMIT_NPROC inside gVisor.
+			res = exec(`python3 -c '
+import os, time
+n = 0
+for i in range(600):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(3); os._exit(0)
+    n += 1
+print("forked", n)
+'`)
+			var forked int
+			fmt.Sscanf(res.Stdout, "forked %d", &forked)
+			if forked == 0 || forked >= 600 {
+				t.Errorf("fork loop: %+v, want it stopped below 600", res)
+			}
+			if r := exec("echo alive"); r.Stdout != "alive\n" {
+				t.Errorf("after the fork loop: %+v", r)
 			}
 
 			// The test Manager's limit is 512 MiB.
