@@ -9,8 +9,6 @@ package files
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -93,9 +91,10 @@ type Store interface {
 
 // Blobs keeps file bytes by key. blobs/disk implements it.
 type Blobs interface {
-	// Put streams r into a new blob named key and returns its size. It returns only once
-	// the blob is durable under its final name; on error nothing is left behind.
-	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	// Put streams r into a new blob named key and returns its size and hex SHA-256. It
+	// returns only once the blob is durable under its final name; on error nothing is
+	// left behind.
+	Put(ctx context.Context, key string, r io.Reader) (size int64, sha256 string, err error)
 	// Open returns errdefs.ErrNotFound for a missing key.
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, error)
 	// Remove deletes key; a missing key is not an error.
@@ -207,10 +206,9 @@ func (s *Service) Stage(ctx context.Context, ws codebox.WorkspaceID, body io.Rea
 		return nil, s.quotaError()
 	}
 	lim := &limitReader{r: body, n: min(s.cfg.MaxFileSize, s.cfg.StorageQuota-used)}
-	h := sha256.New()
-	hr := &hashReader{r: lim, h: h}
+	hr := &headReader{r: lim}
 	id := ids.New(IDPrefix)
-	size, err := s.blobs.Put(ctx, id, hr)
+	size, sum, err := s.blobs.Put(ctx, id, hr)
 	if err != nil {
 		switch {
 		case lim.over && lim.n < s.cfg.MaxFileSize:
@@ -222,7 +220,7 @@ func (s *Service) Stage(ctx context.Context, ws codebox.WorkspaceID, body io.Rea
 		}
 		return nil, fmt.Errorf("store blob: %w", err)
 	}
-	return &Staged{s: s, ws: ws, id: id, size: size, sum: hex.EncodeToString(h.Sum(nil)), head: hr.head}, nil
+	return &Staged{s: s, ws: ws, id: id, size: size, sum: sum, head: hr.head}, nil
 }
 
 func (s *Service) quotaError() error {
@@ -468,20 +466,16 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // sniffLen is how many leading bytes content sniffing looks at.
 const sniffLen = 512
 
-// hashReader feeds everything read through it to h and keeps the first sniffLen bytes.
-type hashReader struct {
+// headReader keeps the first sniffLen bytes read through it, for content sniffing.
+type headReader struct {
 	r    io.Reader
-	h    io.Writer
 	head []byte
 }
 
-func (hr *hashReader) Read(p []byte) (int, error) {
+func (hr *headReader) Read(p []byte) (int, error) {
 	n, err := hr.r.Read(p)
-	if n > 0 {
-		hr.h.Write(p[:n])
-		if len(hr.head) < sniffLen {
-			hr.head = append(hr.head, p[:min(n, sniffLen-len(hr.head))]...)
-		}
+	if n > 0 && len(hr.head) < sniffLen {
+		hr.head = append(hr.head, p[:min(n, sniffLen-len(hr.head))]...)
 	}
 	return n, err
 }
