@@ -38,6 +38,10 @@ import (
 // has no /v1 suffix.
 const DefaultBaseURL = "https://api.anthropic.com"
 
+// nonStreamingTimeout bounds a non-streamed call when Config.Timeout is 0: the longest
+// generation the SDK itself would expect (its estimate for 128k output tokens).
+const nonStreamingTimeout = time.Hour
+
 // Config configures a Model.
 type Config struct {
 	// BaseURL is the API's base URL without /v1; empty means DefaultBaseURL.
@@ -107,7 +111,13 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 		return nil, err
 	}
 	if events == nil {
-		msg, err := m.client.Messages.New(ctx, params)
+		// An explicit timeout also stops the SDK from refusing non-streamed calls with a
+		// large max_tokens ("streaming is required"), which the API itself accepts.
+		timeout := m.cfg.Timeout
+		if timeout == 0 {
+			timeout = nonStreamingTimeout
+		}
+		msg, err := m.client.Messages.New(ctx, params, option.WithRequestTimeout(timeout))
 		if err != nil {
 			return nil, mapError(ctx, err)
 		}

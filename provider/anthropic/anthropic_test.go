@@ -93,6 +93,15 @@ func TestToolCallTurn(t *testing.T) {
 	}
 }
 
+func TestLargeMaxTokensNonStreaming(t *testing.T) {
+	m, _ := setup(t, turns)
+	req := baseRequest()
+	req.MaxTokens = 64000
+	if _, err := m.Turn(context.Background(), req, nil); err != nil {
+		t.Fatalf("max_tokens 64000 without streaming: %v", err)
+	}
+}
+
 func TestMultiTurnTranslation(t *testing.T) {
 	m, srv := setup(t, turns)
 	temp, topK := 0.5, int64(20)
