@@ -77,7 +77,10 @@ type Block struct {
 	IsError   bool
 	// Raw is the block exactly as the client sent it (Anthropic wire JSON), kept so that
 	// drivers can forward what they do not interpret (images, documents, citations,
-	// cache_control) without loss. Empty for blocks the loop made itself.
+	// cache_control) without loss. Empty for blocks the loop made itself. Drivers use Raw
+	// in place of the fields only while its "type" equals Type, so code that rewrites a
+	// block into another type need not clear it, but code that edits a block's fields
+	// in place must.
 	Raw json.RawMessage
 }
 

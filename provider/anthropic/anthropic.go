@@ -8,7 +8,9 @@
 // reach the API untouched. A block whose Raw has a different type than the block (the
 // loop rewrote it) is built from its fields. Loop-made blocks without Raw are built from
 // their fields; a loop-made block of a type that needs a source (image, document) cannot
-// be built and is sent as a short text note instead.
+// be built and is sent as a short text note instead. Thinking blocks without a signature
+// (made by another provider's model) are left out, since the API rejects them, and so is
+// a message left empty by that.
 //
 // Response blocks of the core types (text, thinking, tool_use) are converted to fields
 // and carry no Raw; other types (redacted_thinking, server blocks of upstream's own
@@ -333,13 +335,18 @@ func Params(req *provider.Request) (anthropic.MessageNewParams, error) {
 	for i, msg := range req.Messages {
 		mp := anthropic.MessageParam{Role: anthropic.MessageParamRole(msg.Role)}
 		for j, b := range msg.Content {
+			if b.Type == provider.TypeThinking && b.Signature == "" && len(b.Raw) == 0 {
+				continue // made by another provider: the API would reject it unsigned
+			}
 			c, err := contentParam(b)
 			if err != nil {
 				return p, errdefs.New(errdefs.ErrInvalid, "", "messages.%d.content.%d: %v", i, j, err)
 			}
 			mp.Content = append(mp.Content, c)
 		}
-		p.Messages = append(p.Messages, mp)
+		if len(mp.Content) > 0 {
+			p.Messages = append(p.Messages, mp)
+		}
 	}
 	for i, t := range req.Tools {
 		raw := t.Raw

@@ -115,7 +115,9 @@ func TestMultiTurnTranslation(t *testing.T) {
 		},
 		Messages: []provider.Message{
 			{Role: "user", Content: []provider.Block{{Type: "text", Text: "what is this?"}, {Type: "image", Raw: image}}},
+			{Role: "assistant", Content: []provider.Block{{Type: "thinking", Text: "from another model"}}},
 			{Role: "assistant", Content: []provider.Block{
+				{Type: "thinking", Text: "unsigned"},
 				{Type: "thinking", Text: "hmm", Signature: "sig-9"},
 				{Type: "text", Text: "Checking."},
 				{Type: "tool_use", ID: "toolu_1", Name: "bash_code_execution", Input: json.RawMessage(`{"command":"file x.png"}`)},
