@@ -30,6 +30,7 @@ import (
 	"github.com/codebox-dev/codebox/image"
 	"github.com/codebox-dev/codebox/provider"
 	anthropicdrv "github.com/codebox-dev/codebox/provider/anthropic"
+	openaidrv "github.com/codebox-dev/codebox/provider/openai"
 	"github.com/codebox-dev/codebox/provider/script"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/oci"
@@ -51,7 +52,7 @@ const (
 )
 
 // formats are the upstream formats every loop test runs against.
-var formats = []string{formatAnthropic}
+var formats = []string{formatAnthropic, formatOpenAI}
 
 // modelFor is the model name a request uses to reach the scripted upstream of format.
 func modelFor(format string) string {
@@ -203,6 +204,15 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		up := httptest.NewServer(e.upstream)
 		t.Cleanup(up.Close)
 		router.Anthropic = anthropicdrv.New(anthropicdrv.Config{BaseURL: up.URL, APIKey: "upstream-key"})
+	case formatOpenAI:
+		e.upstream = script.NewOpenAIServer(s)
+		up := httptest.NewServer(e.upstream)
+		t.Cleanup(up.Close)
+		m, err := openaidrv.New(openaidrv.Config{BaseURL: up.URL + "/v1", APIKey: "upstream-key"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		router.OpenAI = m
 	}
 	e.model = modelFor(format)
 	e.runner = tools.NewRunner(e.sb)
