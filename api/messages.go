@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +64,11 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ws := workspace(r)
-	if req.CodeExecution == "" && !uploads {
+	fileSources, err := s.resolveFileSources(r.Context(), ws, req)
+	if err != nil {
+		return err
+	}
+	if req.CodeExecution == "" && !uploads && !fileSources {
 		if f, upstream, ok := s.Loop.Forwarder(req.Model); ok {
 			return s.forward(w, r, f, body, req.Model, upstream)
 		}
@@ -146,6 +151,78 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, f provider.Forw
 			return nil
 		}
 	}
+}
+
+// maxInlinedFile caps a file referenced by an image or document block, which is sent to
+// the model inline.
+const maxInlinedFile = 32 << 20
+
+// resolveFileSources rewrites image and document blocks whose source is a file of the
+// Files API ({"type":"file","file_id":…}) to carry the file's bytes, since the upstream
+// model provider cannot see this server's files. It reports whether it rewrote any.
+func (s *Server) resolveFileSources(ctx context.Context, ws codebox.WorkspaceID, req *agentloop.Request) (bool, error) {
+	found := false
+	var rewrite func(b *provider.Block) error
+	rewrite = func(b *provider.Block) error {
+		for i := range b.Content {
+			if err := rewrite(&b.Content[i]); err != nil {
+				return err
+			}
+		}
+		if (b.Type != provider.TypeImage && b.Type != provider.TypeDocument) || len(b.Raw) == 0 {
+			return nil
+		}
+		var blk map[string]json.RawMessage
+		if json.Unmarshal(b.Raw, &blk) != nil {
+			return nil
+		}
+		var src struct {
+			Type   string `json:"type"`
+			FileID string `json:"file_id"`
+		}
+		if json.Unmarshal(blk["source"], &src) != nil || src.Type != "file" {
+			return nil
+		}
+		found = true
+		if s.Files == nil {
+			return errdefs.New(errdefs.ErrInvalid, "", "file sources are not available on this server")
+		}
+		f, body, err := s.Files.Open(ctx, ws, src.FileID)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		if f.Size > maxInlinedFile {
+			return errdefs.New(errdefs.ErrInvalid, "", "file %s is too large to send to the model (%d bytes, at most %d)", src.FileID, f.Size, maxInlinedFile)
+		}
+		data, err := io.ReadAll(io.LimitReader(body, maxInlinedFile+1))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", src.FileID, err)
+		}
+		mt := f.MimeType
+		var source any
+		switch {
+		case b.Type == provider.TypeDocument && strings.HasPrefix(mt, "text/"):
+			source = map[string]string{"type": "text", "media_type": "text/plain", "data": string(data)}
+		case b.Type == provider.TypeDocument && mt != "application/pdf":
+			return errdefs.New(errdefs.ErrInvalid, "", "file %s (%s) cannot be a document: use a PDF or a text file", src.FileID, mt)
+		case b.Type == provider.TypeImage && !strings.HasPrefix(mt, "image/"):
+			return errdefs.New(errdefs.ErrInvalid, "", "file %s (%s) is not an image", src.FileID, mt)
+		default:
+			source = map[string]string{"type": "base64", "media_type": mt, "data": base64.StdEncoding.EncodeToString(data)}
+		}
+		blk["source"], _ = json.Marshal(source)
+		b.Raw, _ = json.Marshal(blk)
+		return nil
+	}
+	for i := range req.Messages {
+		for j := range req.Messages[i].Content {
+			if err := rewrite(&req.Messages[i].Content[j].Block); err != nil {
+				return found, err
+			}
+		}
+	}
+	return found, nil
 }
 
 // ---- request decoding ----

@@ -548,7 +548,17 @@ func TestPassThroughAndValidation(t *testing.T) {
 		t.Errorf("upstream got %s", reqs[0].Body)
 	}
 
+	// A document whose source is a file of this server reaches the model inline.
 	fileID := uploadSales(t, c)
+	doc := e.params(anthropic.NewDocumentBlock(anthropic.FileDocumentSourceParam{FileID: fileID}), anthropic.NewTextBlock("summarise"))
+	doc.Tools = nil
+	if _, err := c.Messages.New(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	reqs = e.upstream.Requests()
+	if last := reqs[len(reqs)-1].Body; !bytes.Contains(last, []byte("north,widget")) || bytes.Contains(last, []byte(fileID)) {
+		t.Errorf("document not inlined: %s", last)
+	}
 	_, err = c.Messages.New(ctx, e.params(anthropic.NewTextBlock("x"), anthropic.NewContainerUploadBlock(fileID)))
 	if err != nil {
 		t.Fatalf("code execution request after pass-through: %v", err)
