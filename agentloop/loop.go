@@ -105,6 +105,12 @@ func (l *Loop) Forwarder(model string) (f provider.Forwarder, upstream string, o
 	return f, up, ok
 }
 
+// RecordForwarded meters a request whose model answered directly (no code execution),
+// with the usage its answer reported.
+func (l *Loop) RecordForwarded(ctx context.Context, ws codebox.WorkspaceID, messageID, model string, u Usage) {
+	l.record(ctx, ws, &Response{ID: messageID, Model: model, Usage: u}, "", time.Time{}, time.Time{})
+}
+
 // run is the state of one request.
 type run struct {
 	l       *Loop

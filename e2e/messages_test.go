@@ -584,7 +584,21 @@ func TestPassThroughAndValidation(t *testing.T) {
 // TestUsageEndpoint reads the metered usage per workspace.
 func TestUsageEndpoint(t *testing.T) {
 	e := newEnv(t, formatAnthropic, scriptOf(turn(bash("true")), turn(text("ok"))), envOptions{})
-	if _, err := e.client(e.keyA).Messages.New(context.Background(), e.params(anthropic.NewTextBlock("x"))); err != nil {
+	c := e.client(e.keyA)
+	ctx := context.Background()
+	if _, err := c.Messages.New(ctx, e.params(anthropic.NewTextBlock("x"))); err != nil {
+		t.Fatal(err)
+	}
+	// Requests forwarded untouched are metered too, streamed or not.
+	plain := e.params(anthropic.NewTextBlock("x"))
+	plain.Tools = nil
+	if _, err := c.Messages.New(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	stream := c.Messages.NewStreaming(ctx, plain)
+	for stream.Next() {
+	}
+	if err := stream.Err(); err != nil {
 		t.Fatal(err)
 	}
 	get := func(key string) map[string]any {
@@ -603,7 +617,7 @@ func TestUsageEndpoint(t *testing.T) {
 		return v
 	}
 	a := get(e.keyA)
-	if a["requests"] != 1.0 || a["code_execution_requests"] != 1.0 || a["container_billed_seconds"].(float64) < 300 || a["input_tokens"].(float64) == 0 {
+	if a["requests"] != 3.0 || a["code_execution_requests"] != 1.0 || a["container_billed_seconds"].(float64) < 300 || a["input_tokens"].(float64) == 0 {
 		t.Errorf("usage of A = %v", a)
 	}
 	if b := get(e.keyB); b["requests"] != 0.0 || b["container_billed_seconds"] != 0.0 {
