@@ -455,7 +455,7 @@ func decodePageCursor(s string) (*files.Cursor, bool, error) {
 	if !ok || len(rest) > 256 {
 		return nil, false, errBadCursor
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(rest)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
 	if err != nil {
 		return nil, false, errBadCursor
 	}
