@@ -36,6 +36,8 @@ type Recipe struct {
 	// path-include exceptions (licence texts stay).
 	Exclude []string `json:"exclude"`
 	Include []string `json:"include"`
+	// TestDirs are trees whose "tests" directories are deleted after installation.
+	TestDirs []string `json:"test_dirs"`
 	// Modules are the Python libraries the image promises; the build fails unless every
 	// one imports inside the image.
 	Modules []Module `json:"modules"`
@@ -146,12 +148,14 @@ func DefaultRecipe() *Recipe {
 		{"beautifulsoup4", "bs4", "python3-bs4"},
 		{"tabulate", "tabulate", "python3-tabulate"},
 		{"odfpy", "odf", "python3-odf"},
+		{"PyPDF2", "PyPDF2", "python3-pypdf2"},
+		{"PyYAML", "yaml", "python3-yaml"},
 	}
 	packages := []string{
 		"python3", "python-is-python3",
 		"unzip", "zip", "unrar-free", "7zip", "p7zip-full", "xz-utils", "bzip2",
 		"bc", "ripgrep", "fd-find", "sqlite3", "jq", "file", "less", "procps",
-		"fonts-dejavu-core", "tzdata",
+		"fonts-dejavu-core", "tzdata", "poppler-utils",
 	}
 	for _, m := range modules {
 		packages = append(packages, m.Package)
@@ -180,15 +184,23 @@ func DefaultRecipe() *Recipe {
 			"libquadmath0", "libgfortran5", "libgomp1", "libgcc-s1", "libstdc++6",
 			"libopenblas0", "libopenblas0-pthread", "libblas3", "liblapack3",
 		},
+		// Headers are purged with their -dev packages anyway; not unpacking them saves
+		// time.
 		Exclude: []string{
 			"/usr/share/doc/*", "/usr/share/man/*", "/usr/share/info/*",
 			"/usr/share/lintian/*", "/usr/share/linda/*", "/usr/share/locale/*",
+			"/usr/include/*",
 		},
-		Include: []string{"/usr/share/doc/*/copyright", "/usr/share/locale/locale.alias"},
-		Modules: modules,
+		// The libraries' own test suites are a third of dist-packages (180 MB) and
+		// only pytest imports them. They cannot be path-excluded: py3compile fails on
+		// the missing directories during installation.
+		TestDirs: []string{"/usr/lib/python3/dist-packages"},
+		Include:  []string{"/usr/share/doc/*/copyright", "/usr/share/locale/locale.alias"},
+		Modules:  modules,
 		Tools: []string{
 			"bash", "python3", "python", "unzip", "zip", "unrar-free", "7z", "7za", "7zz",
 			"xz", "bzip2", "bc", "rg", "fd", "fdfind", "sqlite3", "jq", "file", "less", "ps",
+			"pdftotext", "pdftoppm",
 		},
 		Missing: []Missing{
 			{"python-pptx", "not packaged by Debian (bookworm, trixie or sid) nor Ubuntu; PyPI is unreachable"},

@@ -101,6 +101,26 @@ func (b *builder) cleanup() error {
 	return nil
 }
 
+// removeTestDirs deletes every directory named "tests" under root.
+func removeTestDirs(root string) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "tests" {
+			if err := os.RemoveAll(path); err != nil {
+				return err
+			}
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("image: removing test suites: %w", err)
+	}
+	return nil
+}
+
 // addUser adds the sandbox user "user" (uid and gid 1000, home /workspace) to the
 // account files.
 func addUser(root string) error {
