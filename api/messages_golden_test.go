@@ -2,14 +2,18 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/agentloop"
+	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/tools"
@@ -119,4 +123,43 @@ func TestMessagesGoldenStream(t *testing.T) {
 		t.Errorf("Content-Type = %q", ct)
 	}
 	messagesGolden(t, "stream.sse", rec.Body.Bytes())
+}
+
+// failingLoop starts a stream, then fails as an upstream would mid-answer.
+type failingLoop struct{ err error }
+
+func (f failingLoop) Run(ctx context.Context, ws codebox.WorkspaceID, req *agentloop.Request, events func(agentloop.Event)) (*agentloop.Response, error) {
+	if events != nil {
+		resp := goldenResponse()
+		events(agentloop.Event{Type: agentloop.EventMessageStart, Message: resp})
+		events(agentloop.Event{Type: agentloop.EventBlockStart, Index: 0, Block: &agentloop.Block{Block: provider.Block{Type: provider.TypeText}}})
+	}
+	return nil, f.err
+}
+
+func (failingLoop) Forwarder(string) (provider.Forwarder, string, bool) { return nil, "", false }
+
+func (failingLoop) RecordForwarded(context.Context, codebox.WorkspaceID, string, string, agentloop.Usage) {}
+
+func TestMessagesGoldenStreamError(t *testing.T) {
+	loop := failingLoop{err: &errdefs.Public{Kind: errdefs.ErrUnavailable, Message: "Overloaded", Status: 529}}
+	srv := httptest.NewServer(New(Config{Auth: keyAuth{"key1": "ws1"}, MessagesConfig: MessagesConfig{Loop: loop}}))
+	defer srv.Close()
+	body := `{"model":"claude-x","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}],
+		"tools":[{"type":"code_execution_20250825","name":"code_execution"}]}`
+	status, _, got := do(t, srv, call{method: "POST", path: "/v1/messages", body: strings.NewReader(body)})
+	if status != 200 {
+		t.Fatalf("status = %d", status)
+	}
+	messagesGolden(t, "stream_error.sse", got)
+
+	// Before the stream starts, the same failure is an HTTP status with the envelope.
+	loop.err = &errdefs.Public{Kind: errdefs.ErrRateLimited, Message: "slow down", Status: 429}
+	srv2 := httptest.NewServer(New(Config{Auth: keyAuth{"key1": "ws1"}, MessagesConfig: MessagesConfig{Loop: loop}}))
+	defer srv2.Close()
+	status, _, got = do(t, srv2, call{method: "POST", path: "/v1/messages", body: strings.NewReader(strings.Replace(body, `"stream":true`, `"stream":false`, 1))})
+	if status != 429 {
+		t.Fatalf("status = %d", status)
+	}
+	messagesGolden(t, "error_rate_limited.json", requestIDRe.ReplaceAll(got, []byte(`"request_id":"req_X"`)))
 }
