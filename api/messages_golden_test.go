@@ -139,7 +139,8 @@ func (f failingLoop) Run(ctx context.Context, ws codebox.WorkspaceID, req *agent
 
 func (failingLoop) Forwarder(string) (provider.Forwarder, string, bool) { return nil, "", false }
 
-func (failingLoop) RecordForwarded(context.Context, codebox.WorkspaceID, string, string, agentloop.Usage) {}
+func (failingLoop) RecordForwarded(context.Context, codebox.WorkspaceID, string, string, agentloop.Usage) {
+}
 
 func TestMessagesGoldenStreamError(t *testing.T) {
 	loop := failingLoop{err: &errdefs.Public{Kind: errdefs.ErrUnavailable, Message: "Overloaded", Status: 529}}
