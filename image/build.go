@@ -676,3 +676,47 @@ func formatBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// Stale returns the entries of dir that Prune would delete: images built from other
+// recipes, and leftovers of interrupted builds.
+func Stale(dir string, keep *Recipe) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	hash := keep.Hash()
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == hash || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	return out, nil
+}
+
+// Prune deletes from dir every image not built from keep, and what interrupted builds
+// left. It holds the build lock, so it never deletes a build in progress; containers
+// still running on an old image must be stopped first.
+func Prune(ctx context.Context, dir string, keep *Recipe) ([]string, error) {
+	unlock, err := lock(ctx, filepath.Join(dir, ".lock"), newProgress(nil))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	stale, err := Stale(dir, keep)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, path := range stale {
+		if err := removeTree(path); err != nil {
+			return removed, err
+		}
+		removed = append(removed, path)
+	}
+	return removed, nil
+}

@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -390,4 +391,64 @@ func TestStripPrivileges(t *testing.T) {
 	if fi.Mode() != 0o755 {
 		t.Errorf("mode after stripPrivileges = %v, want -rwxr-xr-x", fi.Mode())
 	}
+}
+
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	r := DefaultRecipe()
+	for _, name := range []string{r.Hash() + "/rootfs", "0123456789abcdef/rootfs/etc", r.Hash() + ".tmp/rootfs"} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, ".lock"), nil, 0o644)
+	stale, err := Stale(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "0123456789abcdef"), filepath.Join(dir, r.Hash()+".tmp")}
+	if !reflect.DeepEqual(stale, want) {
+		t.Errorf("Stale() = %v, want %v", stale, want)
+	}
+	removed, err := Prune(context.Background(), dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(removed, want) {
+		t.Errorf("Prune() = %v, want %v", removed, want)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !reflect.DeepEqual(names, []string{".lock", r.Hash()}) {
+		t.Errorf("after Prune the directory holds %v, want [.lock %s]", names, r.Hash())
+	}
+}
+
+func TestLockWaits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".lock")
+	var buf bytes.Buffer
+	p := newProgress(&buf)
+	unlock, err := lock(context.Background(), path, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := lock(ctx, path, p)
+		done <- err
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("lock() while held, cancelled = %v, want context.Canceled", err)
+	}
+	unlock()
+	unlock2, err := lock(context.Background(), path, p)
+	if err != nil {
+		t.Fatalf("lock() after unlock = %v", err)
+	}
+	unlock2()
 }

@@ -39,7 +39,7 @@ func newImageCmd() *cobra.Command {
 		Use:   "image",
 		Short: "Build and inspect the container root filesystem",
 	}
-	cmd.AddCommand(newImageBuildCmd(), newImageInfoCmd())
+	cmd.AddCommand(newImageBuildCmd(), newImageInfoCmd(), newImagePruneCmd())
 	return cmd
 }
 
@@ -89,7 +89,41 @@ func newImageInfoCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%w (run `codebox image build --image-dir %s`)", err, dir)
 			}
-			return printImageInfo(cmd.OutOrStdout(), img)
+			if err := printImageInfo(cmd.OutOrStdout(), img); err != nil {
+				return err
+			}
+			stale, err := image.Stale(dir, image.DefaultRecipe())
+			if err != nil {
+				return err
+			}
+			if len(stale) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nNo longer used (remove with `codebox image prune`): %s\n", strings.Join(stale, " "))
+			}
+			return nil
+		},
+	}
+	bindImageDirFlags(cmd.Flags(), &cfg)
+	return cmd
+}
+
+func newImagePruneCmd() *cobra.Command {
+	var cfg imageDirConfig
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Delete images built from older recipes and leftovers of interrupted builds",
+		Long: `Delete every image in the image directory except the one for the current recipe.
+Stop containers still running on an old image first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := cfg.dir()
+			if err != nil {
+				return err
+			}
+			removed, err := image.Prune(cmd.Context(), dir, image.DefaultRecipe())
+			for _, path := range removed {
+				fmt.Fprintln(cmd.OutOrStdout(), "removed", path)
+			}
+			return err
 		},
 	}
 	bindImageDirFlags(cmd.Flags(), &cfg)
