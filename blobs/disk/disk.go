@@ -158,14 +158,14 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, sum 
 			return n, "", err
 		}
 		buf := <-free
-		m, rerr := io.ReadFull(r, *buf)
+		m, rerr := fill(r, *buf)
 		if m > 0 {
 			n += int64(m)
 			toWrite <- chunk{buf, m}
 		} else {
 			free <- buf
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
@@ -192,6 +192,21 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, sum 
 		return n, "", err
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fill reads from r until buf is full or r ends. Unlike io.ReadFull it returns io.EOF at
+// the end however much it read, and passes any other error of r through, including an
+// io.ErrUnexpectedEOF of r's own (a cut request), which must not pass for a clean end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func syncDir(dir string) error {
