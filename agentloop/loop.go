@@ -470,6 +470,7 @@ func (r *run) execute(ctx context.Context, containerID, id, name string, input j
 		err error
 	}
 	done := make(chan outcome, 1)
+	started := time.Now()
 	go func() {
 		res, err := l.cfg.Runner.Run(ctx, r.ws, containerID, r.req.CodeExecution, name, input)
 		done <- outcome{res, err}
@@ -493,6 +494,8 @@ func (r *run) execute(ctx context.Context, containerID, id, name string, input j
 	if o.err != nil {
 		return nil, o.err
 	}
+	l.cfg.Logger.Debug("tool call", "container", containerID, "tool", name, "duration", time.Since(started),
+		"error_code", o.res.ErrorCode)
 	b := Block{Block: provider.Block{Type: tools.ResultType(name), ToolUseID: id}, Result: o.res}
 	r.resp.Content = append(r.resp.Content, b)
 	if r.events != nil {
