@@ -112,7 +112,13 @@ func (m *Manager) fillPool(ctx context.Context) {
 		case <-m.refill:
 		}
 		for len(m.pool) < m.cfg.PoolSize && ctx.Err() == nil {
-			inst, err := m.prepare(ctx)
+			// A start is never cut short: a runtime killed halfway can leave
+			// processes and mounts behind. Close waits for it instead.
+			inst, err := m.prepare(context.WithoutCancel(ctx))
+			if err == nil && ctx.Err() != nil {
+				m.destroy(context.WithoutCancel(ctx), inst)
+				return
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return

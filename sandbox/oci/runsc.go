@@ -47,9 +47,15 @@ func (r *Runtime) Close() error {
 	if !r.gvisor {
 		return nil
 	}
-	err := syscall.Unmount(filepath.Join(r.root, "null-netns"), syscall.MNT_DETACH)
-	if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
-		return fmt.Errorf("runsc: releasing null-netns: %w", err)
+	// Concurrent starts can each mount it, stacking mounts: unmount until none is left.
+	for range 64 {
+		err := syscall.Unmount(filepath.Join(r.root, "null-netns"), syscall.MNT_DETACH)
+		if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("runsc: releasing null-netns: %w", err)
+		}
 	}
 	return nil
 }

@@ -91,12 +91,14 @@ func Require(t testing.TB, runtime string) {
 
 // Env is a Manager on a real runtime for one test, with its own directories.
 type Env struct {
-	Manager *sandbox.Manager
-	Config  sandbox.Config
-	Runtime *oci.Runtime
-	Store   *MemStore
-	Files   *MemFiles
-	Clock   *Clock
+	// RuntimeName is the runtime binary's name: "runc" or "runsc".
+	RuntimeName string
+	Manager     *sandbox.Manager
+	Config      sandbox.Config
+	Runtime     *oci.Runtime
+	Store       *MemStore
+	Files       *MemFiles
+	Clock       *Clock
 }
 
 // New starts a Manager for the test with small limits (512 MiB, 256 PIDs, 256 MiB of
@@ -124,6 +126,12 @@ func NewWithRuntime(t testing.TB, runtime string, configure func(*sandbox.Config
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Runs after the Managers' cleanups, before the directory's removal.
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("runtime Close: %v", err)
+		}
+	})
 	clock := NewClock()
 	cfg := sandbox.Config{
 		Dir:         filepath.Join(dir, "containers"),
@@ -137,7 +145,7 @@ func NewWithRuntime(t testing.TB, runtime string, configure func(*sandbox.Config
 	if configure != nil {
 		configure(&cfg)
 	}
-	e := &Env{Config: cfg, Runtime: r, Store: NewMemStore(), Files: NewMemFiles(), Clock: clock}
+	e := &Env{RuntimeName: filepath.Base(runtime), Config: cfg, Runtime: r, Store: NewMemStore(), Files: NewMemFiles(), Clock: clock}
 	e.Manager = e.Start(t)
 	return e
 }
