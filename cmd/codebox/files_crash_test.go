@@ -66,9 +66,15 @@ const testAPIKey = "sk-cbx-test-key-for-child-servers-0123456789"
 // sandbox, and waits for its listening line.
 func startChild(tb testing.TB, dataDir string, extra ...string) *child {
 	tb.Helper()
+	return startChildEnv(tb, dataDir, []string{"CODEBOX_API_KEY=" + testAPIKey}, extra...)
+}
+
+// startChildEnv is startChild with env added to the environment instead of the test key.
+func startChildEnv(tb testing.TB, dataDir string, env []string, extra ...string) *child {
+	tb.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--sandbox=false", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(codeboxBinary(tb), args...)
-	cmd.Env = append(os.Environ(), "CODEBOX_API_KEY="+testAPIKey)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
