@@ -76,11 +76,13 @@ func (r *Report) Print(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	shown := map[*Series]bool{}
 	for _, row := range r.Rows {
 		for _, s := range []*Series{row.Codebox, row.Baseline} {
-			if s == nil {
+			if s == nil || shown[s] {
 				continue
 			}
+			shown[s] = true
 			if s.Err != nil {
 				fmt.Fprintf(w, "  %s: %v\n", s.Name, s.Err)
 			} else if s.Note != "" {

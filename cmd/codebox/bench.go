@@ -21,6 +21,7 @@ import (
 	"github.com/codebox-dev/codebox/api"
 	"github.com/codebox-dev/codebox/bench"
 	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/image"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/oci"
 )
@@ -184,13 +185,14 @@ func runBench(ctx context.Context, cfg *serveConfig, o *benchOptions, stdout, st
 	return nil
 }
 
-// findImage returns the root filesystem the servers use, for the baseline bundle.
+// findImage returns the root filesystem the servers use (the current recipe's image),
+// for the baseline bundle.
 func findImage(cfg *serveConfig) (string, error) {
-	matches, _ := filepath.Glob(filepath.Join(cfg.ImageDir, "*", "rootfs", "usr", "bin", "python3"))
-	if len(matches) == 0 {
-		return "", fmt.Errorf("no image in %s", cfg.ImageDir)
+	img, err := image.Lookup(cfg.ImageDir)
+	if err != nil {
+		return "", err
 	}
-	return filepath.Dir(filepath.Dir(filepath.Dir(matches[0]))), nil
+	return img.RootFS, nil
 }
 
 // benchApp builds the files and sandbox parts the way serve does, in dataDir, with the
