@@ -144,8 +144,11 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 	if err := os.Mkdir(b.tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
+	b.failedLog = filepath.Join(dir, b.hash+".failed.log")
 	defer func() {
 		if err != nil {
+			// Keep the log of a failed build; the partial root filesystem goes.
+			os.Rename(filepath.Join(b.tmp, "build.log"), b.failedLog)
 			if rmErr := removeTree(b.tmp); rmErr != nil {
 				err = errors.Join(err, rmErr)
 			}
@@ -190,6 +193,7 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 	if err := os.Rename(b.tmp, final); err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
+	os.Remove(b.failedLog)
 	if err := syncDir(dir); err != nil {
 		return nil, err
 	}
@@ -333,6 +337,8 @@ type builder struct {
 	p      *progress
 	log    io.Writer
 	start  time.Time
+	// failedLog is where the build log is kept if the build fails.
+	failedLog string
 }
 
 // cleanEnv is the environment of every command the build runs: nothing of the
@@ -377,7 +383,7 @@ func (b *builder) exec(ctx context.Context, stdout io.Writer, name string, args 
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return fmt.Errorf("image: %s: %w (see %s)", name, err, filepath.Join(b.tmp, "build.log"))
+		return fmt.Errorf("image: %s: %w (see %s)", name, err, b.failedLog)
 	}
 	return nil
 }
@@ -426,7 +432,7 @@ func (b *builder) chroot(ctx context.Context, stdout io.Writer, user string, env
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return fmt.Errorf("image: in the image: %s: %w (see %s)", strings.Join(args, " "), err, filepath.Join(b.tmp, "build.log"))
+		return fmt.Errorf("image: in the image: %s: %w (see %s)", strings.Join(args, " "), err, b.failedLog)
 	}
 	return nil
 }
@@ -564,6 +570,9 @@ func (b *builder) compile(ctx context.Context) error {
 	fmt.Fprintf(b.log, "%s", out.String())
 	// matplotlib's font list takes about a second to build; build it once here, and
 	// sitecustomize seeds each container's cache directory with it.
+	if _, err := os.Stat(filepath.Join(b.rootfs, "usr/lib/python3/dist-packages/matplotlib")); err != nil {
+		return nil
+	}
 	return b.chroot(ctx, nil, "0:0", []string{"MPLCONFIGDIR=" + fontCacheDir}, "python3", "-c", "import matplotlib.font_manager")
 }
 
@@ -678,7 +687,7 @@ func formatBytes(n int64) string {
 }
 
 // Stale returns the entries of dir that Prune would delete: images built from other
-// recipes, and leftovers of interrupted builds.
+// recipes, leftovers of interrupted builds and logs of failed ones.
 func Stale(dir string, keep *Recipe) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -690,7 +699,7 @@ func Stale(dir string, keep *Recipe) ([]string, error) {
 	hash := keep.Hash()
 	var out []string
 	for _, e := range entries {
-		if !e.IsDir() || e.Name() == hash || strings.HasPrefix(e.Name(), ".") {
+		if e.Name() == hash || strings.HasPrefix(e.Name(), ".") || !e.IsDir() && !strings.HasSuffix(e.Name(), ".failed.log") {
 			continue
 		}
 		out = append(out, filepath.Join(dir, e.Name()))

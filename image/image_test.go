@@ -402,11 +402,12 @@ func TestPrune(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(dir, ".lock"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "0123456789abcdef.failed.log"), nil, 0o644)
 	stale, err := Stale(dir, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(dir, "0123456789abcdef"), filepath.Join(dir, r.Hash()+".tmp")}
+	want := []string{filepath.Join(dir, "0123456789abcdef"), filepath.Join(dir, "0123456789abcdef.failed.log"), filepath.Join(dir, r.Hash()+".tmp")}
 	if !reflect.DeepEqual(stale, want) {
 		t.Errorf("Stale() = %v, want %v", stale, want)
 	}
