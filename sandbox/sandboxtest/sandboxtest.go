@@ -211,6 +211,7 @@ var _ sandbox.Store = (*MemStore)(nil)
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore { return &MemStore{rows: make(map[string]sandbox.Container)} }
 
+// CreateContainer implements sandbox.Store.
 func (s *MemStore) CreateContainer(ctx context.Context, c *sandbox.Container) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -221,6 +222,7 @@ func (s *MemStore) CreateContainer(ctx context.Context, c *sandbox.Container) er
 	return nil
 }
 
+// GetContainer implements sandbox.Store.
 func (s *MemStore) GetContainer(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,6 +233,7 @@ func (s *MemStore) GetContainer(ctx context.Context, ws codebox.WorkspaceID, id 
 	return &c, nil
 }
 
+// ListContainers implements sandbox.Store.
 func (s *MemStore) ListContainers(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.ListOptions) ([]*sandbox.Container, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -264,6 +267,7 @@ func (s *MemStore) ListContainers(ctx context.Context, ws codebox.WorkspaceID, o
 	return all, false, nil
 }
 
+// UpdateContainer implements sandbox.Store.
 func (s *MemStore) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,6 +280,7 @@ func (s *MemStore) UpdateContainer(ctx context.Context, c *sandbox.Container) er
 	return nil
 }
 
+// DeleteContainer implements sandbox.Store.
 func (s *MemStore) DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -286,6 +291,7 @@ func (s *MemStore) DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, 
 	return nil
 }
 
+// AllContainers implements sandbox.Store.
 func (s *MemStore) AllContainers(ctx context.Context) ([]*sandbox.Container, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -336,6 +342,7 @@ func (f *MemFiles) Get(id string) (*MemFile, bool) {
 	return mf, ok
 }
 
+// StoreOutput implements sandbox.FileStore; files over MaxSize are errdefs.ErrTooLarge.
 func (f *MemFiles) StoreOutput(ctx context.Context, ws codebox.WorkspaceID, filename string, r io.Reader) (string, string, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -349,6 +356,7 @@ func (f *MemFiles) StoreOutput(ctx context.Context, ws codebox.WorkspaceID, file
 	return id, mf.MimeType, nil
 }
 
+// OpenInput implements sandbox.FileStore.
 func (f *MemFiles) OpenInput(ctx context.Context, ws codebox.WorkspaceID, id string) (string, io.ReadCloser, error) {
 	mf, ok := f.Get(id)
 	if !ok || mf.Workspace != ws {
