@@ -58,6 +58,11 @@ func (m *Manager) reconcile(ctx context.Context) error {
 			if c.Status == StatusRunning {
 				m.setStatus(ctx, inst, StatusStopped)
 			}
+			// Its disk may still be mounted from before; it is mounted again on use.
+			// (The instance is not shared yet, so sem is as good as held.)
+			if err := m.unmountLocked(inst); err != nil {
+				m.logger.Warn("unmount stopped container's disk", "container", c.ID, "err", err)
+			}
 		}
 		m.mu.Lock()
 		m.instances[c.ID] = inst
@@ -175,6 +180,16 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 		c := inst.snapshot()
 		if !now.Before(c.ExpiresAt) {
 			continue // below
+		}
+		if c.Status == StatusStopped {
+			// A disk left mounted because a reader held it at the stop goes now.
+			if inst.tryAcquire() {
+				if inst.mounted && !inst.running {
+					m.unmountLocked(inst)
+				}
+				inst.release()
+			}
+			continue
 		}
 		if c.Status != StatusRunning || now.Before(c.IdleExpiresAt) {
 			continue
