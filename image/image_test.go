@@ -254,6 +254,11 @@ func TestProgressCounts(t *testing.T) {
 	clock := p.start
 	p.now = func() time.Time { return clock }
 	p.Stage("bootstrap", "mmdebstrap")
+	p.Line("Get:7 http://deb.debian.org/debian bookworm/main amd64 libc6 amd64 2.36-9 [2757 kB]")
+	if p.detail != "fetch libc6" {
+		t.Errorf("detail = %q, want %q", p.detail, "fetch libc6")
+	}
+	p.fetched = 0
 	for _, line := range []string{
 		"I: running apt-get update...",
 		"0 upgraded, 3 newly installed, 0 to remove and 0 not upgraded.",

@@ -40,7 +40,7 @@ type progress struct {
 
 var (
 	reNewly      = regexp.MustCompile(`(\d+) newly installed`)
-	reGet        = regexp.MustCompile(`^Get:\d+ \S+ \S+ \S+ \S+ (\S+) `)
+	reGet        = regexp.MustCompile(`^Get:\d+ \S+ \S+ \S+ (\S+) `)
 	reUnpacking  = regexp.MustCompile(`^Unpacking (\S+?)(:\S+)? `)
 	reSettingUp  = regexp.MustCompile(`^Setting up (\S+?)(:\S+)? `)
 	reMilestone  = regexp.MustCompile(`^[IWE]: `)
