@@ -178,17 +178,14 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 
 	final := filepath.Join(dir, b.hash)
 	if _, err := os.Lstat(final); err == nil {
-		// --force: move the old image aside first, since rename cannot replace a
-		// non-empty directory, and delete it once the new one is in place.
+		// Force: move the old image aside, since rename cannot replace a non-empty
+		// directory. It is not deleted here because running containers may still
+		// use it; Prune deletes it.
 		old := fmt.Sprintf("%s.old-%d", final, time.Now().UnixNano())
 		if err := os.Rename(final, old); err != nil {
 			return nil, fmt.Errorf("image: %w", err)
 		}
-		defer func() {
-			if err == nil {
-				err = removeTree(old)
-			}
-		}()
+		p.Printf("previous image moved to %s (delete it with `codebox image prune` once no container uses it)", old)
 	}
 	if err := os.Rename(b.tmp, final); err != nil {
 		return nil, fmt.Errorf("image: %w", err)
