@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/codebox-dev/codebox/errdefs"
 )
 
@@ -27,6 +29,9 @@ const tempPrefix = ".tmp-"
 // chunkSize is how much Put reads before each write: large writes keep the syscall count
 // (and CPU) low while memory stays bounded per upload.
 const chunkSize = 1 << 20
+
+// syncEvery is how many bytes Put writes before it starts their writeback.
+const syncEvery = 8 << 20
 
 // ringSize is the number of chunks one Put has in flight between reading and hashing.
 const ringSize = 6
@@ -124,10 +129,19 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, sum 
 	)
 	go func() {
 		defer close(toHash)
+		var written, synced int64
 		for c := range toWrite {
 			if writeErr == nil {
 				if _, writeErr = f.Write((*c.buf)[:c.n]); writeErr != nil {
 					writeFailed.Store(true)
+				}
+				written += int64(c.n)
+				if written-synced >= syncEvery {
+					// Start writeback of what is written so far without waiting for it, so
+					// that the fsync at the end finds little left to do and dirty pages
+					// never pile up. Advisory: an error here resurfaces at fsync.
+					unix.SyncFileRange(int(f.Fd()), synced, written-synced, unix.SYNC_FILE_RANGE_WRITE)
+					synced = written
 				}
 			}
 			toHash <- c
