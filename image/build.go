@@ -24,7 +24,8 @@ var ErrNotBuilt = errors.New("image not built")
 const (
 	// WorkspaceDir is the user's working directory and HOME, a mount point.
 	WorkspaceDir = "/workspace"
-	// AgentDir is an empty directory where the sandbox bind-mounts the codebox binary.
+	// AgentDir is an empty directory, a mount point for the codebox binary (the
+	// container's init) for runtimes that want it on the read-only root.
 	AgentDir = "/opt/codebox"
 	// UID and GID are the unprivileged user ("user") commands run as.
 	UID = 1000
