@@ -674,6 +674,26 @@ func (m *Manager) Touch(ctx context.Context, ws codebox.WorkspaceID, id string) 
 	return inst.snapshot(), nil
 }
 
+// Stop stops ws's container now rather than at its idle time. Its files are kept and
+// its next use starts it again; the Python REPL's state is lost.
+func (m *Manager) Stop(ctx context.Context, ws codebox.WorkspaceID, id string) (*Container, error) {
+	inst, err := m.use(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	defer inst.release()
+	if inst.running {
+		if err := m.stopLocked(ctx, inst); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.unmountLocked(inst); err != nil {
+		m.logger.Warn("unmount stopped container's disk", "container", id, "err", err)
+	}
+	m.setStatus(ctx, inst, StatusStopped)
+	return inst.snapshot(), nil
+}
+
 // List returns ws's containers, newest first.
 func (m *Manager) List(ctx context.Context, ws codebox.WorkspaceID, opts ListOptions) ([]*Container, bool, error) {
 	list, more, err := m.store.ListContainers(ctx, ws, opts)

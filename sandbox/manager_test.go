@@ -488,6 +488,12 @@ func TestStopRestartKeepsFiles(t *testing.T) {
 	if res.Stdout != "kept\nkept-tmp\n" {
 		t.Errorf("after restart: %+v", res)
 	}
+	if got, err := e.Manager.Stop(ctx, ws, c.ID); err != nil || got.Status != sandbox.StatusStopped {
+		t.Errorf("Stop = %+v, %v", got, err)
+	}
+	if res := run(t, e, c.ID, "cat w.txt"); res.Stdout != "kept\n" {
+		t.Errorf("after Stop: %+v", res)
+	}
 	got, _ = e.Manager.Get(ctx, ws, c.ID)
 	if got.Status != sandbox.StatusRunning || !got.IdleExpiresAt.After(e.Clock.Now()) {
 		t.Errorf("after use: %+v, want running with a fresh idle expiry", got)
