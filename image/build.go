@@ -124,6 +124,7 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 	if !opts.Force {
 		// Another builder may have finished while we waited for the lock.
 		if img, err := LookupRecipe(dir, r); err == nil {
+			p.Stage("cached", "image %s is already built (use --force to rebuild)", img.Hash)
 			return img, nil
 		}
 	}
@@ -438,7 +439,7 @@ func (b *builder) chroot(ctx context.Context, stdout io.Writer, user string, env
 // run performs the build steps into b.rootfs and returns the manifest.
 func (b *builder) run(ctx context.Context) (*Manifest, error) {
 	r := b.recipe
-	b.p.Stage("bootstrap", "mmdebstrap --variant=%s %s from %d sources (usually 1-2 minutes)", r.Variant, r.Suite, len(r.Sources))
+	b.p.Stage("bootstrap", "mmdebstrap --variant=%s %s from %d sources (takes a few minutes)", r.Variant, r.Suite, len(r.Sources))
 	args := []string{
 		"--mount", "--propagation", "private", "--",
 		"mmdebstrap", "--verbose", "--mode=root", "--format=directory", "--variant=" + r.Variant,
