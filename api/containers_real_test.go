@@ -30,8 +30,6 @@ func TestMain(m *testing.M) {
 func realServer(t *testing.T, runtime string, configure func(*sandbox.Config)) (*httptest.Server, *sandboxtest.Env) {
 	t.Helper()
 	env := sandboxtest.NewWithRuntime(t, runtime, configure)
-	// Runs before the temporary directories are removed (cleanups run last-first).
-	t.Cleanup(func() { env.Runtime.Close() })
 	s := New(Config{Auth: keyAuth{"key1": "ws1", "key2": "ws2"},
 		ContainersConfig: ContainersConfig{Containers: env.Manager, StoredFiles: env.Files}})
 	srv := httptest.NewServer(s)
