@@ -1,4 +1,18 @@
 // Package sandbox runs untrusted code in isolated containers and manages their lifecycle.
+//
+// A Manager owns every container of a server. Each container is an OCI bundle started
+// by a Runtime (package sandbox/oci: runc, or gVisor's runsc) on the shared read-only
+// image, with its own sparse ext4 disk (loop-mounted on the host) holding /workspace and
+// /tmp, so files survive stops, restarts and server restarts. Its init is the codebox
+// binary's agent (package sandbox/agent), which the Manager drives over a unix socket:
+// bash commands, the persistent Python REPL and the editor's file access go through it,
+// while uploads, listings and downloads read the disk on the host through os.Root.
+//
+// Lifecycle: Create takes a pre-started container from the warm pool (or starts one);
+// an idle container is stopped and restarted transparently on its next use; at its hard
+// expiry it is destroyed with its disk; Start reconciles with the runtime after a
+// restart, adopting containers that kept running. Every method is scoped to a
+// workspace: another workspace's container is errdefs.ErrNotFound.
 package sandbox
 
 import (
