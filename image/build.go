@@ -82,12 +82,11 @@ func LookupRecipe(dir string, r *Recipe) (*Image, error) {
 }
 
 // EnsureBuilt returns the image in dir for DefaultRecipe, building it first (which
-// takes a minute or two and shows progress) when it is missing or the recipe changed.
+// takes a few minutes and shows progress) when it is missing, damaged, or the recipe
+// changed. A damaged image is moved aside, for Prune to delete.
 func EnsureBuilt(ctx context.Context, dir string, progress io.Writer) (*Image, error) {
 	if img, err := Lookup(dir); err == nil {
 		return img, nil
-	} else if !errors.Is(err, ErrNotBuilt) {
-		return nil, err
 	}
 	return Build(ctx, Options{Dir: dir, Progress: progress})
 }
@@ -180,9 +179,9 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 
 	final := filepath.Join(dir, b.hash)
 	if _, err := os.Lstat(final); err == nil {
-		// Force: move the old image aside, since rename cannot replace a non-empty
-		// directory. It is not deleted here because running containers may still
-		// use it; Prune deletes it.
+		// Forced, or the old image is damaged: move it aside, since rename cannot
+		// replace a non-empty directory. It is not deleted here because running
+		// containers may still use it; Prune deletes it.
 		old := fmt.Sprintf("%s.old-%d", final, time.Now().UnixNano())
 		if err := os.Rename(final, old); err != nil {
 			return nil, fmt.Errorf("image: %w", err)
