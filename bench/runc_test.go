@@ -4,30 +4,20 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
 
-// testRootFS finds a built image's root filesystem, or skips.
+// testRootFS finds the built image's root filesystem, or skips.
 func testRootFS(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run containers")
 	}
-	if dir := os.Getenv("CODEBOX_TEST_ROOTFS"); dir != "" {
-		return dir
-	}
-	base := os.Getenv("CODEBOX_TEST_IMAGE_DIR")
-	if base == "" {
-		base = "/var/cache/codebox/images"
-	}
-	matches, _ := filepath.Glob(filepath.Join(base, "*", "rootfs", "usr", "bin", "python3"))
-	if len(matches) == 0 {
-		t.Skipf("no built image under %s (run codebox image build, or set CODEBOX_TEST_IMAGE_DIR)", base)
-	}
-	return filepath.Dir(filepath.Dir(filepath.Dir(matches[0])))
+	return sandboxtest.RootFS(t)
 }
 
 func testRuntimes(t *testing.T) []string {
