@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +241,13 @@ func testContainersAPIReal(t *testing.T, runtime string) {
 		if status, _, body := do(t, srv, c); status != 404 {
 			t.Errorf("ws2 %s %s: %d %s, want 404", c.method, c.path, status, body)
 		}
+	}
+	// The foreign 404 is the unknown-id 404, apart from the ids.
+	_, _, foreign := do(t, srv, call{method: "GET", path: base, key: "key2"})
+	_, _, unknown := do(t, srv, call{method: "GET", path: "/v1/containers/" + ids.New("container_"), key: "key2"})
+	idRe := regexp.MustCompile(`(container|req)_[0-9A-Za-z]+`)
+	if a, b := idRe.ReplaceAllString(string(foreign), "ID"), idRe.ReplaceAllString(string(unknown), "ID"); a != b {
+		t.Errorf("foreign 404 %s differs from unknown 404 %s", foreign, unknown)
 	}
 	// ws2 cannot copy ws1's file into its own container either.
 	c2 := decode[containerJSON](t, mustDo(t, srv, call{method: "POST", path: "/v1/containers", key: "key2", body: jsonBody(`{}`)}, 200))
