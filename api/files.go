@@ -49,7 +49,7 @@ const (
 	// multipartOverhead is what a body may carry beyond the file itself: part headers,
 	// boundaries and the small form fields.
 	multipartOverhead = 1 << 20
-	uploadBufferSize  = 256 << 10
+	uploadBufferSize  = 64 << 10
 	defaultListLimit  = 20
 	maxListIDs        = 100
 )

