@@ -40,7 +40,6 @@ const ringSize = 32
 // syncEvery is how many bytes Put writes before it starts their writeback.
 const syncEvery = 8 << 20
 
-
 // Store is a directory of blobs.
 type Store struct {
 	dir string
