@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
@@ -335,5 +336,19 @@ func TestForward(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 429 || !bytes.Contains(data, []byte(`"rate_limit_error"`)) {
 		t.Errorf("forwarded error %d %s", resp.StatusCode, data)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // so the server notices the client leaving
+		<-r.Context().Done()
+	}))
+	defer ts.Close()
+	m := anthropic.New(anthropic.Config{BaseURL: ts.URL, APIKey: "k", Timeout: 50 * time.Millisecond})
+	for _, events := range []func(provider.Event){nil, func(provider.Event) {}} {
+		if _, err := m.Turn(context.Background(), baseRequest(), events); !errors.Is(err, errdefs.ErrTimeout) {
+			t.Errorf("err = %v, want ErrTimeout", err)
+		}
 	}
 }

@@ -2,13 +2,16 @@ package openai
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
 )
 
@@ -85,5 +88,19 @@ func TestNonStreamingCompat(t *testing.T) {
 	want := []provider.Block{{Type: "text", Text: "I can't help with that."}}
 	if !reflect.DeepEqual(resp.Content, want) || resp.StopReason != "refusal" {
 		t.Errorf("resp = %+v", resp)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // so the server notices the client leaving
+		<-r.Context().Done()
+	}))
+	defer ts.Close()
+	m, _ := New(Config{BaseURL: ts.URL + "/v1", Timeout: 50 * time.Millisecond})
+	for _, events := range []func(provider.Event){nil, func(provider.Event) {}} {
+		if _, err := m.Turn(context.Background(), &provider.Request{Model: "m"}, events); !errors.Is(err, errdefs.ErrTimeout) {
+			t.Errorf("err = %v, want ErrTimeout", err)
+		}
 	}
 }
