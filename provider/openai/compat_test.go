@@ -104,3 +104,29 @@ func TestTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestReasoningField(t *testing.T) {
+	body := `{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"finish_reason":"stop",
+	  "message":{"role":"assistant","content":"42","reasoning":"6 times 7"}}],
+	  "usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}))
+	defer ts.Close()
+	m, _ := New(Config{BaseURL: ts.URL + "/v1"})
+	req := &provider.Request{Model: "m", Thinking: []byte(`{"type":"adaptive"}`)}
+	resp, err := m.Turn(context.Background(), req, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []provider.Block{{Type: "thinking", Text: "6 times 7"}, {Type: "text", Text: "42"}}
+	if !reflect.DeepEqual(resp.Content, want) || resp.StopReason != "end_turn" {
+		t.Errorf("resp = %+v", resp)
+	}
+	req.Thinking = nil
+	resp, _ = m.Turn(context.Background(), req, nil)
+	if len(resp.Content) != 1 {
+		t.Errorf("without thinking asked: %+v", resp.Content)
+	}
+}

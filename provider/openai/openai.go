@@ -24,8 +24,9 @@
 //     Config.MaxTokensField says otherwise; stop, temperature and top_p pass through,
 //     top_k, thinking and metadata are not sent.
 //
-// Response translation: reasoning_content (the vLLM and DeepSeek field) becomes a
-// thinking block when the request asked for thinking; content becomes a text block
+// Response translation: reasoning_content or reasoning (the fields of vLLM, DeepSeek,
+// llama.cpp, Ollama and OpenRouter) becomes a thinking block when the request asked for
+// thinking; content becomes a text block
 // (dropped when only whitespace, which Anthropic rejects); a refusal becomes a text block
 // with stop_reason refusal; each tool call becomes a tool_use block. Arguments that are
 // not a JSON object (some models double-encode them, which is undone) are kept as
@@ -548,15 +549,19 @@ func response(cc *openai.ChatCompletion, thinking bool) *provider.Response {
 	return &provider.Response{ID: cc.ID, Model: cc.Model, Content: content, StopReason: stop, Usage: usage(cc.Usage)}
 }
 
-// reasoning reads reasoning_content from a message's extra fields.
+// reasoning reads a message's or delta's reasoning text from its extra fields:
+// reasoning_content (vLLM, DeepSeek, llama.cpp) or reasoning (OpenRouter, Ollama,
+// newer vLLM).
 func reasoning(extra map[string]respjson.Field) string {
-	f, ok := extra["reasoning_content"]
-	if !ok {
-		return ""
+	for _, key := range []string{"reasoning_content", "reasoning"} {
+		if f, ok := extra[key]; ok {
+			var s string
+			if json.Unmarshal([]byte(f.Raw()), &s) == nil && s != "" {
+				return s
+			}
+		}
 	}
-	var s string
-	_ = json.Unmarshal([]byte(f.Raw()), &s)
-	return s
+	return ""
 }
 
 func usage(u openai.CompletionUsage) provider.Usage {
