@@ -24,6 +24,8 @@
 //	  "error": {"status": 429, "type": "rate_limit_error", "message": "slow down"}
 //	}
 //
+// testdata/sales.json is a complete example: the seed's sales analysis in three turns.
+//
 // A turn with "error" fails with that upstream error instead of answering. A turn
 // without "usage" reports deterministic estimates: input_tokens is one per four bytes of
 // the request's text and tool data (at least 1), output_tokens the same over the turn's

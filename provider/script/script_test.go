@@ -199,3 +199,14 @@ func TestOpenAIServerError(t *testing.T) {
 		t.Errorf("status %d body %+v", resp.StatusCode, body)
 	}
 }
+
+func TestLoadDir(t *testing.T) {
+	all, err := LoadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := all["sales"]
+	if !ok || s.Name != "sales" || len(s.Turns) != 3 {
+		t.Fatalf("LoadDir = %v", all)
+	}
+}
