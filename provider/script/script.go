@@ -24,7 +24,8 @@
 //	  "error": {"status": 429, "type": "rate_limit_error", "message": "slow down"}
 //	}
 //
-// testdata/sales.json is a complete example: the seed's sales analysis in three turns.
+// testdata/sales.json is a complete example: a CSV analysis (look at the data, compute and
+// chart, answer) in three turns.
 //
 // A turn with "error" fails with that upstream error instead of answering. A turn
 // without "usage" reports deterministic estimates: input_tokens is one per four bytes of
@@ -37,7 +38,9 @@
 // multi-request conversation deterministically and concurrent conversations do not
 // interfere: turn i is served when the request holds i assistant messages (turn 0 for a
 // conversation that starts with the user, turn 1 after the model's first turn came back,
-// and so on). Consecutive assistant messages count once. A script whose turns are exhausted
+// and so on). Consecutive assistant messages count once. A client that sends a turn back
+// may split it into several assistant messages (one per tool call and its result), so a
+// script meant to continue across requests should make one tool call per turn. A script whose turns are exhausted
 // answers with its last turn when that turn ends the conversation (no tool_use), and
 // otherwise fails with an upstream error naming the script, so a runaway loop stops.
 // Ids of tool_use blocks without an "id" are derived from the turn and block index
