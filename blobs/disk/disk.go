@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/files"
 )
 
 // tempPrefix starts the names of blobs being written; keys never start with a dot.
@@ -39,6 +40,8 @@ const ringSize = 32
 
 // syncEvery is how many bytes Put writes before it starts their writeback.
 const syncEvery = 8 << 20
+
+var _ files.Blobs = (*Store)(nil)
 
 // Store is a directory of blobs.
 type Store struct {

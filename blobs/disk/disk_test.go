@@ -13,6 +13,8 @@ import (
 
 	"github.com/codebox-dev/codebox/blobs/disk"
 	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/files/filestest"
 )
 
 func TestPutOpenRemove(t *testing.T) {
@@ -114,3 +116,13 @@ func TestOpenRemovesTemporaryFiles(t *testing.T) {
 type iotestErrReader struct{ err error }
 
 func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
+
+func TestConformance(t *testing.T) {
+	filestest.RunBlobs(t, func(t *testing.T) files.Blobs {
+		s, err := disk.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

@@ -1,0 +1,210 @@
+// Package filestest holds the conformance suites of the interfaces package files
+// consumes: every files.Store and files.Blobs driver runs them in its tests, so that a new
+// driver (PostgreSQL, S3) is held to exactly what the SQLite and disk drivers do.
+package filestest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/files"
+)
+
+func file(ws codebox.WorkspaceID, id string, at time.Time, size int64) *files.File {
+	return &files.File{ID: id, Workspace: ws, Filename: id + ".txt", MimeType: "text/plain", Size: size,
+		SHA256: strings.Repeat("0", 64), CreatedAt: at}
+}
+
+// RunStore runs the files.Store conformance suite against stores made by newStore, one
+// fresh, empty store per subtest.
+func RunStore(t *testing.T, newStore func(t *testing.T) files.Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
+
+	t.Run("InsertGet", func(t *testing.T) {
+		s := newStore(t)
+		f := file("a", "file_1", base, 10)
+		f.Downloadable = true
+		f.ExpiresAt = base.Add(time.Hour)
+		if err := s.InsertFile(ctx, f, 1<<40); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetFile(ctx, "a", "file_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *got != *f {
+			t.Fatalf("GetFile = %+v, want %+v", got, f)
+		}
+		if _, err := s.GetFile(ctx, "b", "file_1"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Fatalf("GetFile from another workspace = %v, want ErrNotFound", err)
+		}
+		if err := s.InsertFile(ctx, f, 1<<40); !errors.Is(err, errdefs.ErrConflict) {
+			t.Fatalf("duplicate InsertFile = %v, want ErrConflict", err)
+		}
+		if ok, err := s.FileExists(ctx, "file_1"); err != nil || !ok {
+			t.Fatalf("FileExists = %v, %v", ok, err)
+		}
+		if ok, err := s.FileExists(ctx, "file_2"); err != nil || ok {
+			t.Fatalf("FileExists(unknown) = %v, %v", ok, err)
+		}
+	})
+
+	t.Run("Quota", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.InsertFile(ctx, file("a", "file_1", base, 60), 100); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertFile(ctx, file("a", "file_2", base, 41), 100); !errors.Is(err, errdefs.ErrQuota) {
+			t.Fatalf("over quota = %v, want ErrQuota", err)
+		}
+		if err := s.InsertFile(ctx, file("a", "file_3", base, 40), 100); err != nil {
+			t.Fatalf("exactly at quota = %v", err)
+		}
+		if err := s.InsertFile(ctx, file("b", "file_4", base, 100), 100); err != nil {
+			t.Fatalf("other workspace = %v", err)
+		}
+		if used, err := s.StorageUsed(ctx, "a"); err != nil || used != 100 {
+			t.Fatalf("StorageUsed = %d, %v", used, err)
+		}
+	})
+
+	t.Run("ListAndDelete", func(t *testing.T) {
+		s := newStore(t)
+		// Ten files over five instants, two per instant: order must break ties by id.
+		var want []string
+		for i := 9; i >= 0; i-- {
+			want = append(want, fmt.Sprintf("file_%02d", i))
+		}
+		for i := 0; i < 10; i++ {
+			if err := s.InsertFile(ctx, file("a", fmt.Sprintf("file_%02d", i), base.Add(time.Duration(i/2)*time.Millisecond), 1), 1<<40); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.InsertFile(ctx, file("b", "file_other", base, 1), 1<<40)
+		ids := func(fs []*files.File) []string {
+			var out []string
+			for _, f := range fs {
+				out = append(out, f.ID)
+			}
+			return out
+		}
+		all, more, err := s.ListFiles(ctx, "a", files.ListQuery{Limit: 100})
+		if err != nil || more || strings.Join(ids(all), ",") != strings.Join(want, ",") {
+			t.Fatalf("ListFiles = %v, %v, %v, want %v", ids(all), more, err, want)
+		}
+		page, more, _ := s.ListFiles(ctx, "a", files.ListQuery{Limit: 3})
+		if strings.Join(ids(page), ",") != strings.Join(want[:3], ",") || !more {
+			t.Fatalf("first page = %v, %v", ids(page), more)
+		}
+		c := &files.Cursor{CreatedAt: all[4].CreatedAt, ID: all[4].ID}
+		after, more, _ := s.ListFiles(ctx, "a", files.ListQuery{Limit: 3, After: c})
+		if strings.Join(ids(after), ",") != strings.Join(want[5:8], ",") || !more {
+			t.Fatalf("after %s = %v, %v", c.ID, ids(after), more)
+		}
+		before, more, _ := s.ListFiles(ctx, "a", files.ListQuery{Limit: 3, Before: c})
+		if strings.Join(ids(before), ",") != strings.Join(want[1:4], ",") || !more {
+			t.Fatalf("before %s = %v, %v", c.ID, ids(before), more)
+		}
+		sel, _, _ := s.ListFiles(ctx, "a", files.ListQuery{Limit: 20, IDs: []string{"file_03", "file_07", "file_other", "file_zz"}})
+		if strings.Join(ids(sel), ",") != "file_07,file_03" {
+			t.Fatalf("by ids = %v", ids(sel))
+		}
+		if err := s.DeleteFile(ctx, "b", "file_03"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Fatalf("DeleteFile from another workspace = %v", err)
+		}
+		if err := s.DeleteFile(ctx, "a", "file_03"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteFile(ctx, "a", "file_03"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Fatalf("second DeleteFile = %v", err)
+		}
+		if used, _ := s.StorageUsed(ctx, "a"); used != 9 {
+			t.Fatalf("StorageUsed after delete = %d", used)
+		}
+	})
+
+	t.Run("Expired", func(t *testing.T) {
+		s := newStore(t)
+		for i, exp := range []time.Duration{time.Hour, 2 * time.Hour, 0} {
+			f := file(codebox.WorkspaceID(fmt.Sprint("w", i)), fmt.Sprint("file_", i), base, 1)
+			if exp > 0 {
+				f.ExpiresAt = base.Add(exp)
+			}
+			if err := s.InsertFile(ctx, f, 1<<40); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.ExpiredFiles(ctx, base.Add(90*time.Minute), 10)
+		if err != nil || len(got) != 1 || got[0].ID != "file_0" || got[0].Workspace != "w0" {
+			t.Fatalf("ExpiredFiles = %v, %v", got, err)
+		}
+	})
+}
+
+// RunBlobs runs the files.Blobs conformance suite against stores made by newBlobs.
+func RunBlobs(t *testing.T, newBlobs func(t *testing.T) files.Blobs) {
+	ctx := context.Background()
+
+	t.Run("PutOpenRemove", func(t *testing.T) {
+		b := newBlobs(t)
+		body := strings.Repeat("blob ", 100_000)
+		n, sum, err := b.Put(ctx, "file_a", strings.NewReader(body))
+		want := sha256.Sum256([]byte(body))
+		if err != nil || n != int64(len(body)) || sum != hex.EncodeToString(want[:]) {
+			t.Fatalf("Put = %d, %s, %v", n, sum, err)
+		}
+		rc, err := b.Open(ctx, "file_a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rc.Seek(5, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(rest) != body[5:] {
+			t.Fatalf("read back %d bytes after seek", len(rest))
+		}
+		keys, err := b.Keys(ctx)
+		if err != nil || len(keys) != 1 || keys[0] != "file_a" {
+			t.Fatalf("Keys = %v, %v", keys, err)
+		}
+		if err := b.Remove(ctx, "file_a"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Remove(ctx, "file_a"); err != nil {
+			t.Fatalf("Remove of a missing blob = %v", err)
+		}
+		if _, err := b.Open(ctx, "file_a"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Fatalf("Open after Remove = %v", err)
+		}
+	})
+
+	t.Run("FailedPutLeavesNothing", func(t *testing.T) {
+		b := newBlobs(t)
+		cut := io.MultiReader(strings.NewReader(strings.Repeat("x", 1<<20)), errReader{io.ErrUnexpectedEOF})
+		if _, _, err := b.Put(ctx, "file_cut", cut); err == nil {
+			t.Fatal("Put of a cut reader succeeded")
+		}
+		if keys, err := b.Keys(ctx); err != nil || len(keys) != 0 {
+			t.Fatalf("Keys after a failed Put = %v, %v", keys, err)
+		}
+		if _, err := b.Open(ctx, "file_cut"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Fatalf("Open after a failed Put = %v", err)
+		}
+	})
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
