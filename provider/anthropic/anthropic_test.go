@@ -352,3 +352,20 @@ func TestTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestScriptedMidStreamError(t *testing.T) {
+	m, _ := setup(t, `[{"content":[{"type":"text","text":"Half an answer"}],
+		"error":{"status":529,"type":"overloaded_error","message":"Overloaded","mid_stream":true}}]`)
+	var starts int
+	_, err := m.Turn(context.Background(), baseRequest(), func(e provider.Event) {
+		if e.Type == provider.BlockStart {
+			starts++
+		}
+	})
+	if !errors.Is(err, errdefs.ErrUnavailable) || starts != 1 {
+		t.Errorf("streamed: err = %v after %d blocks, want ErrUnavailable after 1", err, starts)
+	}
+	if _, err := m.Turn(context.Background(), baseRequest(), nil); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Errorf("not streamed: err = %v", err)
+	}
+}

@@ -323,3 +323,21 @@ func TestNewConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestScriptedMidStreamError(t *testing.T) {
+	m, _ := setup(t, `[{"content":[{"type":"text","text":"Half an answer"}],
+		"error":{"status":429,"type":"rate_limit_error","message":"slow down","mid_stream":true}}]`, Config{})
+	var starts int
+	_, err := m.Turn(context.Background(), baseRequest(), func(e provider.Event) {
+		if e.Type == provider.BlockStart {
+			starts++
+		}
+	})
+	var pub *errdefs.Public
+	if !errors.Is(err, errdefs.ErrRateLimited) || !errors.As(err, &pub) || pub.Message != "slow down" || starts != 1 {
+		t.Errorf("streamed: err = %#v after %d blocks", err, starts)
+	}
+	if _, err := m.Turn(context.Background(), baseRequest(), nil); !errors.Is(err, errdefs.ErrRateLimited) {
+		t.Errorf("not streamed: err = %v", err)
+	}
+}

@@ -33,7 +33,7 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 	if err != nil {
 		return nil, err
 	}
-	if turn.Error != nil {
+	if turn.Error != nil && (!turn.Error.MidStream || events == nil) {
 		return nil, provider.UpstreamError(turn.Error.Status, turn.Error.Message, nil)
 	}
 	u := turn.usage(requestBytes(req))
@@ -55,6 +55,9 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 			emit(events, len(resp.Content), b)
 		}
 		resp.Content = append(resp.Content, b)
+	}
+	if turn.Error != nil {
+		return nil, provider.UpstreamError(turn.Error.Status, turn.Error.Message, nil)
 	}
 	return resp, nil
 }

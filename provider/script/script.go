@@ -21,13 +21,16 @@
 //	  "stop_sequence": "",                           // optional
 //	  "usage": {"input_tokens": 10, "output_tokens": 5,
 //	            "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
-//	  "error": {"status": 429, "type": "rate_limit_error", "message": "slow down"}
+//	  "error": {"status": 429, "type": "rate_limit_error", "message": "slow down",
+//	            "mid_stream": false}              // optional: fail after streaming the content
 //	}
 //
 // testdata/sales.json is a complete example: a CSV analysis (look at the data, compute and
 // chart, answer) in three turns.
 //
-// A turn with "error" fails with that upstream error instead of answering. A turn
+// A turn with "error" fails with that upstream error instead of answering; with
+// "mid_stream": true a streamed answer fails only after its content was sent, as real
+// upstreams sometimes do (see Error). A turn
 // without "usage" reports deterministic estimates: input_tokens is one per four bytes of
 // the request's text and tool data (at least 1), output_tokens the same over the turn's
 // own blocks.
@@ -96,10 +99,14 @@ type Usage struct {
 
 // Error is a simulated upstream failure: the HTTP status, the error type of the
 // Anthropic envelope (rate_limit_error, overloaded_error, api_error, …) and its message.
+// With MidStream, a streamed request first gets a 200 and the turn's content, then the
+// error (Anthropic's error event, or an error chunk in OpenAI's format), as upstreams
+// fail mid-answer; a request that is not streamed gets the plain error.
 type Error struct {
-	Status  int    `json:"status"`
-	Type    string `json:"type"`
-	Message string `json:"message"`
+	Status    int    `json:"status"`
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	MidStream bool   `json:"mid_stream,omitempty"`
 }
 
 // Parse decodes a script file's contents and checks it.
@@ -167,7 +174,6 @@ func (s *Script) Validate() error {
 			if t.Error.Status < 400 || t.Error.Status > 599 {
 				return fmt.Errorf("script: turn %d: error status %d is not 4xx/5xx", i, t.Error.Status)
 			}
-			continue
 		}
 		for j, b := range t.Content {
 			switch b.Type {

@@ -210,3 +210,15 @@ func TestLoadDir(t *testing.T) {
 		t.Fatalf("LoadDir = %v", all)
 	}
 }
+
+func TestModelMidStreamError(t *testing.T) {
+	m := NewModel(mustParse(t, `[{"content":[{"type":"text","text":"partial"}],"error":{"status":500,"type":"api_error","message":"boom","mid_stream":true}}]`))
+	var n int
+	_, err := m.Turn(context.Background(), &provider.Request{}, func(provider.Event) { n++ })
+	if !errors.Is(err, errdefs.ErrUpstream) || n != 5 {
+		t.Errorf("err = %v after %d events, want ErrUpstream after 5", err, n)
+	}
+	if _, err := m.Turn(context.Background(), &provider.Request{}, nil); !errors.Is(err, errdefs.ErrUpstream) {
+		t.Errorf("not streamed: err = %v", err)
+	}
+}

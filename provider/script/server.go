@@ -31,7 +31,7 @@ type Recorded struct {
 // ?beta=true) in Anthropic's Messages format: a JSON message, or with "stream": true
 // server-sent events with event: lines (message_start, content_block_start/delta/stop,
 // message_delta, message_stop, and a ping). Scripted errors come back as the error
-// envelope with their status.
+// envelope with their status, or mid-stream as an error event.
 func NewAnthropicServer(s *Script) *Server {
 	srv := &Server{script: s, path: "/v1/messages"}
 	srv.serve = srv.serveAnthropic
@@ -44,7 +44,8 @@ func NewAnthropicServer(s *Script) *Server {
 // stream_options.include_usage is set). Text blocks of a turn are joined into the
 // message content, thinking blocks are sent as reasoning_content (the convention of
 // vLLM and DeepSeek), tool_use blocks become tool_calls. Scripted errors come back as
-// OpenAI's {"error": {…}} body with their status.
+// OpenAI's {"error": {…}} body with their status, or mid-stream as a data: {"error": …}
+// chunk whose code is the status.
 func NewOpenAIServer(s *Script) *Server {
 	srv := &Server{script: s, path: "/v1/chat/completions"}
 	srv.serve = srv.serveOpenAI
@@ -125,7 +126,7 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, body []byte, n int) {
 		writeJSON(w, http.StatusInternalServerError, anthropicError("api_error", err.Error()))
 		return
 	}
-	if e := turn.Error; e != nil {
+	if e := turn.Error; e != nil && !(e.MidStream && req.Stream) {
 		writeJSON(w, e.Status, anthropicError(e.Type, e.Message))
 		return
 	}
@@ -194,6 +195,10 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, body []byte, n int) {
 		}
 		sse.event("content_block_stop", map[string]any{"type": "content_block_stop", "index": i})
 	}
+	if e := turn.Error; e != nil {
+		sse.event("error", map[string]any{"type": "error", "error": map[string]any{"type": e.Type, "message": e.Message}})
+		return
+	}
 	sse.event("message_delta", map[string]any{"type": "message_delta",
 		"delta": map[string]any{"stop_reason": turn.stopReason(), "stop_sequence": stopSeq}, "usage": usage})
 	sse.event("message_stop", map[string]any{"type": "message_stop"})
@@ -225,7 +230,7 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, body []byte, n int) {
 		writeJSON(w, http.StatusInternalServerError, openAIError("server_error", err.Error()))
 		return
 	}
-	if e := turn.Error; e != nil {
+	if e := turn.Error; e != nil && !(e.MidStream && req.Stream) {
 		writeJSON(w, e.Status, openAIError(e.Type, e.Message))
 		return
 	}
@@ -299,6 +304,11 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, body []byte, n int) {
 			chunk(map[string]any{"tool_calls": []any{map[string]any{"index": k,
 				"function": map[string]any{"arguments": p}}}}, nil)
 		}
+	}
+	if e := turn.Error; e != nil {
+		// OpenRouter's shape: the status as the error code.
+		sse.data(map[string]any{"error": map[string]any{"message": e.Message, "type": e.Type, "code": e.Status}})
+		return
 	}
 	chunk(map[string]any{}, finish)
 	if req.StreamOptions.IncludeUsage {
