@@ -169,7 +169,7 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	// one turns a big upload into few large reads instead of a syscall per 4 KiB.
 	br := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, limit), uploadBufferSize)
 	mr := multipart.NewReader(br, params["boundary"])
-	up, err := readUpload(ctx, mr, func(part io.Reader) (*files.Staged, error) {
+	up, err := readUpload(mr, func(part io.Reader) (*files.Staged, error) {
 		return s.Files.Stage(ctx, workspace(r), part)
 	})
 	if up.staged != nil {
@@ -196,7 +196,7 @@ type upload struct {
 
 // readUpload reads every part of mr. The file part goes to stage as a stream; the caller
 // must Discard up.staged when it is set, also on error.
-func readUpload(ctx context.Context, mr *multipart.Reader, stage func(io.Reader) (*files.Staged, error)) (up upload, err error) {
+func readUpload(mr *multipart.Reader, stage func(io.Reader) (*files.Staged, error)) (up upload, err error) {
 	seenExpires := false
 	for {
 		part, err := mr.NextPart()

@@ -69,7 +69,7 @@ func FuzzReadUpload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		mr := multipart.NewReader(bytes.NewReader(body), "BOUNDARY")
 		calls := 0
-		up, err := readUpload(t.Context(), mr, func(r io.Reader) (*files.Staged, error) {
+		up, err := readUpload(mr, func(r io.Reader) (*files.Staged, error) {
 			calls++
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				return nil, &files.BodyError{Err: err}
