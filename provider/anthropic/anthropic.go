@@ -129,8 +129,10 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 	stream := m.client.Messages.NewStreaming(ctx, params)
 	defer stream.Close()
 	var acc anthropic.Message
+	stopped := false
 	for stream.Next() {
 		ev := stream.Current()
+		stopped = stopped || ev.Type == "message_stop"
 		if err := acc.Accumulate(ev); err != nil {
 			return nil, &errdefs.Public{Kind: errdefs.ErrUpstream, Message: "anthropic: malformed stream from upstream", Err: err}
 		}
@@ -167,8 +169,8 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 	if err := stream.Err(); err != nil {
 		return nil, mapError(ctx, err)
 	}
-	if acc.ID == "" {
-		return nil, errdefs.New(errdefs.ErrUpstream, "", "anthropic: upstream stream ended without a message")
+	if !stopped {
+		return nil, errdefs.New(errdefs.ErrUpstream, "", "anthropic: upstream stream ended before message_stop")
 	}
 	return response(&acc), nil
 }

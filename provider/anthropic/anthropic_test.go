@@ -369,3 +369,16 @@ func TestScriptedMidStreamError(t *testing.T) {
 		t.Errorf("not streamed: err = %v", err)
 	}
 }
+
+func TestTruncatedStream(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n")
+		io.WriteString(w, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n")
+	}))
+	defer ts.Close()
+	m := anthropic.New(anthropic.Config{BaseURL: ts.URL, APIKey: "k"})
+	if _, err := m.Turn(context.Background(), baseRequest(), func(provider.Event) {}); !errors.Is(err, errdefs.ErrUpstream) {
+		t.Fatalf("err = %v, want ErrUpstream", err)
+	}
+}

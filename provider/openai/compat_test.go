@@ -130,3 +130,16 @@ func TestReasoningField(t *testing.T) {
 		t.Errorf("without thinking asked: %+v", resp.Content)
 	}
 }
+
+func TestTruncatedStream(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}`+"\n\n")
+	}))
+	defer ts.Close()
+	m, _ := New(Config{BaseURL: ts.URL + "/v1"})
+	if _, err := m.Turn(context.Background(), &provider.Request{Model: "m"}, func(provider.Event) {}); !errors.Is(err, errdefs.ErrUpstream) {
+		t.Fatalf("err = %v, want ErrUpstream", err)
+	}
+}

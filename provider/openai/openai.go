@@ -165,8 +165,8 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 	if err := stream.Err(); err != nil {
 		return nil, mapError(ctx, err)
 	}
-	if !a.seen {
-		return nil, errdefs.New(errdefs.ErrUpstream, "", "openai: upstream stream ended without a completion")
+	if a.finishReason == "" {
+		return nil, errdefs.New(errdefs.ErrUpstream, "", "openai: upstream stream ended before a finish_reason")
 	}
 	return a.finish(), nil
 }

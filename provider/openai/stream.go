@@ -20,7 +20,6 @@ type assembler struct {
 	events   func(provider.Event)
 	thinking bool
 
-	seen         bool
 	id, model    string
 	finishReason string
 	refusal      bool
@@ -39,7 +38,6 @@ func newAssembler(events func(provider.Event), thinking bool) *assembler {
 }
 
 func (a *assembler) chunk(c openai.ChatCompletionChunk) {
-	a.seen = true
 	if a.id == "" {
 		a.id = c.ID
 	}
