@@ -82,13 +82,22 @@ func BenchmarkFilesThroughput(b *testing.B) {
 		// Uploads are not downloadable by design; flip the row to time the download path.
 		makeDownloadable(b, dataDir, id)
 		out := filepath.Join(dir, "down.bin")
+		cpu0, self0 = cpuTime(b, pid), cpuTime(b, os.Getpid())
 		t0 = time.Now()
 		got := benchDownload(b, srv.url, id, out)
 		downDur := time.Since(t0)
+		downCPU, downClientCPU := cpuTime(b, pid)-cpu0, cpuTime(b, os.Getpid())-self0
 		if got != size {
 			b.Fatalf("downloaded %d bytes, want %d", got, size)
 		}
 		os.Remove(out)
+		// The same download with the client discarding the bytes: the server's own rate,
+		// without the client's copy into its page cache.
+		t0 = time.Now()
+		if got := benchDownload(b, srv.url, id, ""); got != size {
+			b.Fatalf("downloaded %d bytes, want %d", got, size)
+		}
+		discardDur := time.Since(t0)
 
 		mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
 		b.ReportMetric(mbps(cpDur), "cp-MB/s")
@@ -97,13 +106,15 @@ func BenchmarkFilesThroughput(b *testing.B) {
 		b.ReportMetric(mbps(downDur), "download-MB/s")
 		b.ReportMetric(100*cpDur.Seconds()/upDur.Seconds(), "upload-%cp")
 		b.ReportMetric(100*cpDur.Seconds()/downDur.Seconds(), "download-%cp")
+		b.ReportMetric(mbps(discardDur), "download-discard-MB/s")
 		b.ReportMetric(float64(peak-idle)/(1<<20), "rss-growth-MiB")
 		b.ReportMetric(upCPU.Seconds()/(float64(size)/(1<<30)), "upload-server-cpu-s/GiB")
-		b.Logf("size %d MiB: cp %v (%.0f MB/s), cp+sync %v, upload %v (%.0f MB/s, %.0f%% of cp), download %v (%.0f MB/s, %.0f%% of cp); server RSS idle %.1f MiB, peak %.1f MiB during upload, growth %.1f MiB; CPU during upload: server %v, client %v",
+		b.Logf("size %d MiB: cp %v (%.0f MB/s), cp+sync %v, upload %v (%.0f MB/s, %.0f%% of cp), download %v (%.0f MB/s, %.0f%% of cp; %.0f MB/s into io.Discard); server RSS idle %.1f MiB, peak %.1f MiB during upload, growth %.1f MiB; CPU during upload: server %v, client %v; during download: server %v, client %v",
 			size>>20, cpDur.Round(time.Millisecond), mbps(cpDur), cpSyncDur.Round(time.Millisecond),
 			upDur.Round(time.Millisecond), mbps(upDur), 100*cpDur.Seconds()/upDur.Seconds(),
-			downDur.Round(time.Millisecond), mbps(downDur), 100*cpDur.Seconds()/downDur.Seconds(),
-			float64(idle)/(1<<20), float64(peak)/(1<<20), float64(peak-idle)/(1<<20), upCPU.Round(time.Millisecond), clientCPU.Round(time.Millisecond))
+			downDur.Round(time.Millisecond), mbps(downDur), 100*cpDur.Seconds()/downDur.Seconds(), mbps(discardDur),
+			float64(idle)/(1<<20), float64(peak)/(1<<20), float64(peak-idle)/(1<<20), upCPU.Round(time.Millisecond), clientCPU.Round(time.Millisecond),
+			downCPU.Round(time.Millisecond), downClientCPU.Round(time.Millisecond))
 	}
 }
 
@@ -204,6 +215,7 @@ func benchUpload(tb testing.TB, url, path string, size int64) string {
 	return out.ID
 }
 
+// benchDownload fetches id into the file out, or discards it when out is "".
 func benchDownload(tb testing.TB, url, id, out string) int64 {
 	tb.Helper()
 	req, _ := http.NewRequest("GET", url+"/v1/files/"+id+"/content", nil)
@@ -215,6 +227,13 @@ func benchDownload(tb testing.TB, url, id, out string) int64 {
 	defer res.Body.Close()
 	if res.StatusCode != 200 {
 		tb.Fatalf("download: status %d", res.StatusCode)
+	}
+	if out == "" {
+		n, err := io.Copy(io.Discard, res.Body)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return n
 	}
 	f, err := os.Create(out)
 	if err != nil {
