@@ -299,7 +299,9 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h.Set("Content-Type", f.MimeType)
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}))
+	if cd := mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}); cd != "" {
+		h.Set("Content-Disposition", cd)
+	}
 	http.ServeContent(w, r, "", f.CreatedAt, rc)
 	return nil
 }
