@@ -36,6 +36,10 @@
 // "stop", as some servers send), content_filter → refusal. Usage: prompt_tokens minus
 // cached tokens → input_tokens, cached tokens → cache_read_input_tokens,
 // completion_tokens → output_tokens.
+//
+// Errors follow provider.Model: the upstream status picks the kind, and the message is
+// read from whichever error body the server sends (OpenAI's, vLLM's, Ollama's, FastAPI's
+// or plain text).
 package openai
 
 import (
@@ -47,6 +51,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -128,6 +133,7 @@ func New(cfg Config) (*Model, error) {
 		option.WithHTTPClient(hc),
 		option.WithMaxRetries(cfg.MaxRetries),
 		option.WithAPIKey(cfg.APIKey),
+		option.WithMiddleware(normalizeErrors),
 	}
 	if cfg.Timeout > 0 {
 		opts = append(opts, option.WithRequestTimeout(cfg.Timeout))
@@ -176,6 +182,63 @@ func wantsThinking(req *provider.Request) bool {
 		Type string `json:"type"`
 	}
 	return len(req.Thinking) > 0 && json.Unmarshal(req.Thinking, &t) == nil && t.Type != "" && t.Type != "disabled"
+}
+
+// maxErrorBody bounds how much of an upstream error body is read.
+const maxErrorBody = 1 << 20
+
+// normalizeErrors rewrites an error response whose body is not OpenAI's
+// {"error": {"message": …}} into that shape, so the SDK reports it as an *openai.Error
+// with its status and message. Servers differ: vLLM puts message at the top level,
+// Ollama's native errors are {"error": "text"}, FastAPI servers send {"detail": …}, and
+// proxies answer in plain text or HTML.
+func normalizeErrors(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	resp, err := next(req)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+		Detail  json.RawMessage `json:"detail"`
+	}
+	msg := ""
+	if json.Unmarshal(data, &env) == nil {
+		var obj struct {
+			Message string `json:"message"`
+		}
+		var str string
+		switch {
+		case json.Unmarshal(env.Error, &obj) == nil && obj.Message != "":
+			resp.Body = io.NopCloser(bytes.NewReader(data))
+			return resp, nil
+		case json.Unmarshal(env.Error, &str) == nil && str != "":
+			msg = str
+		case env.Message != "":
+			msg = env.Message
+		case json.Unmarshal(env.Detail, &str) == nil && str != "":
+			msg = str
+		case len(env.Detail) > 0:
+			msg = string(env.Detail)
+		}
+	}
+	if msg == "" && !bytes.HasPrefix(bytes.TrimSpace(data), []byte("<")) {
+		msg = strings.TrimSpace(string(data))
+		if len(msg) > 500 {
+			msg = msg[:500]
+		}
+	}
+	out, _ := json.Marshal(map[string]any{"error": map[string]any{"message": msg, "type": "upstream_error"}})
+	resp.Body = io.NopCloser(bytes.NewReader(out))
+	resp.ContentLength = int64(len(out))
+	resp.Header.Set("Content-Type", "application/json")
+	resp.Header.Del("Content-Length")
+	return resp, nil
 }
 
 // mapError turns an SDK error into the provider.Model error contract.
