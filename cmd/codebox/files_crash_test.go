@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime/multipart"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,11 +137,50 @@ func TestCrashDuringUploads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	// Slow uploads stream a first part of their body and stall, so that the kill always
+	// finds uploads in the middle of their bytes.
+	const slow = 3
+	var wg sync.WaitGroup
+	killed := make(chan struct{})
+	for i := 0; i < slow; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr, pw := io.Pipe()
+			mw := multipart.NewWriter(pw)
+			go func() {
+				part, _ := mw.CreateFormFile("file", "stalled.bin")
+				part.Write(make([]byte, 1<<20))
+				<-killed
+				pw.CloseWithError(errors.New("client gave up"))
+			}()
+			var res anthropic.FileMetadata
+			if err := srv.client().Post(ctx, "v1/files", nil, &res, option.WithRequestBody(mw.FormDataContentType(), pr)); err == nil {
+				t.Errorf("a stalled upload was acknowledged: %s", res.ID)
+			}
+		}()
+	}
+	blobDir := filepath.Join(dataDir, "blobs")
+	countTemp := func() int {
+		entries, _ := os.ReadDir(blobDir)
+		n := 0
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(time.Minute); countTemp() < slow; {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled uploads never reached the server's disk")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
 	var mu sync.Mutex
 	var ok []acked
 	killAt := 60
-	killed := make(chan struct{})
-	var wg sync.WaitGroup
 	for w := 0; w < 12; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -178,14 +218,11 @@ func TestCrashDuringUploads(t *testing.T) {
 	default:
 		t.Fatalf("only %d uploads acknowledged before the workers stopped", len(ok))
 	}
-	entries, _ := os.ReadDir(filepath.Join(dataDir, "blobs"))
-	tmp := 0
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			tmp++
-		}
-	}
+	tmp := countTemp()
 	t.Logf("%d uploads acknowledged before SIGKILL; %d temporary files of cut uploads on disk", len(ok), tmp)
+	if tmp < slow {
+		t.Fatalf("%d temporary files at the kill, want at least the %d stalled uploads", tmp, slow)
+	}
 
 	srv = startChild(t, dataDir)
 	cl := srv.client()
@@ -232,7 +269,7 @@ func TestCrashDuringUploads(t *testing.T) {
 		}
 	}
 	// Nothing else is on disk: no temporary files, no blob without a row.
-	entries, err = os.ReadDir(filepath.Join(dataDir, "blobs"))
+	entries, err := os.ReadDir(blobDir)
 	if err != nil {
 		t.Fatal(err)
 	}
