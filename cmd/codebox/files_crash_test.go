@@ -33,6 +33,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary codeboxBinary built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildPath != "" {
+		os.RemoveAll(filepath.Dir(buildPath))
+	}
+	os.Exit(code)
+}
+
 // codeboxBinary builds the codebox binary once per test process.
 func codeboxBinary(tb testing.TB) string {
 	tb.Helper()
