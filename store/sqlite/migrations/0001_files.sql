@@ -32,3 +32,5 @@ CREATE TABLE files (
 -- Listing is newest first with (created_at, id) as the stable key.
 CREATE INDEX files_by_workspace ON files (workspace_id, created_at DESC, id DESC);
 CREATE INDEX files_by_expiry ON files (expires_at) WHERE expires_at IS NOT NULL;
+-- The quota check sums a workspace's sizes at every upload; this makes it an index-only scan.
+CREATE INDEX files_usage ON files (workspace_id, size_bytes);
