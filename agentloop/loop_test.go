@@ -44,7 +44,7 @@ func (f *memFiles) Open(ctx context.Context, w codebox.WorkspaceID, id string) (
 	if err != nil {
 		return nil, nil, err
 	}
-	return x, nopSeeker{bytes.NewReader([]byte(x.SHA256))}, nil // SHA256 holds the content in this fake
+	return x, nopSeeker{bytes.NewReader([]byte(x.Checksum))}, nil // Checksum holds the content in this fake
 }
 
 type memUsage struct {
@@ -81,7 +81,7 @@ func newFixture(t *testing.T, turns string, cfg agentloop.Config) *fixture {
 	cfg.Usage = u
 	if cfg.Files == nil {
 		cfg.Files = &memFiles{m: map[string]*files.File{
-			"file_sales": {ID: "file_sales", Workspace: ws, Filename: "sales.csv", SHA256: "region,revenue\nnorth,10\nsouth,5\n"},
+			"file_sales": {ID: "file_sales", Workspace: ws, Filename: "sales.csv", Checksum: "region,revenue\nnorth,10\nsouth,5\n"},
 		}}
 	}
 	return &fixture{loop: agentloop.New(cfg), sb: sb, model: m, usage: u}

@@ -3,11 +3,10 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -293,9 +292,8 @@ func TestFilesDownload(t *testing.T) {
 	if !meta.Downloadable || meta.SizeBytes != int64(len(body)) {
 		t.Errorf("metadata = %s", meta.RawJSON())
 	}
-	sum := sha256.Sum256(body)
-	if f.SHA256 != hex.EncodeToString(sum[:]) {
-		t.Errorf("sha256 = %s", f.SHA256)
+	if sum := files.FormatCRC32C(crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))); f.Checksum != sum {
+		t.Errorf("checksum = %s, want %s", f.Checksum, sum)
 	}
 }
 

@@ -2,7 +2,7 @@
 // per-file size limit and the per-workspace storage quota, expiry and purging.
 //
 // Metadata lives behind Store (store/sqlite) and bytes behind Blobs (blobs/disk). An upload
-// is streamed to a temporary blob, hashed while it streams, made durable (fsync, rename,
+// is streamed to a temporary blob, checksummed (CRC-32C) while it streams, made durable (fsync, rename,
 // fsync of the directory) and only then recorded by a row; a failure at any step leaves
 // nothing behind, and Recover removes what a crash between those steps could leave.
 package files
@@ -25,12 +25,15 @@ const IDPrefix = "file_"
 
 // File is the metadata of one stored file.
 type File struct {
-	ID           string
-	Workspace    codebox.WorkspaceID
-	Filename     string
-	MimeType     string
-	Size         int64
-	SHA256       string // hex
+	ID        string
+	Workspace codebox.WorkspaceID
+	Filename  string
+	MimeType  string
+	Size      int64
+	// Checksum is the algorithm and hex digest of the bytes, "crc32c:" plus 8 hex digits
+	// (FormatCRC32C); files stored by versions that hashed with SHA-256 carry "sha256:"
+	// plus 64.
+	Checksum     string
 	Downloadable bool
 	CreatedAt    time.Time
 	ExpiresAt    time.Time // zero = never
@@ -91,10 +94,10 @@ type Store interface {
 
 // Blobs keeps file bytes by key. blobs/disk implements it.
 type Blobs interface {
-	// Put streams r into a new blob named key and returns its size and hex SHA-256. It
-	// returns only once the blob is durable under its final name; on error nothing is
-	// left behind.
-	Put(ctx context.Context, key string, r io.Reader) (size int64, sha256 string, err error)
+	// Put streams r into a new blob named key and returns its size and its CRC-32C as
+	// FormatCRC32C renders it. It returns only once the blob is durable under its final
+	// name; on error nothing is left behind.
+	Put(ctx context.Context, key string, r io.Reader) (size int64, checksum string, err error)
 	// Open returns errdefs.ErrNotFound for a missing key.
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, error)
 	// Remove deletes key; a missing key is not an error.
@@ -195,7 +198,7 @@ type BodyError struct{ Err error }
 func (e *BodyError) Error() string { return "reading body: " + e.Err.Error() }
 func (e *BodyError) Unwrap() error { return e.Err }
 
-// Stage streams body into a new blob, hashing it on the way. Errors: errdefs.ErrTooLarge,
+// Stage streams body into a new blob, checksumming it on the way. Errors: errdefs.ErrTooLarge,
 // errdefs.ErrQuota, *BodyError when reading body fails, anything else when storing fails.
 func (s *Service) Stage(ctx context.Context, ws codebox.WorkspaceID, body io.Reader) (_ *Staged, err error) {
 	used, err := s.store.StorageUsed(ctx, ws)
@@ -251,7 +254,7 @@ func (st *Staged) Commit(ctx context.Context, m Meta) (*File, error) {
 	if name == "" {
 		name = "unnamed" + ExtensionFor(mt)
 	}
-	f := &File{ID: st.id, Workspace: st.ws, Filename: name, MimeType: mt, Size: st.size, SHA256: st.sum,
+	f := &File{ID: st.id, Workspace: st.ws, Filename: name, MimeType: mt, Size: st.size, Checksum: st.sum,
 		Downloadable: m.Downloadable, CreatedAt: s.now()}
 	if m.ExpiresIn > 0 {
 		f.ExpiresAt = f.CreatedAt.Add(m.ExpiresIn)
@@ -479,3 +482,6 @@ func (hr *headReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// FormatCRC32C renders a CRC-32C (Castagnoli) of a file's bytes as File.Checksum holds it.
+func FormatCRC32C(sum uint32) string { return fmt.Sprintf("crc32c:%08x", sum) }

@@ -3,9 +3,8 @@ package files_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -61,9 +60,9 @@ func TestCreateOpenDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(body)
+	sum := files.FormatCRC32C(crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
 	if f.Filename != "notes.md" || f.MimeType != "text/markdown" || f.Size != int64(len(body)) ||
-		f.SHA256 != hex.EncodeToString(sum[:]) || !f.Downloadable || f.ExpiresAt.Sub(f.CreatedAt) != time.Hour {
+		f.Checksum != sum || !f.Downloadable || f.ExpiresAt.Sub(f.CreatedAt) != time.Hour {
 		t.Fatalf("Create = %+v", f)
 	}
 	got, rc, err := e.svc.Open(ctx, ws, f.ID)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
@@ -24,6 +25,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/option"
 
 	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/store/sqlite"
 )
 
@@ -254,7 +256,8 @@ func TestCrashDuringUploads(t *testing.T) {
 		}
 	}
 	// Every listed file (acknowledged or committed just before the kill) must be whole:
-	// its blob's size and SHA-256 match its row.
+	// its blob's size and CRC-32C match its row, and an acknowledged file's bytes have the
+	// SHA-256 of what was sent.
 	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "codebox.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -269,9 +272,9 @@ func TestCrashDuringUploads(t *testing.T) {
 		if err != nil {
 			t.Fatalf("row of %s: %v", id, err)
 		}
-		size, sum := hashFile(t, filepath.Join(dataDir, "blobs", id))
-		if size != row.Size || sum != row.SHA256 {
-			t.Errorf("%s: blob has %d bytes sha256 %s, row says %d %s", id, size, sum, row.Size, row.SHA256)
+		size, crc, sum := hashFile(t, filepath.Join(dataDir, "blobs", id))
+		if size != row.Size || crc != row.Checksum {
+			t.Errorf("%s: blob has %d bytes checksum %s, row says %d %s", id, size, crc, row.Size, row.Checksum)
 		}
 		if a, found := want[id]; found && a.sum != sum {
 			t.Errorf("%s: blob sha256 %s, uploaded %s", id, sum, a.sum)
@@ -292,17 +295,18 @@ func TestCrashDuringUploads(t *testing.T) {
 	}
 }
 
-func hashFile(t *testing.T, path string) (int64, string) {
+// hashFile returns the size, the CRC-32C as stored in a row, and the hex SHA-256 of a file.
+func hashFile(t *testing.T, path string) (int64, string, string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("blob: %v", err)
 	}
 	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
+	h, c := sha256.New(), crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	n, err := io.Copy(io.MultiWriter(h, c), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n, hex.EncodeToString(h.Sum(nil))
+	return n, files.FormatCRC32C(c.Sum32()), hex.EncodeToString(h.Sum(nil))
 }

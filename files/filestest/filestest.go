@@ -5,10 +5,9 @@ package filestest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
 	"testing"
@@ -21,7 +20,7 @@ import (
 
 func file(ws codebox.WorkspaceID, id string, at time.Time, size int64) *files.File {
 	return &files.File{ID: id, Workspace: ws, Filename: id + ".txt", MimeType: "text/plain", Size: size,
-		SHA256: strings.Repeat("0", 64), CreatedAt: at}
+		Checksum: "crc32c:00000000", CreatedAt: at}
 }
 
 // RunStore runs the files.Store conformance suite against stores made by newStore, one
@@ -159,9 +158,16 @@ func RunBlobs(t *testing.T, newBlobs func(t *testing.T) files.Blobs) {
 		b := newBlobs(t)
 		body := strings.Repeat("blob ", 100_000)
 		n, sum, err := b.Put(ctx, "file_a", strings.NewReader(body))
-		want := sha256.Sum256([]byte(body))
-		if err != nil || n != int64(len(body)) || sum != hex.EncodeToString(want[:]) {
-			t.Fatalf("Put = %d, %s, %v", n, sum, err)
+		want := files.FormatCRC32C(crc32.Checksum([]byte(body), crc32.MakeTable(crc32.Castagnoli)))
+		if err != nil || n != int64(len(body)) || sum != want {
+			t.Fatalf("Put = %d, %s, %v; want checksum %s", n, sum, err, want)
+		}
+		// The check value of CRC-32C (RFC 3720, B.4), independent of hash/crc32.
+		if _, sum, err := b.Put(ctx, "file_check", strings.NewReader("123456789")); err != nil || sum != "crc32c:e3069283" {
+			t.Fatalf("Put(123456789) checksum = %s, %v; want crc32c:e3069283", sum, err)
+		}
+		if err := b.Remove(ctx, "file_check"); err != nil {
+			t.Fatal(err)
 		}
 		rc, err := b.Open(ctx, "file_a")
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 
 var _ files.Store = (*DB)(nil)
 
-const fileColumns = `id, workspace_id, filename, mime_type, size_bytes, sha256, downloadable, created_at, expires_at`
+const fileColumns = `id, workspace_id, filename, mime_type, size_bytes, checksum, downloadable, created_at, expires_at`
 
 // InsertFile records f unless the workspace's bytes plus f.Size would exceed quota
 // (errdefs.ErrQuota). The transaction takes the write lock at BEGIN (_txlock=immediate),
@@ -37,7 +37,7 @@ func (db *DB) InsertFile(ctx context.Context, f *files.File, quota int64) error 
 		expires = formatTime(f.ExpiresAt)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.ID, string(f.Workspace), f.Filename, f.MimeType, f.Size, f.SHA256, f.Downloadable, formatTime(f.CreatedAt), expires); err != nil {
+		f.ID, string(f.Workspace), f.Filename, f.MimeType, f.Size, f.Checksum, f.Downloadable, formatTime(f.CreatedAt), expires); err != nil {
 		return formatError(err)
 	}
 	return formatError(tx.Commit())
@@ -49,7 +49,7 @@ func scanFile(row scanner) (*files.File, error) {
 	var f files.File
 	var ws, created string
 	var expires sql.NullString
-	if err := row.Scan(&f.ID, &ws, &f.Filename, &f.MimeType, &f.Size, &f.SHA256, &f.Downloadable, &created, &expires); err != nil {
+	if err := row.Scan(&f.ID, &ws, &f.Filename, &f.MimeType, &f.Size, &f.Checksum, &f.Downloadable, &created, &expires); err != nil {
 		return nil, formatError(err)
 	}
 	f.Workspace = codebox.WorkspaceID(ws)
