@@ -457,8 +457,10 @@ func decodePageCursor(s string) (*files.Cursor, bool, error) {
 	if !ok || len(rest) > 256 {
 		return nil, false, errBadCursor
 	}
+	// The decoder skips \r and \n even in strict mode, which would let many strings name
+	// one cursor; a cursor must be exactly the encoding it decodes from.
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
-	if err != nil {
+	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != rest {
 		return nil, false, errBadCursor
 	}
 	parts := strings.SplitN(string(raw), ".", 4)
