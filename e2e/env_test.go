@@ -246,16 +246,6 @@ func (e *env) expire(t testing.TB, id string) {
 	e.clock.Advance(31 * 24 * time.Hour)
 }
 
-// tmpPath is where a test writes a scratch file that must survive across requests:
-// /tmp in a real container (as the seed's example does), the workspace in the test
-// sandbox, whose commands run on the host.
-func (e *env) tmpPath(name string) string {
-	if e.real {
-		return "/tmp/" + name
-	}
-	return name
-}
-
 func codeExecTool(version string) anthropic.ToolUnionParam {
 	switch version {
 	case tools.CodeExecution20250522:
