@@ -26,9 +26,7 @@ package api
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -718,7 +716,7 @@ type outputEventJSON struct {
 // one "result" event with the same object the JSON answer has, or one "error" event
 // with the error envelope. An error before any output is an ordinary error response.
 func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, run func(sandbox.OutputFunc) (*sandbox.ExecResult, error)) error {
-	sw := &runEventWriter{w: w, rc: http.NewResponseController(w), carry: map[string][]byte{}}
+	sw := &runEventWriter{eventStream: newEventStream(w), carry: map[string][]byte{}}
 	res, err := run(sw.output)
 	if err != nil && !sw.started {
 		return err
@@ -737,39 +735,15 @@ func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, run func(sand
 	return nil
 }
 
-// runEventWriter writes server-sent events. Output arrives in arbitrary byte chunks, so an
-// incomplete UTF-8 sequence at a chunk's end waits for the next chunk of its stream.
+// runEventWriter writes a run's output as server-sent events. Output arrives in arbitrary
+// byte chunks, so an incomplete UTF-8 sequence at a chunk's end waits for the next chunk of
+// its stream.
 type runEventWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	started bool
-	carry   map[string][]byte // stream → bytes of an unfinished rune
-	failed  bool              // the client went away; drop further events
+	*eventStream
+	carry map[string][]byte // stream → bytes of an unfinished rune
 }
 
-func (s *runEventWriter) event(name string, v any) {
-	if s.failed {
-		return
-	}
-	if !s.started {
-		h := s.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		s.w.WriteHeader(http.StatusOK)
-		s.started = true
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		s.failed = true
-		return
-	}
-	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, b); err != nil {
-		s.failed = true
-		return
-	}
-	s.rc.Flush()
-}
+func (s *runEventWriter) event(name string, v any) { s.send(name, v) }
 
 func (s *runEventWriter) output(stream string, p []byte) {
 	data := append(s.carry[stream], p...)

@@ -11,20 +11,21 @@ import (
 	"github.com/codebox-dev/codebox/tools"
 )
 
-// messageStream writes a Messages stream (spec §5): every frame has an event: line whose
-// name equals the payload's type, and is flushed as written.
-type messageStream struct {
+// eventStream writes server-sent events: every frame has an event: line (the SDKs skip
+// frames without one) and is flushed as written. The 200 status and headers go out with the
+// first frame, so a failure before it can still be an ordinary error response.
+type eventStream struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	started bool
 	failed  bool // the client went away; later writes are dropped
 }
 
-func newMessageStream(w http.ResponseWriter) *messageStream {
-	return &messageStream{w: w, rc: http.NewResponseController(w)}
+func newEventStream(w http.ResponseWriter) *eventStream {
+	return &eventStream{w: w, rc: http.NewResponseController(w)}
 }
 
-func (s *messageStream) begin() {
+func (s *eventStream) begin() {
 	if s.started {
 		return
 	}
@@ -36,7 +37,7 @@ func (s *messageStream) begin() {
 	s.w.WriteHeader(http.StatusOK)
 }
 
-func (s *messageStream) send(event string, v any) {
+func (s *eventStream) send(event string, v any) {
 	s.begin()
 	if s.failed {
 		return
@@ -59,6 +60,16 @@ func (s *messageStream) send(event string, v any) {
 	if err := s.rc.Flush(); err != nil {
 		s.failed = true
 	}
+}
+
+// messageStream writes a Messages stream (spec §5), where each event's name equals its
+// payload's type.
+type messageStream struct {
+	*eventStream
+}
+
+func newMessageStream(w http.ResponseWriter) *messageStream {
+	return &messageStream{newEventStream(w)}
 }
 
 type sseTyped struct {
