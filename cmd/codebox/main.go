@@ -39,7 +39,7 @@ func main() {
 }
 
 // bindEnv fills every flag the user did not set from its CODEBOX_* twin: --data-dir
-// reads CODEBOX_DATA_DIR. A flag may name extra variables with the "env" annotation
+// reads CODEBOX_DATA_DIR. Empty variables are ignored. A flag may name extra variables with the "env" annotation
 // (ANTHROPIC_BASE_URL for the client's --base-url), tried after its CODEBOX_ twin.
 func bindEnv(cmd *cobra.Command) error {
 	var firstErr error
@@ -49,7 +49,9 @@ func bindEnv(cmd *cobra.Command) error {
 		}
 		names := append([]string{envName(f.Name)}, f.Annotations["env"]...)
 		for _, name := range names {
-			if v, ok := os.LookupEnv(name); ok {
+			// An empty variable counts as unset, so that CODEBOX_API_KEY= does not hide
+			// ANTHROPIC_API_KEY behind it.
+			if v := os.Getenv(name); v != "" {
 				if err := f.Value.Set(v); err != nil {
 					firstErr = fmt.Errorf("%s=%q: %w", name, v, err)
 				}
