@@ -181,6 +181,23 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestMemoryLimitDefault is the documented case at the server's default limit: a 6 GiB
+// allocation in a 5 GiB container is killed and reported, and the container lives on.
+func TestMemoryLimitDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("touches 5 GiB of memory")
+	}
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Limits.Memory = sandbox.DefaultMemory })
+	c := create(t, e, sandbox.CreateOptions{})
+	res := runTimeout(t, e, c.ID, `python3 -c 'b = bytearray(6 << 30); print("allocated")'`, 2*time.Minute)
+	if !res.OOMKilled || res.ExitCode != 137 || strings.Contains(res.Stdout, "allocated") {
+		t.Errorf("6 GiB in %d GiB = %+v, want OOMKilled exit 137", sandbox.DefaultMemory>>30, res)
+	}
+	if res := run(t, e, c.ID, "echo alive"); res.Stdout != "alive\n" {
+		t.Errorf("after OOM: %+v, want the container to work", res)
+	}
+}
+
 func TestForkBomb(t *testing.T) {
 	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Limits.PIDs = 64 })
 	c := create(t, e, sandbox.CreateOptions{})
