@@ -260,6 +260,15 @@ func TestListOrderAndCursors(t *testing.T) {
 			t.Fatalf("not newest first at %d: %v %s, %v %s", i, a.CreatedAt, a.ID, b.CreatedAt, b.ID)
 		}
 	}
+	listed := map[string]bool{}
+	for _, f := range list {
+		listed[f.ID] = true
+	}
+	for _, f := range all {
+		if !listed[f.ID] {
+			t.Errorf("created %s is not listed", f.ID)
+		}
+	}
 	c := &files.Cursor{CreatedAt: list[2].CreatedAt, ID: list[2].ID}
 	after, more, _ := e.svc.List(ctx, ws, files.ListQuery{Limit: 2, After: c})
 	if len(after) != 2 || after[0].ID != list[3].ID || after[1].ID != list[4].ID || !more {
