@@ -1,7 +1,7 @@
 # codebox — build, serve, test, bench.
 #
 #   make serve   install Debian packages, build, start the server with embedded defaults
-#   make test    install packages, build the container image, run every test and fuzz target
+#   make test    install packages, lint, build the container image, run every test and fuzz target
 #   make build   build bin/codebox
 #   make bench   run the benchmarks (Files API throughput and memory, sandbox latency)
 
@@ -17,7 +17,7 @@ export CODEBOX_TEST_IMAGE_DIR ?= $(IMAGE_DIR)
 # tests skip when it could not be installed.
 export CODEBOX_TEST_RUNTIMES ?= runc,runsc
 
-.PHONY: all build serve test deps image fuzz bench clean runsc bench-sandbox
+.PHONY: all build serve test deps image fuzz lint bench clean runsc bench-sandbox
 
 all: build
 
@@ -34,9 +34,13 @@ serve: deps build
 image: build
 	./$(BIN) image build --image-dir $(IMAGE_DIR)
 
-test: deps image runsc
+test: deps lint image runsc
 	$(GO) test -race -count=1 ./...
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+# gofmt, go vet and a pinned staticcheck.
+lint:
+	@scripts/lint.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
