@@ -28,14 +28,16 @@ const tempPrefix = ".tmp-"
 
 // chunkSize is the unit Put reads, checksums and writes. Small enough that a chunk is
 // still in the CPU caches when the checksum and the kernel's copy into the page cache
-// touch it.
-const chunkSize = 64 << 10
+// touch it, large enough that handing chunks between the reading and the writing
+// goroutine costs few context switches: measured here, 256 KiB chunks take a fifth less
+// CPU per upload than 64 KiB ones, and 1 MiB ones more than either.
+const chunkSize = 256 << 10
 
 var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
 // ringSize is the number of chunks one Put has in flight between reading and writing
 // (2 MiB).
-const ringSize = 32
+const ringSize = 8
 
 // syncEvery is how many bytes Put writes before it starts their writeback.
 const syncEvery = 8 << 20
