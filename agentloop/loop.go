@@ -105,6 +105,86 @@ func (l *Loop) Forwarder(model string) (f provider.Forwarder, upstream string, o
 	return f, up, ok
 }
 
+// CountTokens reports how many input tokens req costs its model, counting what the model
+// is actually shown: with a code execution tool, the sub-tools as client tools and the
+// system addendum. It touches no container; container_upload files are looked up by id
+// for their names only. Calls sent back unanswered are counted as they are, without the
+// results running them would add. Models whose driver cannot count (OpenAI-compatible
+// servers have no such endpoint) fail with ErrInvalid.
+func (l *Loop) CountTokens(ctx context.Context, ws codebox.WorkspaceID, req *Request) (int64, error) {
+	m, upstream, err := l.cfg.Models.Resolve(req.Model)
+	if err != nil {
+		return 0, err
+	}
+	tc, ok := m.(provider.TokenCounter)
+	if !ok {
+		return 0, errdefs.New(errdefs.ErrInvalid, "", "model %q: count_tokens is available for claude-* models; OpenAI-compatible servers have no token-counting endpoint", req.Model)
+	}
+	preq, err := l.UpstreamRequest(ctx, ws, req, upstream)
+	if err != nil {
+		return 0, err
+	}
+	return tc.CountTokens(ctx, preq)
+}
+
+// UpstreamRequest is the first request req's model would be sent, under the upstream
+// model name, without touching a container (see CountTokens).
+func (l *Loop) UpstreamRequest(ctx context.Context, ws codebox.WorkspaceID, req *Request, upstream string) (*provider.Request, error) {
+	preq := baseRequest(req, upstream)
+	if req.CodeExecution == "" {
+		for _, msg := range req.Messages {
+			for _, b := range msg.Content {
+				if b.Type == TypeContainerUpload {
+					return nil, errdefs.New(errdefs.ErrInvalid, "", "container_upload blocks require a code execution tool in tools")
+				}
+			}
+		}
+		preq.Messages = convert(req.Messages, nil).messages
+		return preq, nil
+	}
+	names := uploadNames{}
+	var uploadList []string
+	for _, m := range req.Messages {
+		for _, b := range m.Content {
+			if b.Type != TypeContainerUpload || names[b.FileID] != "" {
+				continue
+			}
+			names[b.FileID] = b.FileID
+			if l.cfg.Files != nil {
+				f, err := l.cfg.Files.Get(ctx, ws, b.FileID)
+				if err != nil {
+					return nil, err
+				}
+				names[b.FileID] = containerName(f.Filename, b.FileID)
+			}
+			uploadList = append(uploadList, names[b.FileID])
+		}
+	}
+	preq.Messages = convert(req.Messages, names).messages
+	l.addCodeExecution(preq, req.CodeExecution, uploadList)
+	return preq, nil
+}
+
+// baseRequest is req for the model under its upstream name, without messages.
+func baseRequest(req *Request, upstream string) *provider.Request {
+	return &provider.Request{
+		Model: upstream, System: req.System, Tools: req.Tools, ToolChoice: req.ToolChoice,
+		MaxTokens: req.MaxTokens, StopSequences: req.StopSequences, Temperature: req.Temperature,
+		TopP: req.TopP, TopK: req.TopK, Thinking: req.Thinking, Metadata: req.Metadata,
+	}
+}
+
+// addCodeExecution shows the model the code execution tool of the given version: its
+// sub-tools as client tools and the system addendum naming the uploaded files.
+func (l *Loop) addCodeExecution(preq *provider.Request, version string, uploads []string) {
+	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(version, uploads)}
+	preq.System = append(append([]provider.Block(nil), preq.System...), addendum)
+	preq.Tools = append([]provider.Tool(nil), preq.Tools...)
+	for _, d := range tools.Definitions(version) {
+		preq.Tools = append(preq.Tools, provider.Tool{Name: d.Name, Description: d.Description, InputSchema: d.InputSchema})
+	}
+}
+
 // RecordForwarded meters a request whose model answered directly (no code execution),
 // with the usage its answer reported.
 func (l *Loop) RecordForwarded(ctx context.Context, ws codebox.WorkspaceID, messageID, model string, u Usage) {
@@ -143,11 +223,7 @@ func (l *Loop) Run(ctx context.Context, ws codebox.WorkspaceID, req *Request, ev
 	r := &run{l: l, ws: ws, req: req, events: events, model: m,
 		resp: &Response{ID: ids.New("msg_"), Model: req.Model},
 		open: map[int]string{}, ids: map[int]string{}}
-	r.preq = &provider.Request{
-		Model: upstream, System: req.System, Tools: req.Tools, ToolChoice: req.ToolChoice,
-		MaxTokens: req.MaxTokens, StopSequences: req.StopSequences, Temperature: req.Temperature,
-		TopP: req.TopP, TopK: req.TopK, Thinking: req.Thinking, Metadata: req.Metadata,
-	}
+	r.preq = baseRequest(req, upstream)
 	if req.CodeExecution == "" {
 		for _, msg := range req.Messages {
 			for _, b := range msg.Content {
@@ -260,12 +336,7 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 
 	conv := convert(req.Messages, names)
 	r.preq.Messages = conv.messages
-	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(req.CodeExecution, uploadList)}
-	r.preq.System = append(append([]provider.Block(nil), req.System...), addendum)
-	r.preq.Tools = append([]provider.Tool(nil), req.Tools...)
-	for _, d := range tools.Definitions(req.CodeExecution) {
-		r.preq.Tools = append(r.preq.Tools, provider.Tool{Name: d.Name, Description: d.Description, InputSchema: d.InputSchema})
-	}
+	l.addCodeExecution(r.preq, req.CodeExecution, uploadList)
 
 	// Calls the client sent back unanswered run first; their results open the response.
 	for _, p := range conv.pending {

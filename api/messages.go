@@ -42,6 +42,7 @@ type MessagesConfig struct {
 
 func (s *Server) registerMessageRoutes() {
 	s.handle("POST", "/v1/messages", s.createMessage)
+	s.handle("POST", "/v1/messages/count_tokens", s.countTokens)
 	s.handle("GET", "/v1/usage", s.getUsage)
 }
 
@@ -99,6 +100,125 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// TokenCounter counts a request's input tokens; *agentloop.Loop satisfies it.
+type TokenCounter interface {
+	CountTokens(ctx context.Context, ws codebox.WorkspaceID, req *agentloop.Request) (int64, error)
+}
+
+// countTokens answers POST /v1/messages/count_tokens. A request the model would get
+// unchanged goes to upstream's count_tokens byte for byte; one with a code execution
+// tool is counted as the model will see it (sub-tools and system addendum included).
+// No container or file content is touched.
+func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
+	tc, ok := s.Loop.(TokenCounter)
+	if s.Loop == nil || !ok {
+		return errdefs.New(errdefs.ErrUnavailable, "", "the Messages API is not configured on this server")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxJSONBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errdefs.New(errdefs.ErrTooLarge, "", "Request body exceeds the maximum size of %d bytes", tooLarge.Limit)
+		}
+		return err
+	}
+	var wr wireRequest
+	if err := json.Unmarshal(body, &wr); err != nil {
+		return errdefs.New(errdefs.ErrInvalid, "", "Invalid JSON body: %v", err)
+	}
+	// count_tokens has no max_tokens; the conversion checks it as for /v1/messages.
+	one := int64(1)
+	wr.MaxTokens = &one
+	req, _, err := fromWireRequest(&wr)
+	if err != nil {
+		return err
+	}
+	if req.CodeExecution == "" && !hasFileSource(req) {
+		if f, upstream, ok := s.Loop.Forwarder(req.Model); ok {
+			if cf, ok := f.(provider.CountForwarder); ok {
+				return s.forwardCount(w, r, cf, body, req.Model, upstream)
+			}
+		}
+	}
+	if _, err := s.resolveFileSources(r.Context(), workspace(r), req); err != nil {
+		return err
+	}
+	n, err := tc.CountTokens(r.Context(), workspace(r), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		InputTokens int64 `json:"input_tokens"`
+	}{n})
+	return nil
+}
+
+// hasFileSource reports whether an image or document block of req names a file of the
+// Files API, which upstream cannot see.
+func hasFileSource(req *agentloop.Request) bool {
+	var has func(b *provider.Block) bool
+	has = func(b *provider.Block) bool {
+		for i := range b.Content {
+			if has(&b.Content[i]) {
+				return true
+			}
+		}
+		if (b.Type != provider.TypeImage && b.Type != provider.TypeDocument) || len(b.Raw) == 0 {
+			return false
+		}
+		var blk struct {
+			Source struct {
+				Type string `json:"type"`
+			} `json:"source"`
+		}
+		return json.Unmarshal(b.Raw, &blk) == nil && blk.Source.Type == "file"
+	}
+	for i := range req.Messages {
+		for j := range req.Messages[i].Content {
+			if has(&req.Messages[i].Content[j].Block) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// forwardCount passes a count_tokens request through and copies upstream's answer back.
+func (s *Server) forwardCount(w http.ResponseWriter, r *http.Request, f provider.CountForwarder, body []byte, model, upstream string) error {
+	body, err := withModel(body, model, upstream)
+	if err != nil {
+		return err
+	}
+	resp, err := f.ForwardCountTokens(r.Context(), body, r.Header)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	for _, h := range []string{"Content-Type", "retry-after", "x-should-retry"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		s.Logger.Warn("forwarded response cut", "request_id", requestID(r.Context()), "err", err)
+	}
+	return nil
+}
+
+// withModel rewrites body's "model" to the upstream name when routing changed it.
+func withModel(body []byte, model, upstream string) ([]byte, error) {
+	if upstream == model {
+		return body, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "Invalid JSON body: %v", err)
+	}
+	m["model"], _ = json.Marshal(upstream)
+	return json.Marshal(m)
+}
+
 // streamError reports a failure after the 200 as an error event.
 func (s *Server) streamError(r *http.Request, sse *messageStream, err error) {
 	ctx := r.Context()
@@ -118,13 +238,9 @@ func (s *Server) streamError(r *http.Request, sse *messageStream, err error) {
 // forward passes the request through to a driver that speaks Anthropic's wire format,
 // metering the tokens the answer reports.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, f provider.Forwarder, body []byte, model, upstream string) error {
-	if upstream != model {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(body, &m); err != nil {
-			return errdefs.New(errdefs.ErrInvalid, "", "Invalid JSON body: %v", err)
-		}
-		m["model"], _ = json.Marshal(upstream)
-		body, _ = json.Marshal(m)
+	body, err := withModel(body, model, upstream)
+	if err != nil {
+		return err
 	}
 	resp, err := f.Forward(r.Context(), body, r.Header)
 	if err != nil {

@@ -22,6 +22,18 @@ type Forwarder interface {
 	Forward(ctx context.Context, body []byte, header http.Header) (*http.Response, error)
 }
 
+// CountForwarder is implemented by Forwarders whose upstream can count tokens:
+// ForwardCountTokens is Forward for upstream's /v1/messages/count_tokens.
+type CountForwarder interface {
+	ForwardCountTokens(ctx context.Context, body []byte, header http.Header) (*http.Response, error)
+}
+
+// TokenCounter is implemented by drivers that can tell how many input tokens a request
+// costs without running it. Errors are those of Model.Turn.
+type TokenCounter interface {
+	CountTokens(ctx context.Context, req *Request) (int64, error)
+}
+
 // Router picks the Model for a request's model name. A nil driver field means that
 // provider is not configured: its names then fail to resolve with ErrInvalid. A
 // configured driver without credentials still resolves, and its Turn fails with

@@ -68,8 +68,10 @@ type Model struct {
 }
 
 var (
-	_ provider.Model     = (*Model)(nil)
-	_ provider.Forwarder = (*Model)(nil)
+	_ provider.Model          = (*Model)(nil)
+	_ provider.Forwarder      = (*Model)(nil)
+	_ provider.CountForwarder = (*Model)(nil)
+	_ provider.TokenCounter   = (*Model)(nil)
 )
 
 // New returns a Model for cfg. It never reads the environment: the SDK's own
@@ -178,6 +180,44 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 // Forward implements provider.Forwarder: body goes to upstream /v1/messages byte for
 // byte, with the server's key and the client's anthropic-version and anthropic-beta.
 func (m *Model) Forward(ctx context.Context, body []byte, header http.Header) (*http.Response, error) {
+	return m.forward(ctx, "/v1/messages", body, header)
+}
+
+// ForwardCountTokens implements provider.CountForwarder: Forward for upstream's
+// /v1/messages/count_tokens.
+func (m *Model) ForwardCountTokens(ctx context.Context, body []byte, header http.Header) (*http.Response, error) {
+	return m.forward(ctx, "/v1/messages/count_tokens", body, header)
+}
+
+// CountTokens implements provider.TokenCounter with Messages.CountTokens, sending req
+// as Turn would (without max_tokens and the sampling parameters count_tokens rejects).
+func (m *Model) CountTokens(ctx context.Context, req *provider.Request) (int64, error) {
+	if m.cfg.APIKey == "" {
+		return 0, errNoKey()
+	}
+	p, err := Params(req)
+	if err != nil {
+		return 0, err
+	}
+	cp := anthropic.MessageCountTokensParams{
+		Model: p.Model, Messages: p.Messages, Thinking: p.Thinking, ToolChoice: p.ToolChoice,
+		System: anthropic.MessageCountTokensParamsSystemUnion{OfTextBlockArray: p.System},
+	}
+	for i, t := range p.Tools {
+		raw, err := json.Marshal(t)
+		if err != nil {
+			return 0, errdefs.New(errdefs.ErrInvalid, "", "tools.%d: %v", i, err)
+		}
+		cp.Tools = append(cp.Tools, param.Override[anthropic.MessageCountTokensToolUnionParam](json.RawMessage(raw)))
+	}
+	n, err := m.client.Messages.CountTokens(ctx, cp)
+	if err != nil {
+		return 0, mapError(ctx, err)
+	}
+	return n.InputTokens, nil
+}
+
+func (m *Model) forward(ctx context.Context, path string, body []byte, header http.Header) (*http.Response, error) {
 	if m.cfg.APIKey == "" {
 		return nil, errNoKey()
 	}
@@ -185,7 +225,7 @@ func (m *Model) Forward(ctx context.Context, body []byte, header http.Header) (*
 	if m.cfg.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, m.cfg.Timeout)
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, m.cfg.BaseURL+"/v1/messages", bytes.NewReader(body))
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, m.cfg.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("anthropic: %w", err)

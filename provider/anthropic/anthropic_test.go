@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -380,5 +381,41 @@ func TestTruncatedStream(t *testing.T) {
 	m := anthropic.New(anthropic.Config{BaseURL: ts.URL, APIKey: "k"})
 	if _, err := m.Turn(context.Background(), baseRequest(), func(provider.Event) {}); !errors.Is(err, errdefs.ErrUpstream) {
 		t.Fatalf("err = %v, want ErrUpstream", err)
+	}
+}
+
+func TestCountTokens(t *testing.T) {
+	m, srv := setup(t, turns)
+	req := &provider.Request{Model: "claude-x", MaxTokens: 100, Messages: []provider.Message{user("hi")},
+		System: []provider.Block{{Type: provider.TypeText, Text: "Be brief."}},
+		Tools:  []provider.Tool{{Name: "bash_code_execution", Description: "Run bash.", InputSchema: json.RawMessage(`{"type":"object"}`)}}}
+	n, err := m.CountTokens(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := srv.Requests()[0]
+	if rec.Path != "/v1/messages/count_tokens" || n != int64(len(rec.Body)/4+1) {
+		t.Errorf("count %d from %s %s", n, rec.Path, rec.Body)
+	}
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(rec.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["max_tokens"]; ok || !strings.Contains(string(got["tools"]), `"bash_code_execution"`) ||
+		!strings.Contains(string(got["system"]), "Be brief.") {
+		t.Errorf("upstream body = %s", rec.Body)
+	}
+
+	body := []byte(`{"model":"claude-x",  "messages":[{"role":"user","content":"hi"}]}`)
+	resp, err := m.ForwardCountTokens(context.Background(), body, http.Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	rec = srv.Requests()[1]
+	if resp.StatusCode != 200 || !bytes.Equal(rec.Body, body) || rec.Path != "/v1/messages/count_tokens" ||
+		string(data) != fmt.Sprintf(`{"input_tokens":%d}`+"\n", len(body)/4+1) {
+		t.Errorf("forwarded %d %s; upstream got %s %s", resp.StatusCode, data, rec.Path, rec.Body)
 	}
 }

@@ -20,6 +20,15 @@ func NewModel(s *Script) *Model { return &Model{script: s} }
 // Calls reports how many turns the model has been asked for, failed ones included.
 func (m *Model) Calls() int64 { return m.calls.Load() }
 
+// CountTokens implements provider.TokenCounter with the estimate Turn reports as input
+// tokens when its turn sets no usage.
+func (m *Model) CountTokens(ctx context.Context, req *provider.Request) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return estimate(requestBytes(req)), nil
+}
+
 // Turn answers req with the scripted turn its conversation has reached (see the package
 // comment). A scripted error comes back as the error provider.UpstreamError makes of its
 // status and message. With events, text and thinking arrive in up to three deltas and

@@ -14,6 +14,7 @@ import (
 type Server struct {
 	script *Script
 	path   string
+	count  bool // also answers path+"/count_tokens"
 	serve  func(w http.ResponseWriter, body []byte, n int)
 
 	mu       sync.Mutex // guards requests
@@ -31,9 +32,11 @@ type Recorded struct {
 // ?beta=true) in Anthropic's Messages format: a JSON message, or with "stream": true
 // server-sent events with event: lines (message_start, content_block_start/delta/stop,
 // message_delta, message_stop, and a ping). Scripted errors come back as the error
-// envelope with their status, or mid-stream as an error event.
+// envelope with their status, or mid-stream as an error event. It also answers POST
+// /v1/messages/count_tokens with {"input_tokens": N}, N estimated from the body's size
+// as the usage of its messages is.
 func NewAnthropicServer(s *Script) *Server {
-	srv := &Server{script: s, path: "/v1/messages"}
+	srv := &Server{script: s, path: "/v1/messages", count: true}
 	srv.serve = srv.serveAnthropic
 	return srv
 }
@@ -71,7 +74,8 @@ func (s *Server) Last() []byte {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != s.path {
+	counting := s.count && r.URL.Path == s.path+"/count_tokens"
+	if r.URL.Path != s.path && !counting {
 		http.NotFound(w, r)
 		return
 	}
@@ -96,6 +100,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.Unmarshal(body, &conv); err != nil {
 		http.Error(w, "bad JSON: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if counting {
+		writeJSON(w, http.StatusOK, map[string]any{"input_tokens": estimate(len(body))})
 		return
 	}
 	n, prev := 0, ""
