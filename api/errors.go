@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/codebox-dev/codebox/errdefs"
@@ -118,15 +119,27 @@ func errMethodNotAllowed(r *http.Request) error {
 		Message: "Method " + r.Method + " is not allowed on " + r.URL.Path}
 }
 
-// decodeJSON reads a JSON body of at most s.MaxJSONBodyBytes into v.
-func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.MaxJSONBodyBytes)
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(v); err != nil {
+// readBody reads a request body of at most s.MaxJSONBodyBytes; a larger one is
+// errdefs.ErrTooLarge.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxJSONBodyBytes))
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return errdefs.New(errdefs.ErrTooLarge, "", "Request body exceeds the maximum size of %d bytes", tooLarge.Limit)
+			return nil, errdefs.New(errdefs.ErrTooLarge, "", "Request body exceeds the maximum size of %d bytes", tooLarge.Limit)
 		}
+		return nil, err
+	}
+	return body, nil
+}
+
+// decodeJSON reads a JSON body of at most s.MaxJSONBodyBytes into v.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return errdefs.New(errdefs.ErrInvalid, "", "Invalid JSON body: %v", err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,12 +49,8 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if s.Loop == nil {
 		return errdefs.New(errdefs.ErrUnavailable, "", "the Messages API is not configured on this server")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxJSONBodyBytes))
+	body, err := s.readBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errdefs.New(errdefs.ErrTooLarge, "", "Request body exceeds the maximum size of %d bytes", tooLarge.Limit)
-		}
 		return err
 	}
 	var wr wireRequest
@@ -114,12 +109,8 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
 	if s.Loop == nil || !ok {
 		return errdefs.New(errdefs.ErrUnavailable, "", "the Messages API is not configured on this server")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxJSONBodyBytes))
+	body, err := s.readBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errdefs.New(errdefs.ErrTooLarge, "", "Request body exceeds the maximum size of %d bytes", tooLarge.Limit)
-		}
 		return err
 	}
 	var wr wireRequest
