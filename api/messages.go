@@ -185,16 +185,22 @@ func (s *Server) forwardCount(w http.ResponseWriter, r *http.Request, f provider
 		return err
 	}
 	defer resp.Body.Close()
-	for _, h := range []string{"Content-Type", "retry-after", "x-should-retry"} {
+	writeUpstreamHead(w, resp)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		s.Logger.Warn("forwarded response cut", "request_id", requestID(r.Context()), "err", err)
+	}
+	return nil
+}
+
+// writeUpstreamHead copies a forwarded answer's status and the headers a client acts on
+// (content type, caching, retry hints).
+func writeUpstreamHead(w http.ResponseWriter, resp *http.Response) {
+	for _, h := range []string{"Content-Type", "Cache-Control", "retry-after", "x-should-retry"} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		s.Logger.Warn("forwarded response cut", "request_id", requestID(r.Context()), "err", err)
-	}
-	return nil
 }
 
 // withModel rewrites body's "model" to the upstream name when routing changed it.
@@ -238,12 +244,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, f provider.Forw
 		return err
 	}
 	defer resp.Body.Close()
-	for _, h := range []string{"Content-Type", "Cache-Control", "retry-after", "x-should-retry"} {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
-	}
-	w.WriteHeader(resp.StatusCode)
+	writeUpstreamHead(w, resp)
 	var meter usageSniffer
 	meter.sse = strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
 	rc := http.NewResponseController(w)
