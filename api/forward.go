@@ -1,0 +1,94 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/provider"
+)
+
+// forwardCount passes a count_tokens request through and copies upstream's answer back.
+func (s *Server) forwardCount(w http.ResponseWriter, r *http.Request, f provider.CountForwarder, body []byte, model, upstream string) error {
+	body, err := withModel(body, model, upstream)
+	if err != nil {
+		return err
+	}
+	resp, err := f.ForwardCountTokens(r.Context(), body, r.Header)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	writeUpstreamHead(w, resp)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		s.Logger.Warn("forwarded response cut", "request_id", requestID(r.Context()), "err", err)
+	}
+	return nil
+}
+
+// writeUpstreamHead copies a forwarded answer's status and the headers a client acts on
+// (content type, caching, retry hints).
+func writeUpstreamHead(w http.ResponseWriter, resp *http.Response) {
+	for _, h := range []string{"Content-Type", "Cache-Control", "retry-after", "x-should-retry"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+}
+
+// withModel rewrites body's "model" to the upstream name when routing changed it.
+func withModel(body []byte, model, upstream string) ([]byte, error) {
+	if upstream == model {
+		return body, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "Invalid JSON body: %v", err)
+	}
+	m["model"], _ = json.Marshal(upstream)
+	return json.Marshal(m)
+}
+
+// forward passes the request through to a driver that speaks Anthropic's wire format,
+// metering the tokens the answer reports.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, f provider.Forwarder, body []byte, model, upstream string) error {
+	body, err := withModel(body, model, upstream)
+	if err != nil {
+		return err
+	}
+	resp, err := f.Forward(r.Context(), body, r.Header)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	writeUpstreamHead(w, resp)
+	var meter usageSniffer
+	meter.sse = strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if resp.StatusCode == http.StatusOK {
+				meter.Write(buf[:n])
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil
+			}
+			rc.Flush()
+		}
+		if err != nil {
+			if err != io.EOF {
+				s.Logger.Warn("forwarded response cut", "request_id", requestID(r.Context()), "err", err)
+			}
+			break
+		}
+	}
+	if u, id, ok := meter.result(); ok {
+		s.Loop.RecordForwarded(r.Context(), workspace(r), id, model, u)
+	}
+	return nil
+}

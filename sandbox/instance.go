@@ -1,0 +1,81 @@
+package sandbox
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/sandbox/agent"
+)
+
+// instance is the server's handle on one container.
+type instance struct {
+	id  string
+	dir string
+
+	// sem is held (ctx-aware) by whoever runs an operation or changes the lifecycle;
+	// the fields below it belong to the holder.
+	sem     chan struct{}
+	running bool
+	mounted bool
+	client  *agent.Client
+
+	mu sync.Mutex
+	// c is the container's metadata; persisted is when its LastActiveAt was last
+	// stored; readers counts open OpenFile readers, which keep the disk mounted;
+	// diskReady mirrors mounted for readers that do not take sem; gone is set once
+	// it is destroyed.
+	c         Container
+	persisted time.Time
+	readers   int
+	diskReady bool
+	gone      bool
+}
+
+func (m *Manager) newInstance(id string) *instance {
+	return &instance{id: id, dir: filepath.Join(m.cfg.Dir, id), sem: make(chan struct{}, 1)}
+}
+
+func (inst *instance) acquire(ctx context.Context) error {
+	select {
+	case inst.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (inst *instance) tryAcquire() bool {
+	select {
+	case inst.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (inst *instance) release() { <-inst.sem }
+
+func (inst *instance) snapshot() *Container {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	c := inst.c
+	return &c
+}
+
+// Paths of a container's directory.
+func (inst *instance) bundleDir() string { return filepath.Join(inst.dir, "bundle") }
+func (inst *instance) runDir() string    { return filepath.Join(inst.dir, "run") }
+func (inst *instance) diskPath() string  { return filepath.Join(inst.dir, "disk.img") }
+func (inst *instance) mntDir() string    { return filepath.Join(inst.dir, "mnt") }
+func (inst *instance) tokenPath() string { return filepath.Join(inst.dir, "token") }
+
+func notFound(id string) error {
+	return errdefs.New(errdefs.ErrNotFound, "", "container %s not found", id)
+}
+
+func expired(id string) error {
+	return errdefs.New(errdefs.ErrInvalid, "container_expired", "container %s has expired", id)
+}
