@@ -2,41 +2,27 @@ package bench
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/codebox-dev/codebox/internal/testenv"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
 
-// testRootFS finds the built image's root filesystem, or skips.
+// testRootFS finds the built image's root filesystem, or stops the test
+// (testenv.Missing).
 func testRootFS(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run containers")
-	}
+	testenv.NeedRoot(t)
 	return sandboxtest.RootFS(t)
 }
 
+// testRuntimes is CODEBOX_TEST_RUNTIMES; a runtime that is not installed stops the
+// test (testenv.Missing).
 func testRuntimes(t *testing.T) []string {
-	want := os.Getenv("CODEBOX_TEST_RUNTIMES")
-	if want == "" {
-		want = "runc"
-	}
-	var out []string
-	for _, rt := range strings.Split(want, ",") {
-		if _, err := exec.LookPath(rt); err != nil {
-			t.Logf("%s not installed: skipping it", rt)
-			continue
-		}
-		out = append(out, rt)
-	}
-	if len(out) == 0 {
-		t.Skip("no runtime of CODEBOX_TEST_RUNTIMES is installed")
-	}
-	return out
+	rts := sandboxtest.Runtimes()
+	testenv.NeedCommand(t, rts...)
+	return rts
 }
 
 func TestBaseline(t *testing.T) {

@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,7 +25,6 @@ import (
 	"github.com/codebox-dev/codebox/apikey"
 	"github.com/codebox-dev/codebox/blobs/disk"
 	"github.com/codebox-dev/codebox/files"
-	"github.com/codebox-dev/codebox/image"
 	"github.com/codebox-dev/codebox/provider"
 	anthropicdrv "github.com/codebox-dev/codebox/provider/anthropic"
 	openaidrv "github.com/codebox-dev/codebox/provider/openai"
@@ -37,7 +34,6 @@ import (
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 	"github.com/codebox-dev/codebox/store/sqlite"
 	"github.com/codebox-dev/codebox/tools"
-	"github.com/codebox-dev/codebox/tools/toolstest"
 )
 
 func TestMain(m *testing.M) {
@@ -68,43 +64,17 @@ type env struct {
 	db         *sqlite.DB
 	files      *files.Service
 	sb         tools.Sandbox
-	fake       *toolstest.Sandbox // when the real sandbox is unavailable
-	clock      *sandboxtest.Clock // the real sandbox's clock
+	clock      *sandboxtest.Clock // the sandbox's clock
 	upstream   *script.Server
 	runner     *tools.Runner
 	keyA, keyB string // workspaces "default" and "other"
 	model      string
-	real       bool
 }
 
 type envOptions struct {
 	maxIterations int
 	toolTimeout   time.Duration
 	maxOutputFile int64
-}
-
-// realSandboxReason says why the real sandbox cannot run here, or "".
-func realSandboxReason() (rootfs, reason string) {
-	if os.Geteuid() != 0 {
-		return "", "not root"
-	}
-	for _, bin := range []string{"runc", "mkfs.ext4"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return "", bin + " not installed"
-		}
-	}
-	if p := os.Getenv("CODEBOX_TEST_ROOTFS"); p != "" {
-		return p, ""
-	}
-	dir := os.Getenv("CODEBOX_TEST_IMAGE_DIR")
-	if dir == "" {
-		dir = "/var/cache/codebox/images"
-	}
-	img, err := image.Lookup(dir)
-	if err != nil {
-		return "", fmt.Sprintf("no container image in %s (%v)", dir, err)
-	}
-	return img.RootFS, ""
 }
 
 // fileStore lets the real sandbox store generated files through the Files API.
@@ -150,48 +120,41 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		t.Fatal(err)
 	}
 
-	if rootfs, reason := realSandboxReason(); reason == "" {
-		e.real = true
-		e.clock = sandboxtest.NewClock()
-		self, err := os.Executable()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rt, err := oci.New(oci.Config{Binary: "runc", Root: filepath.Join(dir, "runtime")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		store := sandboxtest.NewMemStore()
-		m, err := sandbox.New(sandbox.Config{
-			Dir: filepath.Join(dir, "containers"), RootFS: rootfs, Agent: self,
-			Limits:      sandbox.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256, Disk: 256 << 20},
-			ExecTimeout: time.Minute, StopOnClose: true, Now: e.clock.Now,
-			MaxOutputFileSize: o.maxOutputFile, Logger: logger,
-		}, rt, store, fileStore{svc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			all, _ := store.AllContainers(ctx)
-			for _, c := range all {
-				m.Delete(ctx, c.Workspace, c.ID)
-			}
-			m.Close(ctx)
-		})
-		e.sb = m
-	} else {
-		t.Logf("using the host-directory test sandbox: real sandbox unavailable: %s", reason)
-		e.fake = toolstest.New(filepath.Join(dir, "containers"), svc)
-		if o.maxOutputFile > 0 {
-			e.fake.MaxOutputFile = o.maxOutputFile
-		}
-		e.sb = e.fake
+	runtime := sandboxtest.Runtimes()[0]
+	sandboxtest.Require(t, runtime)
+	rootfs := sandboxtest.RootFS(t)
+	e.clock = sandboxtest.NewClock()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
+	rt, err := oci.New(oci.Config{Binary: runtime, Root: filepath.Join(dir, "runtime")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sandboxtest.NewMemStore()
+	m, err := sandbox.New(sandbox.Config{
+		Dir: filepath.Join(dir, "containers"), RootFS: rootfs, Agent: self,
+		Limits:      sandbox.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256, Disk: 256 << 20},
+		ExecTimeout: time.Minute, StopOnClose: true, Now: e.clock.Now,
+		MaxOutputFileSize: o.maxOutputFile, Logger: logger,
+	}, rt, store, fileStore{svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		all, _ := store.AllContainers(ctx)
+		for _, c := range all {
+			m.Delete(ctx, c.Workspace, c.ID)
+		}
+		m.Close(ctx)
+	})
+	e.sb = m
 
 	s, err := script.Parse([]byte(turns))
 	if err != nil {
@@ -239,10 +202,6 @@ func (e *env) client(key string) *anthropic.Client {
 
 // expire makes a container pass its hard expiry.
 func (e *env) expire(t testing.TB, id string) {
-	if e.fake != nil {
-		e.fake.Expire(id)
-		return
-	}
 	e.clock.Advance(31 * 24 * time.Hour)
 }
 

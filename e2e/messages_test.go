@@ -68,39 +68,9 @@ plt.tight_layout()
 plt.savefig("chart.png")
 EOF`
 
-// salesStdlib is the same analysis with the standard library only, for the host-directory
-// test sandbox (the host has no pandas): it draws the bar chart as a PNG by hand.
-const salesStdlib = `python3 - <<'EOF'
-import csv, struct, zlib
-rev = {}
-for row in csv.DictReader(open("sales.csv")):
-    rev[row["region"]] = rev.get(row["region"], 0) + int(row["revenue_usd"])
-ranked = sorted(rev.items(), key=lambda kv: -kv[1])
-for region, total in ranked:
-    print(region, total)
-w, h, top = 200, 100, ranked[0][1]
-rows = b""
-for y in range(h):
-    row = bytearray([0])
-    for x in range(w):
-        i = x // 50
-        on = i < len(ranked) and x % 50 < 40 and (h - y) <= ranked[i][1] * h // top
-        row += bytes((40, 90, 200) if on else (255, 255, 255))
-    rows += bytes(row)
-def chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
-png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-png += chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-open("chart.png", "wb").write(png)
-EOF`
-
-func salesScript(real bool) string {
-	cmd := salesStdlib
-	if real {
-		cmd = salesPandas
-	}
+func salesScript() string {
 	return scriptOf(
-		turn(text("I'll load the CSV and total revenue by region."), bash(cmd)),
+		turn(text("I'll load the CSV and total revenue by region."), bash(salesPandas)),
 		turn(text("North leads with $5,200, then east ($4,600), south ($2,800) and west ($2,640). The chart is saved as chart.png.")),
 	)
 }
@@ -120,7 +90,7 @@ func uploadSales(t *testing.T, c *anthropic.Client) string {
 func TestSalesAnalysis(t *testing.T) {
 	for _, format := range formats {
 		t.Run(format, func(t *testing.T) {
-			e := newEnv(t, format, salesScript(realSandbox()), envOptions{})
+			e := newEnv(t, format, salesScript(), envOptions{})
 			c := e.client(e.keyA)
 			ctx := context.Background()
 			fileID := uploadSales(t, c)
@@ -184,11 +154,6 @@ func TestSalesAnalysis(t *testing.T) {
 			}
 		})
 	}
-}
-
-func realSandbox() bool {
-	_, reason := realSandboxReason()
-	return reason == ""
 }
 
 // TestStreamingMatchesMessage checks that the SSE stream accumulates, with the SDK's
@@ -292,10 +257,7 @@ func TestStreamingMatchesMessage(t *testing.T) {
 func TestContainerReuse(t *testing.T) {
 	for _, format := range formats {
 		t.Run(format, func(t *testing.T) {
-			path := "number.txt"
-			if realSandbox() {
-				path = "/tmp/number.txt"
-			}
+			path := "/tmp/number.txt"
 			e := newEnv(t, format, scriptOf(
 				turn(bash("echo 12 > "+path)),
 				turn(text("Saved.")),
@@ -496,8 +458,8 @@ func TestUpstreamErrors(t *testing.T) {
 	}
 }
 
-// TestLegacyAndREPLTools runs the Python-only legacy tool and, on the real sandbox, the
-// REPL whose state persists between calls.
+// TestLegacyAndREPLTools runs the Python-only legacy tool and the REPL whose state
+// persists between calls.
 func TestLegacyAndREPLTools(t *testing.T) {
 	e := newEnv(t, formatAnthropic, scriptOf(turn(python("import sys\nprint(6*7, file=sys.stdout)")), turn(text("42"))), envOptions{})
 	p := e.params(anthropic.NewTextBlock("compute"))
@@ -513,9 +475,6 @@ func TestLegacyAndREPLTools(t *testing.T) {
 		t.Errorf("legacy result = %v", got)
 	}
 
-	if !realSandbox() {
-		t.Skip("the REPL needs the real sandbox: " + func() string { _, r := realSandboxReason(); return r }())
-	}
 	e = newEnv(t, formatAnthropic, scriptOf(turn(python("x = 41")), turn(python("print(x + 1)")), turn(text("42"))), envOptions{})
 	p = e.params(anthropic.NewTextBlock("remember"))
 	p.Tools = []anthropic.ToolUnionParam{codeExecTool(tools.CodeExecution20260120)}

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/codebox-dev/codebox/internal/testenv"
 )
 
 // smallRecipe is a quick image to build: Python without libraries.
@@ -28,12 +29,8 @@ func TestBuild(t *testing.T) {
 	if os.Getenv("CODEBOX_TEST_BUILD") != "1" {
 		t.Skip("set CODEBOX_TEST_BUILD=1 to build an image from deb.debian.org (root, network, a minute or two)")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("building an image needs root")
-	}
-	if _, err := exec.LookPath("mmdebstrap"); err != nil {
-		t.Skip("needs mmdebstrap (scripts/deps.sh)")
-	}
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, "mmdebstrap")
 	dir := t.TempDir()
 	r := smallRecipe()
 

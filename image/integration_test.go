@@ -5,32 +5,25 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/codebox-dev/codebox/internal/testenv"
 )
 
 // builtImage returns the image in CODEBOX_TEST_IMAGE_DIR (default
-// /var/cache/codebox/images, where `make test` builds it), or skips.
+// /var/cache/codebox/images, where `make test` builds it), or stops the test
+// (testenv.Missing).
 func builtImage(t *testing.T) *Image {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chroot into the image")
-	}
-	for _, bin := range []string{"unshare", "chroot", "mount"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s: %v", bin, err)
-		}
-	}
-	dir := os.Getenv("CODEBOX_TEST_IMAGE_DIR")
-	if dir == "" {
-		dir = "/var/cache/codebox/images"
-	}
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, "unshare", "chroot", "mount")
+	dir := testenv.ImageDir()
 	img, err := Lookup(dir)
 	if errors.Is(err, ErrNotBuilt) {
-		t.Skipf("no image for recipe %s in %s (build it with `codebox image build --image-dir %s`)", DefaultRecipe().Hash(), dir, dir)
+		testenv.Missing(t, "no image for recipe %s in %s (build it with `codebox image build --image-dir %s`)", DefaultRecipe().Hash(), dir, dir)
 	}
 	if err != nil {
 		t.Fatalf("Lookup(%s) = %v", dir, err)

@@ -11,7 +11,7 @@ import (
 func TestStdlibOnly(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
 	if err != nil {
-		t.Skipf("go list: %v: %s", err, out)
+		t.Fatalf("go list: %v: %s", err, out)
 	}
 	for _, p := range strings.Fields(string(out)) {
 		if p != "github.com/codebox-dev/codebox/sandbox/agent" {

@@ -1,6 +1,7 @@
 // Package sandboxtest helps tests run real sandbox containers: it re-executes the test
-// binary as the in-container agent, finds the root filesystem, skips with a reason when
-// root, the runtime or the image is missing, and provides in-memory Store and FileStore
+// binary as the in-container agent, finds the root filesystem, stops the test through
+// testenv (a skip locally, a failure in CI) when root, the runtime or the image is
+// missing, and provides in-memory Store and FileStore
 // implementations.
 //
 // A test package that starts containers calls AgentMain first thing in TestMain:
@@ -19,7 +20,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -31,6 +31,7 @@ import (
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/ids"
 	"github.com/codebox-dev/codebox/image"
+	"github.com/codebox-dev/codebox/internal/testenv"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/agent"
 	"github.com/codebox-dev/codebox/sandbox/oci"
@@ -47,7 +48,7 @@ func AgentMain() {
 
 // RootFS returns the root filesystem containers run on: the image built in
 // CODEBOX_TEST_IMAGE_DIR (default /var/cache/codebox/images), or the directory
-// CODEBOX_TEST_ROOTFS names. It skips the test when neither exists.
+// CODEBOX_TEST_ROOTFS names. When neither exists the test stops (testenv.Missing).
 func RootFS(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("CODEBOX_TEST_ROOTFS"); p != "" {
@@ -55,13 +56,10 @@ func RootFS(t testing.TB) string {
 			return p
 		}
 	}
-	dir := os.Getenv("CODEBOX_TEST_IMAGE_DIR")
-	if dir == "" {
-		dir = "/var/cache/codebox/images"
-	}
+	dir := testenv.ImageDir()
 	img, err := image.Lookup(dir)
 	if err != nil {
-		t.Skipf("no container image in %s (%v); build it with `codebox image build --image-dir %s` or set CODEBOX_TEST_ROOTFS", dir, err, dir)
+		testenv.Missing(t, "no container image in %s (%v); build it with `codebox image build --image-dir %s` or set CODEBOX_TEST_ROOTFS", dir, err, dir)
 	}
 	return img.RootFS
 }
@@ -75,18 +73,12 @@ func Runtimes() []string {
 	return []string{"runc"}
 }
 
-// Require skips the test unless it runs as root with runtime installed.
+// Require stops the test (testenv.Missing) unless it runs as root with runtime and
+// mkfs.ext4 installed.
 func Require(t testing.TB, runtime string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("sandbox tests need root (containers, loop mounts, cgroups)")
-	}
-	if _, err := exec.LookPath(runtime); err != nil {
-		t.Skipf("runtime %s not installed: %v", runtime, err)
-	}
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("mkfs.ext4 not installed")
-	}
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, runtime, "mkfs.ext4")
 }
 
 // Env is a Manager on a real runtime for one test, with its own directories.
