@@ -72,7 +72,11 @@ loopback. Needs root and the runtime; the image is built on first use.`,
 	return cmd
 }
 
-func init() { rootCmd.AddCommand(newBenchCmd()) }
+func init() {
+	cmd := newBenchCmd()
+	cmd.AddCommand(newBenchLoadCmd())
+	rootCmd.AddCommand(cmd)
+}
 
 func runBench(ctx context.Context, cfg *serveConfig, o *benchOptions, stdout, stderr io.Writer) error {
 	if os.Geteuid() != 0 {
