@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/codebox-dev/codebox/errdefs"
 )
@@ -91,11 +93,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Logger.Error("request failed", "request_id", requestID(ctx), "method", r.Method,
 			"path", r.URL.Path, "status", status, "err", err)
 	}
+	if after, ok := errdefs.RetryAfter(err); ok {
+		w.Header().Set("retry-after", retryAfterSeconds(after))
+	}
 	if status == http.StatusUnauthorized || status == http.StatusRequestEntityTooLarge {
 		// The SDKs would otherwise retry 4xx they do not understand; these never succeed on retry.
 		w.Header().Set("x-should-retry", "false")
 	}
 	writeJSON(w, status, body)
+}
+
+// retryAfterSeconds renders a wait as retry-after's whole seconds, rounded up: the SDKs
+// read the header as an integer, and 0 would invite an immediate retry.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
 }
 
 // writeJSON writes v as a JSON response.

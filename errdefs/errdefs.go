@@ -8,6 +8,7 @@ package errdefs
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kinds of failure. Each maps to one HTTP status and error.type in api/errors.go.
@@ -65,4 +66,31 @@ func Code(err error) string {
 		return p.Code
 	}
 	return ""
+}
+
+// retryAfter carries how long a client should wait before trying again.
+type retryAfter struct {
+	error
+	after time.Duration
+}
+
+func (e *retryAfter) Unwrap() error { return e.error }
+
+// WithRetryAfter marks err (a limit that frees up with time: ErrRateLimited,
+// ErrUnavailable) with how long a client should wait before retrying; the API answers it
+// as the retry-after header.
+func WithRetryAfter(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfter{error: err, after: after}
+}
+
+// RetryAfter returns the wait WithRetryAfter attached anywhere in err's chain.
+func RetryAfter(err error) (time.Duration, bool) {
+	var r *retryAfter
+	if errors.As(err, &r) {
+		return r.after, true
+	}
+	return 0, false
 }

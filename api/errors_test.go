@@ -1,0 +1,37 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/codebox-dev/codebox/errdefs"
+)
+
+// TestRetryAfterHeader checks that a wait attached to an error, wrapped any number of
+// times, becomes the retry-after header in whole seconds rounded up.
+func TestRetryAfterHeader(t *testing.T) {
+	s := New(Config{})
+	for _, tc := range []struct {
+		err        error
+		status     int
+		typ, after string
+	}{
+		{errdefs.WithRetryAfter(errdefs.New(errdefs.ErrRateLimited, "", "busy"), 1500*time.Millisecond), 429, "rate_limit_error", "2"},
+		{fmt.Errorf("run: %w", errdefs.WithRetryAfter(errdefs.New(errdefs.ErrUnavailable, "", "full"), 0)), 529, "overloaded_error", "1"},
+		{errdefs.New(errdefs.ErrRateLimited, "", "busy"), 429, "rate_limit_error", ""},
+	} {
+		w := httptest.NewRecorder()
+		s.writeError(w, httptest.NewRequest("POST", "/v1/messages", nil), tc.err)
+		var body errorBody
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code != tc.status || body.Error.Type != tc.typ || w.Header().Get("retry-after") != tc.after {
+			t.Errorf("%v: %d %s retry-after %q, want %d %s %q", tc.err, w.Code, body.Error.Type,
+				w.Header().Get("retry-after"), tc.status, tc.typ, tc.after)
+		}
+	}
+}
