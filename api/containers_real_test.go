@@ -125,6 +125,15 @@ func testContainersAPIReal(t *testing.T, runtime string) {
 		t.Errorf("stream: %d %s", status, sbody)
 	}
 
+	// Commands the kernel cannot pass to bash are the client's error: a 400 that says
+	// why, never a retryable 529.
+	for _, bad := range []string{`"echo a\u0000b"`, `"echo ` + strings.Repeat("x", 200<<10) + `"`} {
+		status, _, body := do(t, srv, call{method: "POST", path: base + "/exec", body: jsonBody(`{"command":` + bad + `}`)})
+		if status != 400 || !strings.Contains(string(body), `"invalid_request_error"`) || !strings.Contains(string(body), "the command") {
+			t.Errorf("exec of a bad command (%d bytes): %d %.300s", len(bad), status, body)
+		}
+	}
+
 	// Python: REPL state persists between calls.
 	mustDo(t, srv, call{method: "POST", path: base + "/python", body: jsonBody(`{"code":"x = 41"}`)}, 200)
 	res = decode[execResultJSON](t, mustDo(t, srv, call{method: "POST", path: base + "/python", body: jsonBody(`{"code":"print(x + 1)"}`)}, 200))

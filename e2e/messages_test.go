@@ -373,6 +373,8 @@ func TestToolErrorCodes(t *testing.T) {
 					edit(obj{"command": "view", "path": "notes.txt"}),
 					bash("head -c 100000 /dev/zero > big.bin"),
 					obj{"type": "tool_use", "name": tools.Bash, "input": obj{"cmd": "ls"}},
+					bash("echo a\x00b"),
+					bash("echo "+strings.Repeat("x", 200<<10)),
 				),
 				turn(text("Done."))), envOptions{toolTimeout: time.Second, maxOutputFile: 4096})
 			c := e.client(e.keyA)
@@ -380,7 +382,7 @@ func TestToolErrorCodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// 8 server_tool_use blocks, then their 8 results, then the text.
+			// 10 server_tool_use blocks, then their 10 results, then the text.
 			want := []struct{ typ, code string }{
 				{"bash_code_execution_tool_result_error", "execution_time_exceeded"},
 				{"text_editor_code_execution_tool_result_error", "file_not_found"},
@@ -390,24 +392,27 @@ func TestToolErrorCodes(t *testing.T) {
 				{"text_editor_code_execution_view_result", ""},
 				{"bash_code_execution_tool_result_error", "output_file_too_large"},
 				{"bash_code_execution_tool_result_error", "invalid_tool_input"},
+				// Commands the kernel cannot pass to bash: the model's error, never a 529.
+				{"bash_code_execution_tool_result_error", "invalid_tool_input"},
+				{"bash_code_execution_tool_result_error", "invalid_tool_input"},
 			}
 			for i, w := range want {
-				got := resultContent(t, msg, 8+i)
+				got := resultContent(t, msg, len(want)+i)
 				if got["type"] != w.typ || (w.code != "" && got["error_code"] != w.code) {
 					t.Errorf("result %d = %v, want %s %s", i, got, w.typ, w.code)
 				}
 			}
-			if m, _ := resultContent(t, msg, 9)["error_message"].(string); m == "" {
+			if m, _ := resultContent(t, msg, 11)["error_message"].(string); m == "" {
 				t.Errorf("file_not_found carries no error_message")
 			}
-			if lines := resultContent(t, msg, 12)["lines"]; lines == nil {
+			if lines := resultContent(t, msg, 14)["lines"]; lines == nil {
 				t.Errorf("str_replace result has no lines")
 			}
-			if v := resultContent(t, msg, 13)["content"].(string); !strings.Contains(v, "BETA") {
+			if v := resultContent(t, msg, 15)["content"].(string); !strings.Contains(v, "BETA") {
 				t.Errorf("view after edit = %q", v)
 			}
-			if n := codeExecRequests(t, msg); n != 8 {
-				t.Errorf("code_execution_requests = %d, want 8", n)
+			if n := codeExecRequests(t, msg); n != 10 {
+				t.Errorf("code_execution_requests = %d, want 10", n)
 			}
 		})
 	}

@@ -14,9 +14,7 @@ import (
 // modified there. A command that fails, is killed or times out is a result, not an
 // error. If ctx ends first, the command is killed and ctx's error returned.
 func (m *Manager) Exec(ctx context.Context, ws codebox.WorkspaceID, id string, req ExecRequest) (*ExecResult, error) {
-	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
-		return c.Exec(ctx, cmdID, req.Command, timeout, req.Output)
-	})
+	return m.ExecStream(ctx, ws, id, req, req.Output)
 }
 
 // RunPython runs one cell in the container's persistent Python REPL: variables and

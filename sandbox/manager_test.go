@@ -13,6 +13,7 @@ import (
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/agent"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
 
@@ -98,6 +99,27 @@ print(totals.to_dict())
 	// A second run that changes nothing generates nothing.
 	if res := run(t, e, c.ID, "ls"); len(res.Files) != 0 {
 		t.Errorf("unchanged workspace produced files %+v", res.Files)
+	}
+}
+
+// TestBadCommandIsInvalid: a command the kernel cannot pass to bash (a NUL, more than
+// MAX_ARG_STRLEN) is the caller's error, not an unavailable sandbox; the longest
+// command that fits still runs.
+func TestBadCommandIsInvalid(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	for name, cmd := range map[string]string{
+		"NUL":      "echo a\x00b",
+		"too long": "true " + strings.Repeat("x", agent.MaxCommandBytes),
+	} {
+		_, err := e.Manager.Exec(context.Background(), ws, c.ID, sandbox.ExecRequest{Command: cmd})
+		if !errors.Is(err, errdefs.ErrInvalid) || errors.Is(err, errdefs.ErrUnavailable) {
+			t.Errorf("%s: Exec = %v, want errdefs.ErrInvalid", name, err)
+		}
+	}
+	longest := "echo ok #" + strings.Repeat("x", agent.MaxCommandBytes-9)
+	if res := run(t, e, c.ID, longest); res.Stdout != "ok\n" {
+		t.Errorf("a command of exactly %d bytes = %+v", len(longest), res)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox/agent"
 )
 
@@ -15,6 +16,10 @@ type OutputFunc func(stream string, p []byte)
 // ExecStream is Exec with the output also delivered to out while the command runs (the
 // result still carries all of it, within the capture cap).
 func (m *Manager) ExecStream(ctx context.Context, ws codebox.WorkspaceID, id string, req ExecRequest, out OutputFunc) (*ExecResult, error) {
+	// Refused before a container is started for it: bad input is the caller's error.
+	if err := agent.CheckCommand(req.Command); err != nil {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "%s", err)
+	}
 	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
 		return c.Exec(ctx, cmdID, req.Command, timeout, agent.Output(out))
 	})

@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -143,6 +145,10 @@ func (s *server) exec(c *conn, req *Request) {
 		c.fail(KindInvalid, errString("exec needs a timeout"))
 		return
 	}
+	if err := CheckCommand(req.Command); err != nil {
+		c.fail(KindInvalid, err)
+		return
+	}
 	stdinR, err := os.Open(os.DevNull)
 	if err != nil {
 		c.fail(KindInternal, err)
@@ -231,6 +237,18 @@ func fillStatus(ev *Event, ws syscall.WaitStatus) {
 		ev.Signal = int(ws.Signal())
 		ev.ExitCode = 128 + ev.Signal
 	}
+}
+
+// CheckCommand says why bash cannot run command, or returns nil. A command is one
+// argv string, so it can neither hold a NUL nor exceed MaxCommandBytes.
+func CheckCommand(command string) error {
+	if strings.IndexByte(command, 0) >= 0 {
+		return errString("the command contains a NUL byte, which a shell command cannot hold")
+	}
+	if len(command) > MaxCommandBytes {
+		return errString(fmt.Sprintf("the command is %d bytes, longer than the %d a command may be; write long scripts to a file and run the file", len(command), MaxCommandBytes))
+	}
+	return nil
 }
 
 type errString string

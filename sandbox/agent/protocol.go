@@ -32,6 +32,10 @@ const (
 	ChunkSize = 32 << 10
 	// MaxFileBytes is the largest file a read or write request carries.
 	MaxFileBytes = 32 << 20
+	// MaxCommandBytes is the longest bash command. It is passed to bash -c as one
+	// argument, and the kernel refuses a longer one (MAX_ARG_STRLEN, 32 pages with the
+	// terminating NUL) with E2BIG.
+	MaxCommandBytes = 32*4096 - 1
 	// MaxRequestBytes bounds one request line.
 	MaxRequestBytes = MaxFileBytes*4/3 + 1<<20
 	// KillGrace is how long an interrupted REPL cell may take to stop before the REPL
