@@ -99,17 +99,29 @@ func DefaultSpec() *specs.Spec {
 			Resources: &specs.LinuxResources{
 				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 			},
-			MaskedPaths: []string{
-				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-				"/sys/firmware", "/sys/devices/virtual/powercap",
-			},
-			ReadonlyPaths: []string{
-				"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-			},
+			MaskedPaths:   maskedPaths,
+			ReadonlyPaths: readonlyPaths,
 		},
 	}
 }
+
+// maskedPaths are hidden (an empty read-only directory, or /dev/null over a file).
+// The first part is Docker's default list. The rest is every place the kernel shows
+// block devices: the loop devices of all containers on the host, with each disk's
+// host path (and so its container's ID) in loop/backing_file and its live I/O counters
+// in stat, /proc/diskstats and ext4's per-device counters, a side channel on other
+// tenants' writes.
+var maskedPaths = []string{
+	"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+
+	"/proc/diskstats", "/proc/partitions", "/sys/block", "/sys/class/block",
+	"/sys/dev/block", "/sys/devices/virtual/block", "/sys/fs/ext4",
+}
+
+// readonlyPaths are Docker's default read-only paths.
+var readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 
 // WithReadonlyRoot makes path, shared by all containers, the read-only root.
 func WithReadonlyRoot(path string) SpecOpt {
