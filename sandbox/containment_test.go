@@ -1,6 +1,9 @@
 package sandbox_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,6 +35,53 @@ func TestNoBlockDeviceLeaks(t *testing.T) {
 			if strings.Contains(out, leak) {
 				t.Errorf("container sees %q:\n%s", leak, out)
 			}
+		}
+	})
+}
+
+// TestEditorReachesNoHostFile: the editor never follows a magic link. /dev/stderr and
+// /proc/*/fd/* once led to the init's stdio, a host file outside the disk quota.
+func TestEditorReachesNoHostFile(t *testing.T) {
+	eachRuntime(t, nil, func(t *testing.T, e *sandboxtest.Env) {
+		ctx := context.Background()
+		c := create(t, e, sandbox.CreateOptions{})
+		initLog := filepath.Join(e.Config.Dir, c.ID, "bundle", "init.log")
+		before, err := os.ReadFile(initLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/dev/stderr", "/dev/stdout", "/dev/stdin", "/dev/fd/2", "/proc/self/fd/2", "/proc/1/fd/1", "/proc/thread-self/fd/2"} {
+			if v, err := e.Manager.ViewFile(ctx, ws, c.ID, p, nil); err == nil {
+				t.Errorf("view %s succeeded: %.80q", p, v.Content)
+			}
+			if _, err := e.Manager.CreateFile(ctx, ws, c.ID, p, "overwritten from the container\n"); err == nil {
+				t.Errorf("create %s succeeded", p)
+			}
+		}
+		// Nor does a command reach the init's stdio, whatever its permissions.
+		res := run(t, e, c.ID, "for f in /proc/1/fd/*; do echo overwritten >> $f; done 2>/dev/null; ls -l /proc/1/fd 2>&1")
+		if strings.Contains(res.Stdout, "init.log") || strings.Contains(res.Stdout, e.Config.Dir) {
+			t.Errorf("the init's descriptors show a host file:\n%s", res.Stdout)
+		}
+		after, err := os.ReadFile(initLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(after) != string(before) {
+			t.Errorf("init.log changed from %q to %.200q", before, after)
+		}
+		// Ordinary paths still work, symlinks within a mount included.
+		if _, err := e.Manager.CreateFile(ctx, ws, c.ID, "dir/sub/new.txt", "hello\n"); err != nil {
+			t.Fatalf("create dir/sub/new.txt: %v", err)
+		}
+		run(t, e, c.ID, "ln -s dir/sub/new.txt link.txt")
+		for _, p := range []string{"link.txt", "/workspace/dir/sub/new.txt", "/tmp/../workspace/link.txt"} {
+			if v, err := e.Manager.ViewFile(ctx, ws, c.ID, p, nil); err != nil || !strings.Contains(v.Content, "hello") {
+				t.Errorf("view %s = %+v, %v", p, v, err)
+			}
+		}
+		if v, err := e.Manager.ViewFile(ctx, ws, c.ID, "/etc/os-release", nil); err != nil || !strings.Contains(v.Content, "Debian") {
+			t.Errorf("view /etc/os-release = %+v, %v", v, err)
 		}
 	})
 }

@@ -86,3 +86,25 @@ func TestCaptureCaps(t *testing.T) {
 		t.Errorf("sent %d truncated %v, want %d true", cp.sent, cp.truncated, MaxOutput)
 	}
 }
+
+func TestMountOf(t *testing.T) {
+	saved := mountPoints
+	defer func() { mountPoints = saved }()
+	mountPoints = []string{"/run/codebox", "/workspace", "/proc", "/run", "/"}
+	for _, tc := range []struct{ in, mnt, rel string }{
+		{"/workspace", "/workspace", "."},
+		{"/workspace/a/b", "/workspace", "a/b"},
+		{"/workspaces/x", "/", "workspaces/x"},
+		{"/run/codebox/agent.sock", "/run/codebox", "agent.sock"},
+		{"/run/x", "/run", "x"},
+		{"/", "/", "."},
+		{"/etc/passwd", "/", "etc/passwd"},
+	} {
+		if mnt, rel := mountOf(tc.in); mnt != tc.mnt || rel != tc.rel {
+			t.Errorf("mountOf(%q) = %q, %q, want %q, %q", tc.in, mnt, rel, tc.mnt, tc.rel)
+		}
+	}
+	if got := unescapeMountinfo(`/a\040b\134c`); got != `/a b\c` {
+		t.Errorf("unescapeMountinfo = %q", got)
+	}
+}

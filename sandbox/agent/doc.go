@@ -12,5 +12,6 @@
 // The protocol is JSON lines over a unix socket in a host directory bind-mounted into the
 // container, so the host can reconnect to a running container after a server restart.
 // Each connection carries one request and its events. The package imports only the
-// standard library, which a test enforces: the agent's attack surface is what is here.
+// standard library and golang.org/x/sys/unix, which a test enforces: the agent's
+// attack surface is what is here.
 package agent

@@ -60,6 +60,8 @@ func failFile(c *conn, err error) {
 		c.send(&Event{Type: EventError, ErrorKind: KindIsDir, Error: "path is a directory"})
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		c.send(&Event{Type: EventError, ErrorKind: KindNotFound, Error: "no such file"})
+	case errors.Is(err, errCrossesMount):
+		c.send(&Event{Type: EventError, ErrorKind: KindInvalid, Error: errCrossesMount.Error()})
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		c.send(&Event{Type: EventError, ErrorKind: KindTooLarge, Error: "no space left on the container's disk"})
 	default:
@@ -82,7 +84,7 @@ func readFile(c *conn, req *Request) {
 		max = MaxFileBytes
 	}
 	// O_NONBLOCK: opening a FIFO must not hang the agent.
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := openFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		failFile(c, err)
 		return
@@ -124,15 +126,15 @@ func writeFile(c *conn, req *Request) {
 		c.send(&Event{Type: EventError, ErrorKind: KindTooLarge, Error: "file too large"})
 		return
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := mkdirAll(filepath.Dir(p)); err != nil {
 		failFile(c, err)
 		return
 	}
 	existed := true
-	f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	f, err := openFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		existed = false
-		f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, 0o644)
+		f, err = openFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, 0o644)
 	}
 	if err != nil {
 		failFile(c, err)

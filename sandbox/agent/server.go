@@ -44,6 +44,17 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "agent:", err)
 		return 1
 	}
+	if err := loadMounts(); err != nil {
+		fmt.Fprintln(os.Stderr, "agent: mounts:", err)
+		return 1
+	}
+	// The runtime gave the init a host file as stdio (the bundle's log). From here on
+	// nothing in the container may reach it, not even through the agent's own
+	// /proc/self/fd: the agent's stdio becomes /dev/null.
+	if err := detachStdio(); err != nil {
+		fmt.Fprintln(os.Stderr, "agent: stdio:", err)
+		return 1
+	}
 	go warmThreads()
 	if os.Getenv(WarmupEnv) != "" {
 		go s.repl.prestart()
@@ -51,6 +62,21 @@ func Main() int {
 	err = s.serve(ln)
 	fmt.Fprintln(os.Stderr, "agent:", err)
 	return 1
+}
+
+// detachStdio points fds 0, 1 and 2 at /dev/null.
+func detachStdio() error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	for fd := range 3 {
+		if err := syscall.Dup3(int(null.Fd()), fd, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // warmThreads makes the Go runtime create a few OS threads now. A fork bomb can exhaust
