@@ -73,9 +73,7 @@ func multipartUpload(t *testing.T, filename, content, dest string) (io.Reader, s
 }
 
 func TestContainersAPIRealRuntime(t *testing.T) {
-	for _, rt := range sandboxtest.Runtimes() {
-		t.Run(rt, func(t *testing.T) { testContainersAPIReal(t, rt) })
-	}
+	sandboxtest.ForEachRuntime(t, testContainersAPIReal)
 }
 
 func testContainersAPIReal(t *testing.T, runtime string) {

@@ -56,8 +56,10 @@ func python(t *testing.T, e *sandboxtest.Env, id, code string, timeout time.Dura
 	return res
 }
 
-func TestExecBasics(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestExecBasics(t *testing.T) { sandboxtest.ForEachRuntime(t, testExecBasics) }
+
+func testExecBasics(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	res := run(t, e, c.ID, "echo hi; echo err >&2; pwd; id -u; exit 3")
 	if res.Stdout != "hi\n/workspace\n1000\n" || res.Stderr != "err\n" || res.ExitCode != 3 {
@@ -70,8 +72,10 @@ func TestExecBasics(t *testing.T) {
 
 // TestSeedAnalysis is the seeds' example: pandas and matplotlib analyse an uploaded
 // CSV and the chart comes back as a generated file.
-func TestSeedAnalysis(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestSeedAnalysis(t *testing.T) { sandboxtest.ForEachRuntime(t, testSeedAnalysis) }
+
+func testSeedAnalysis(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	csv := "region,sales\nnorth,10\nsouth,25\nnorth,5\neast,7\n"
 	fid := e.Files.Add(ws, "sales.csv", []byte(csv))
 	c := create(t, e, sandbox.CreateOptions{FileIDs: []string{fid}})
@@ -105,8 +109,10 @@ print(totals.to_dict())
 // TestBadCommandIsInvalid: a command the kernel cannot pass to bash (a NUL, more than
 // MAX_ARG_STRLEN) is the caller's error, not an unavailable sandbox; the longest
 // command that fits still runs.
-func TestBadCommandIsInvalid(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestBadCommandIsInvalid(t *testing.T) { sandboxtest.ForEachRuntime(t, testBadCommandIsInvalid) }
+
+func testBadCommandIsInvalid(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	for name, cmd := range map[string]string{
 		"NUL":      "echo a\x00b",
@@ -123,8 +129,10 @@ func TestBadCommandIsInvalid(t *testing.T) {
 	}
 }
 
-func TestOutputCaps(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.MaxOutputFiles = 2; c.MaxOutputFileSize = 1000 })
+func TestOutputCaps(t *testing.T) { sandboxtest.ForEachRuntime(t, testOutputCaps) }
+
+func testOutputCaps(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.MaxOutputFiles = 2; c.MaxOutputFileSize = 1000 })
 	c := create(t, e, sandbox.CreateOptions{})
 	res := run(t, e, c.ID, "echo a > a.txt; echo b > b.txt; echo c > c.txt; mkdir -p .cache d; echo x > .cache/x; head -c 5000 /dev/zero > d/big.bin")
 	if len(res.Files) != 2 || res.FilesError == nil || res.FilesError.Code != "output_file_too_large" {
@@ -137,8 +145,10 @@ func TestOutputCaps(t *testing.T) {
 	}
 }
 
-func TestTimeout(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestTimeout(t *testing.T) { sandboxtest.ForEachRuntime(t, testTimeout) }
+
+func testTimeout(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	res := runTimeout(t, e, c.ID, "echo start; sleep 1000 & sleep 1000", 500*time.Millisecond)
 	if !res.TimedOut || res.Stdout != "start\n" {
@@ -150,8 +160,10 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-func TestCancel(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestCancel(t *testing.T) { sandboxtest.ForEachRuntime(t, testCancel) }
+
+func testCancel(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -174,8 +186,10 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-func TestStdoutCap(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestStdoutCap(t *testing.T) { sandboxtest.ForEachRuntime(t, testStdoutCap) }
+
+func testStdoutCap(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	res := run(t, e, c.ID, "head -c 100000000 /dev/zero | tr '\\0' x; echo done >&2")
 	if !res.Truncated || len(res.Stdout) != 1<<20 || res.Stderr != "done\n" || res.ExitCode != 0 {
@@ -183,8 +197,10 @@ func TestStdoutCap(t *testing.T) {
 	}
 }
 
-func TestMemoryLimit(t *testing.T) {
-	e := sandboxtest.New(t, nil) // 512 MiB
+func TestMemoryLimit(t *testing.T) { sandboxtest.ForEachRuntime(t, testMemoryLimit) }
+
+func testMemoryLimit(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil) // 512 MiB
 	c := create(t, e, sandbox.CreateOptions{})
 	res := run(t, e, c.ID, `python3 -c 'b = bytearray(1 << 30); print("allocated")'`)
 	if !res.OOMKilled || res.ExitCode != 137 || strings.Contains(res.Stdout, "allocated") {
@@ -205,13 +221,21 @@ func TestMemoryLimit(t *testing.T) {
 
 // TestMemoryLimitDefault is the documented case at the server's default limit: a 6 GiB
 // allocation in a 5 GiB container is killed and reported, and the container lives on.
-func TestMemoryLimitDefault(t *testing.T) {
+func TestMemoryLimitDefault(t *testing.T) { sandboxtest.ForEachRuntime(t, testMemoryLimitDefault) }
+
+func testMemoryLimitDefault(t *testing.T, runtime string) {
 	if testing.Short() {
 		t.Skip("touches 5 GiB of memory")
 	}
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Limits.Memory = sandbox.DefaultMemory })
+	// Zeroing 5 GiB takes long on a busy host: allow it (the server's cap would
+	// otherwise cut the request's timeout to ExecTimeout).
+	const timeout = 5 * time.Minute
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) {
+		c.Limits.Memory = sandbox.DefaultMemory
+		c.MaxExecTimeout = timeout
+	})
 	c := create(t, e, sandbox.CreateOptions{})
-	res := runTimeout(t, e, c.ID, `python3 -c 'b = bytearray(6 << 30); print("allocated")'`, 2*time.Minute)
+	res := runTimeout(t, e, c.ID, `python3 -c 'b = bytearray(6 << 30); print("allocated")'`, timeout)
 	if !res.OOMKilled || res.ExitCode != 137 || strings.Contains(res.Stdout, "allocated") {
 		t.Errorf("6 GiB in %d GiB = %+v, want OOMKilled exit 137", sandbox.DefaultMemory>>30, res)
 	}
@@ -220,8 +244,10 @@ func TestMemoryLimitDefault(t *testing.T) {
 	}
 }
 
-func TestForkBomb(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Limits.PIDs = 64 })
+func TestForkBomb(t *testing.T) { sandboxtest.ForEachRuntime(t, testForkBomb) }
+
+func testForkBomb(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Limits.PIDs = 64 })
 	c := create(t, e, sandbox.CreateOptions{})
 	res := runTimeout(t, e, c.ID, `bomb() { bomb | bomb & }; bomb; sleep 5`, 3*time.Second)
 	t.Logf("fork bomb: exit %d timedout %v stderr %.200q", res.ExitCode, res.TimedOut, res.Stderr)
@@ -236,8 +262,10 @@ func TestForkBomb(t *testing.T) {
 	}
 }
 
-func TestDiskFull(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Limits.Disk = 64 << 20 })
+func TestDiskFull(t *testing.T) { sandboxtest.ForEachRuntime(t, testDiskFull) }
+
+func testDiskFull(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Limits.Disk = 64 << 20 })
 	c := create(t, e, sandbox.CreateOptions{})
 	res := run(t, e, c.ID, "dd if=/dev/zero of=/workspace/fill bs=1M count=200 2>&1; df -m /workspace | tail -1")
 	if !strings.Contains(res.Stdout, "No space left on device") {
@@ -248,8 +276,10 @@ func TestDiskFull(t *testing.T) {
 	}
 }
 
-func TestNoNetwork(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestNoNetwork(t *testing.T) { sandboxtest.ForEachRuntime(t, testNoNetwork) }
+
+func testNoNetwork(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	res := python(t, e, c.ID, `
 import socket
@@ -285,8 +315,10 @@ cli = socket.create_connection(srv.getsockname()); print("loopback OK")
 	}
 }
 
-func TestNoEscape(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestNoEscape(t *testing.T) { sandboxtest.ForEachRuntime(t, testNoEscape) }
+
+func testNoEscape(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	secret := filepath.Join(t.TempDir(), "host-secret")
 	if err := os.WriteFile(secret, []byte("host secret"), 0o644); err != nil {
 		t.Fatal(err)
@@ -341,8 +373,10 @@ sys.exit(0 if b"start" in s.recv(4096) else 1)'`},
 
 // TestPathTricks: symlinks and ".." through the editor stay inside the container, and
 // through the host-side file API stay inside its disk.
-func TestPathTricks(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestPathTricks(t *testing.T) { sandboxtest.ForEachRuntime(t, testPathTricks) }
+
+func testPathTricks(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	ctx := context.Background()
 	secret := filepath.Join(t.TempDir(), "host-secret")
@@ -408,7 +442,11 @@ func TestPathTricks(t *testing.T) {
 }
 
 func TestContainersAreIsolated(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+	sandboxtest.ForEachRuntime(t, testContainersAreIsolated)
+}
+
+func testContainersAreIsolated(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	a := create(t, e, sandbox.CreateOptions{})
 	b := create(t, e, sandbox.CreateOptions{})
 	run(t, e, a.ID, "echo mine > a-only.txt; echo tmp > /tmp/a-tmp")
@@ -425,8 +463,10 @@ func TestContainersAreIsolated(t *testing.T) {
 	<-done
 }
 
-func TestREPL(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestREPL(t *testing.T) { sandboxtest.ForEachRuntime(t, testREPL) }
+
+func testREPL(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	python(t, e, c.ID, "import math\nx = 41", time.Minute)
 	if res := python(t, e, c.ID, "x + 1", time.Minute); res.Stdout != "42\n" || res.ExitCode != 0 {
@@ -458,8 +498,10 @@ func TestREPL(t *testing.T) {
 	}
 }
 
-func TestEditor(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestEditor(t *testing.T) { sandboxtest.ForEachRuntime(t, testEditor) }
+
+func testEditor(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	ctx := context.Background()
 	m := e.Manager
@@ -510,7 +552,11 @@ func TestEditor(t *testing.T) {
 }
 
 func TestStopRestartKeepsFiles(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Idle = time.Minute })
+	sandboxtest.ForEachRuntime(t, testStopRestartKeepsFiles)
+}
+
+func testStopRestartKeepsFiles(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Idle = time.Minute })
 	c := create(t, e, sandbox.CreateOptions{})
 	ctx := context.Background()
 	run(t, e, c.ID, "echo kept > w.txt; echo kept-tmp > /tmp/t.txt")
@@ -541,8 +587,10 @@ func TestStopRestartKeepsFiles(t *testing.T) {
 	}
 }
 
-func TestServerRestart(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.StopOnClose = false })
+func TestServerRestart(t *testing.T) { sandboxtest.ForEachRuntime(t, testServerRestart) }
+
+func testServerRestart(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.StopOnClose = false })
 	ctx := context.Background()
 	a := create(t, e, sandbox.CreateOptions{})
 	b := create(t, e, sandbox.CreateOptions{})
@@ -568,8 +616,10 @@ func TestServerRestart(t *testing.T) {
 	}
 }
 
-func TestWorkspaceScoping(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestWorkspaceScoping(t *testing.T) { sandboxtest.ForEachRuntime(t, testWorkspaceScoping) }
+
+func testWorkspaceScoping(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	ctx := context.Background()
 	m := e.Manager
@@ -603,8 +653,10 @@ func TestWorkspaceScoping(t *testing.T) {
 	}
 }
 
-func TestExpiry(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Expiry = time.Hour })
+func TestExpiry(t *testing.T) { sandboxtest.ForEachRuntime(t, testExpiry) }
+
+func testExpiry(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Expiry = time.Hour })
 	c := create(t, e, sandbox.CreateOptions{})
 	ctx := context.Background()
 	e.Clock.Advance(2 * time.Hour)
@@ -623,8 +675,10 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-func TestPoolAndDelete(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.PoolSize = 1 })
+func TestPoolAndDelete(t *testing.T) { sandboxtest.ForEachRuntime(t, testPoolAndDelete) }
+
+func testPoolAndDelete(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.PoolSize = 1 })
 	ctx := context.Background()
 	// Wait for the pool to hold a container.
 	deadline := time.Now().Add(30 * time.Second)
@@ -653,8 +707,10 @@ func TestPoolAndDelete(t *testing.T) {
 	}
 }
 
-func TestWarmupAndStreaming(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.PythonWarmup = "import json as warmed" })
+func TestWarmupAndStreaming(t *testing.T) { sandboxtest.ForEachRuntime(t, testWarmupAndStreaming) }
+
+func testWarmupAndStreaming(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.PythonWarmup = "import json as warmed" })
 	c := create(t, e, sandbox.CreateOptions{})
 	if res := python(t, e, c.ID, "warmed.dumps([1])", time.Minute); res.Stdout != "'[1]'\n" {
 		t.Errorf("warmed REPL = %+v", res)
@@ -673,8 +729,10 @@ func TestWarmupAndStreaming(t *testing.T) {
 	}
 }
 
-func TestDeleteWhileBusy(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestDeleteWhileBusy(t *testing.T) { sandboxtest.ForEachRuntime(t, testDeleteWhileBusy) }
+
+func testDeleteWhileBusy(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	errc := make(chan error, 1)
 	go func() {

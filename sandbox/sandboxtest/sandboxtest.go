@@ -73,6 +73,21 @@ func Runtimes() []string {
 	return []string{"runc"}
 }
 
+// ForEachRuntime runs f as one subtest per runtime of Runtimes, named for it, so that
+// a suite runs on runc and on gVisor alike:
+//
+//	func TestExec(t *testing.T) { sandboxtest.ForEachRuntime(t, testExec) }
+//
+//	func testExec(t *testing.T, runtime string) {
+//		e := sandboxtest.NewWithRuntime(t, runtime, nil)
+//		...
+func ForEachRuntime(t *testing.T, f func(t *testing.T, runtime string)) {
+	t.Helper()
+	for _, rt := range Runtimes() {
+		t.Run(filepath.Base(rt), func(t *testing.T) { f(t, rt) })
+	}
+}
+
 // Require stops the test (testenv.Missing) unless it runs as root with runtime and
 // mkfs.ext4 installed.
 func Require(t testing.TB, runtime string) {
@@ -93,8 +108,10 @@ type Env struct {
 	Clock       *Clock
 }
 
-// New starts a Manager for the test with small limits (512 MiB, 256 PIDs, 256 MiB of
-// disk, no pool); configure may change the config. Everything is destroyed at cleanup.
+// New starts a Manager for the test on the first runtime of Runtimes, with small limits
+// (512 MiB, 256 PIDs, 256 MiB of disk, no pool); configure may change the config.
+// Everything is destroyed at cleanup. A test of the sandbox's behaviour runs on every
+// runtime instead: ForEachRuntime and NewWithRuntime.
 func New(t testing.TB, configure func(*sandbox.Config)) *Env {
 	t.Helper()
 	rt := "runc"
