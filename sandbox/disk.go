@@ -159,7 +159,8 @@ func (m *Manager) mountLocked(ctx context.Context, inst *instance) error {
 	}
 	if !ok {
 		if err := loopMount(inst.diskPath(), mnt); err != nil {
-			return fmt.Errorf("%w: mount workspace disk: %v", errdefs.ErrUnavailable, err)
+			return &errdefs.Public{Kind: errdefs.ErrUnavailable, Message: "the container's disk could not be mounted; try again",
+				Err: fmt.Errorf("mount workspace disk: %w", err)}
 		}
 	}
 	inst.mounted = true
@@ -167,52 +168,6 @@ func (m *Manager) mountLocked(ctx context.Context, inst *instance) error {
 	inst.diskReady = true
 	inst.mu.Unlock()
 	return nil
-}
-
-// loopMount attaches img to a free loop device and mounts it at mnt (nosuid, nodev,
-// noatime) with the ioctls and the syscall directly: mount(8) costs several times more.
-// The device is autoclear, so it detaches itself when the filesystem is unmounted.
-func loopMount(img, mnt string) error {
-	f, err := os.OpenFile(img, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer ctl.Close()
-	for attempt := 0; ; attempt++ {
-		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
-		if err != nil {
-			return fmt.Errorf("loop-control: %w", err)
-		}
-		dev := fmt.Sprintf("/dev/loop%d", n)
-		loop, err := os.OpenFile(dev, os.O_RDWR, 0)
-		if err != nil {
-			return err
-		}
-		cfg := unix.LoopConfig{Fd: uint32(f.Fd())}
-		cfg.Info.Flags = unix.LO_FLAGS_AUTOCLEAR
-		err = unix.IoctlLoopConfigure(int(loop.Fd()), &cfg)
-		if errors.Is(err, unix.EBUSY) && attempt < 20 {
-			loop.Close() // another process took this device first
-			continue
-		}
-		if err != nil {
-			loop.Close()
-			return fmt.Errorf("%s: %w", dev, err)
-		}
-		err = unix.Mount(dev, mnt, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, "")
-		// Closing the device after the mount holds it leaves autoclear to detach it
-		// at unmount; closing it after a failed mount detaches it now.
-		loop.Close()
-		if err != nil {
-			return fmt.Errorf("mount %s: %w", dev, err)
-		}
-		return nil
-	}
 }
 
 // unmountLocked unmounts the disk unless a reader holds it open. The caller holds sem

@@ -419,29 +419,51 @@ func (m *Manager) prepare(ctx context.Context) (_ *instance, retErr error) {
 	}
 	inst.sem <- struct{}{}
 	defer inst.release()
+	// The first mount counts as part of the start, within the start limit.
+	if err := m.acquireStart(ctx); err != nil {
+		return nil, err
+	}
+	defer m.releaseStart()
 	if err := m.mountLocked(ctx, inst); err != nil {
 		return nil, err
 	}
 	if err := initDisk(inst.mntDir()); err != nil {
 		return nil, err
 	}
-	if err := m.startLocked(ctx, inst); err != nil {
+	if err := m.bootLocked(ctx, inst); err != nil {
 		return nil, err
 	}
 	return inst, nil
 }
+
+func (m *Manager) acquireStart(ctx context.Context) error {
+	select {
+	case m.starts <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (m *Manager) releaseStart() { <-m.starts }
 
 // startLocked starts the container and waits for its agent. The caller holds sem.
 func (m *Manager) startLocked(ctx context.Context, inst *instance) error {
 	if inst.running {
 		return nil
 	}
-	select {
-	case m.starts <- struct{}{}:
-	case <-ctx.Done():
-		return context.Cause(ctx)
+	if err := m.acquireStart(ctx); err != nil {
+		return err
 	}
-	defer func() { <-m.starts }()
+	defer m.releaseStart()
+	return m.bootLocked(ctx, inst)
+}
+
+// bootLocked is startLocked within the start limit. The caller holds sem and a start.
+func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
+	if inst.running {
+		return nil
+	}
 	if err := m.mountLocked(ctx, inst); err != nil {
 		return err
 	}
