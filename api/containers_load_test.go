@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
 
@@ -15,7 +16,9 @@ func TestConcurrentCreatesRealRuntime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 40 containers")
 	}
-	srv, _ := realServer(t, sandboxtest.Runtimes()[0], nil)
+	srv, _ := realServer(t, sandboxtest.Runtimes()[0], func(c *sandbox.Config) {
+		c.Capacity.MaxRunning, c.Capacity.MaxRunningPerWorkspace = 40, 40
+	})
 	const n = 40
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

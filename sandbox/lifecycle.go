@@ -92,6 +92,9 @@ func (m *Manager) adopt(ctx context.Context, inst *instance) bool {
 		return false
 	}
 	inst.client, inst.running, inst.mounted = c, true, true
+	m.capMu.Lock()
+	m.live[inst.id] = inst.c.Workspace
+	m.capMu.Unlock()
 	return true
 }
 

@@ -57,6 +57,9 @@ type Config struct {
 	Agent     string
 	AgentArgs []string
 	Limits    Limits
+	// Capacity caps what the containers take of the host together; zero fields are
+	// derived from the host (Host.DefaultCapacity).
+	Capacity Capacity
 	// ExecTimeout is the wall-clock limit of a command or cell that names none; a
 	// request may ask for less, never more than MaxExecTimeout (default ExecTimeout).
 	ExecTimeout    time.Duration
@@ -142,6 +145,11 @@ type Manager struct {
 	// instances are the containers this process has touched, by ID.
 	instances map[string]*instance
 
+	capMu sync.Mutex
+	// live are the running (or starting) containers, by ID, with their workspace
+	// ("" for the pool's): what admission counts.
+	live map[string]codebox.WorkspaceID
+
 	runMu  sync.Mutex
 	cancel context.CancelFunc // of the background loops; nil before Start
 	wg     sync.WaitGroup
@@ -161,6 +169,11 @@ func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error)
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
+	host, err := ReadHost()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: host capacity: %w", err)
+	}
+	cfg.Capacity = host.DefaultCapacity(cfg.Capacity)
 	return &Manager{
 		cfg:       cfg,
 		rt:        rt,
@@ -171,6 +184,7 @@ func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error)
 		pool:      make(chan *instance, cfg.PoolSize),
 		refill:    make(chan struct{}, 1),
 		instances: make(map[string]*instance),
+		live:      make(map[string]codebox.WorkspaceID),
 	}, nil
 }
 
@@ -352,9 +366,18 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	default:
 	}
 	m.poke()
-	if inst == nil {
+	if inst != nil {
+		if err := m.admit(ctx, inst, ws, true); err != nil {
+			select {
+			case m.pool <- inst:
+			default:
+				m.destroy(context.WithoutCancel(ctx), inst)
+			}
+			return nil, err
+		}
+	} else {
 		var err error
-		if inst, err = m.prepare(ctx); err != nil {
+		if inst, err = m.prepare(ctx, ws, true); err != nil {
 			return nil, err
 		}
 	}
@@ -397,11 +420,15 @@ func (m *Manager) copyIn(ctx context.Context, ws codebox.WorkspaceID, inst *inst
 	return m.uploadLocked(inst, name, r)
 }
 
-// prepare makes a new container: directory, disk, start. Each step is undone if a
-// later one fails.
-func (m *Manager) prepare(ctx context.Context) (_ *instance, retErr error) {
+// prepare makes a new container for ws ("" for the pool): admission (see admit),
+// directory, disk, start. Each step is undone if a later one fails.
+func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, evict bool) (_ *instance, retErr error) {
 	inst := m.newInstance(ids.New(IDPrefix))
+	if err := m.admit(ctx, inst, ws, evict); err != nil {
+		return nil, err
+	}
 	if err := os.Mkdir(inst.dir, 0o700); err != nil {
+		m.unadmit(inst)
 		return nil, err
 	}
 	defer func() {
@@ -452,11 +479,22 @@ func (m *Manager) startLocked(ctx context.Context, inst *instance) error {
 	if inst.running {
 		return nil
 	}
+	inst.mu.Lock()
+	ws := inst.c.Workspace
+	inst.mu.Unlock()
+	if err := m.admit(ctx, inst, ws, true); err != nil {
+		return err
+	}
 	if err := m.acquireStart(ctx); err != nil {
+		m.unadmit(inst)
 		return err
 	}
 	defer m.releaseStart()
-	return m.bootLocked(ctx, inst)
+	if err := m.bootLocked(ctx, inst); err != nil {
+		m.unadmit(inst)
+		return err
+	}
+	return nil
 }
 
 // bootLocked is startLocked within the start limit. The caller holds sem and a start.
@@ -564,6 +602,7 @@ func waitAgent(ctx context.Context, c *agent.Client) error {
 // stopLocked stops the container; its disk stays as it is. The caller holds sem.
 func (m *Manager) stopLocked(ctx context.Context, inst *instance) error {
 	inst.running, inst.client = false, nil
+	m.unadmit(inst)
 	if err := m.rt.Delete(context.WithoutCancel(ctx), inst.id); err != nil {
 		return err
 	}
@@ -589,6 +628,7 @@ func (m *Manager) destroy(ctx context.Context, inst *instance) error {
 		errs = append(errs, err)
 	}
 	inst.running, inst.client = false, nil
+	m.unadmit(inst)
 	if err := m.unmountLocked(inst); err != nil {
 		errs = append(errs, err)
 	} else if err := os.RemoveAll(inst.dir); err != nil {

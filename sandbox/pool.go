@@ -2,7 +2,10 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/codebox-dev/codebox/errdefs"
 )
 
 // PoolReady returns how many pre-started containers wait in the pool right now, and the
@@ -33,10 +36,13 @@ func (m *Manager) fillPool(ctx context.Context) {
 		for len(m.pool) < m.cfg.PoolSize && ctx.Err() == nil {
 			// A start is never cut short: a runtime killed halfway can leave
 			// processes and mounts behind. Close waits for it instead.
-			inst, err := m.prepare(context.WithoutCancel(ctx))
+			inst, err := m.prepare(context.WithoutCancel(ctx), "", false)
 			if err == nil && ctx.Err() != nil {
 				m.destroy(context.WithoutCancel(ctx), inst)
 				return
+			}
+			if errors.Is(err, errdefs.ErrRateLimited) {
+				break // the server is full; the next create asks again
 			}
 			if err != nil {
 				if ctx.Err() != nil {

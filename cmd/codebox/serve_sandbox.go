@@ -36,6 +36,14 @@ type sandboxConfig struct {
 	Expiry       time.Duration
 	PoolSize     int
 	PythonWarmup string
+
+	// Capacity of the containers together; zero means derived from the host.
+	CgroupParent           string
+	TotalMemory            binarySize
+	TotalPIDs              int64
+	MemoryRequest          binarySize
+	MaxRunning             int
+	MaxRunningPerWorkspace int
 }
 
 // binarySize is a size flag that reads like byteSize ("5GiB", "512MB") and prints in
@@ -59,6 +67,25 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.DurationVar(&c.Expiry, "container-expiry", sandbox.DefaultExpiry, "destroy a container and its files this long after creation")
 	fs.IntVar(&c.PoolSize, "pool-size", 2, "pre-started containers kept ready for create")
 	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
+	c.MemoryRequest.byteSize = sandbox.DefaultMemoryRequest
+	fs.StringVar(&c.CgroupParent, "sandbox-cgroup-parent", oci.DefaultCgroupParent, "cgroup the containers' cgroups are made in, limited by --sandbox-total-memory and --sandbox-total-pids")
+	fs.Var(&c.TotalMemory, "sandbox-total-memory", "memory all containers may use together (default: the host's less a tenth, at least 1GiB)")
+	fs.Int64Var(&c.TotalPIDs, "sandbox-total-pids", 0, "tasks all containers may run together (default: pid_max less a quarter)")
+	fs.Var(&c.MemoryRequest, "sandbox-memory-request", "memory a running container is counted for when admitting it")
+	fs.IntVar(&c.MaxRunning, "max-running-containers", 0, "running containers on the server (default: --sandbox-total-memory / --sandbox-memory-request)")
+	fs.IntVar(&c.MaxRunningPerWorkspace, "max-running-containers-per-workspace", 0, "running containers of one workspace (default: half of --max-running-containers)")
+}
+
+// capacity derives the containers' caps from the host and the flags.
+func (c *sandboxConfig) capacity() (sandbox.Capacity, error) {
+	host, err := sandbox.ReadHost()
+	if err != nil {
+		return sandbox.Capacity{}, fmt.Errorf("host capacity: %w", err)
+	}
+	return host.DefaultCapacity(sandbox.Capacity{
+		Memory: int64(c.TotalMemory.byteSize), PIDs: c.TotalPIDs, MemoryRequest: int64(c.MemoryRequest.byteSize),
+		MaxRunning: c.MaxRunning, MaxRunningPerWorkspace: c.MaxRunningPerWorkspace,
+	}), nil
 }
 
 // setupSandbox builds (or finds) the root filesystem, reconciles the containers the
@@ -88,10 +115,17 @@ func setupSandbox(ctx context.Context, a *app) error {
 	if root == "" {
 		root = filepath.Join(a.cfg.DataDir, "runtime", filepath.Base(cfg.Runtime))
 	}
-	rt, err := oci.New(oci.Config{Binary: cfg.Runtime, Root: root})
+	capacity, err := cfg.capacity()
 	if err != nil {
 		return err
 	}
+	rt, err := oci.New(oci.Config{Binary: cfg.Runtime, Root: root, CgroupParent: cfg.CgroupParent,
+		ParentLimits: oci.ParentLimits{Memory: capacity.Memory, PIDs: capacity.PIDs}})
+	if err != nil {
+		return err
+	}
+	a.logger.Info("sandbox capacity", "memory", humanize.IBytes(uint64(capacity.Memory)), "tasks", capacity.PIDs,
+		"running", capacity.MaxRunning, "running_per_workspace", capacity.MaxRunningPerWorkspace)
 	a.onClose(func(context.Context) error { return rt.Close() }) // after the Manager's Close; see oci/runsc.go
 	var fstore sandbox.FileStore
 	if a.files != nil {
@@ -102,6 +136,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		RootFS:       img.RootFS,
 		Agent:        self,
 		Limits:       sandbox.Limits{Memory: int64(cfg.Memory.byteSize), CPUs: cfg.CPUs, PIDs: cfg.PIDs, Disk: int64(cfg.Disk.byteSize)},
+		Capacity:     capacity,
 		ExecTimeout:  cfg.ExecTimeout,
 		Idle:         cfg.Idle,
 		Expiry:       cfg.Expiry,

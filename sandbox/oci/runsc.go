@@ -42,8 +42,10 @@ func gvisorArgs() []string {
 // Close releases what the runtime keeps in its state root beyond its containers:
 // runsc --network=none bind-mounts one empty network namespace at <root>/null-netns
 // and shares it between sandboxes. Call Close when the runtime is done (its root may
-// then be removed); sandboxes still running keep their namespace.
+// then be removed); sandboxes still running keep their namespace. The parent cgroup
+// goes too once no container is left in it.
 func (r *Runtime) Close() error {
+	removeParent(r.parent)
 	if !r.gvisor {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ type Runtime struct {
 	root   string
 	args   []string
 	gvisor bool
+	parent string
 }
 
 var _ sandbox.Runtime = (*Runtime)(nil)
@@ -39,6 +41,10 @@ type Config struct {
 	Root string
 	// Args are extra global flags for the binary.
 	Args []string
+	// CgroupParent is the cgroup every container's cgroup is made in (default
+	// DefaultCgroupParent); ParentLimits, when set, are given to it at New.
+	CgroupParent string
+	ParentLimits ParentLimits
 }
 
 // New checks that the binary exists and returns a Runtime.
@@ -56,7 +62,16 @@ func New(cfg Config) (*Runtime, error) {
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, err
 	}
-	r := &Runtime{binary: bin, root: cfg.Root, args: cfg.Args}
+	if cfg.CgroupParent == "" {
+		cfg.CgroupParent = DefaultCgroupParent
+	}
+	if !path.IsAbs(cfg.CgroupParent) {
+		return nil, fmt.Errorf("oci: cgroup parent %q is not absolute", cfg.CgroupParent)
+	}
+	if err := limitParent(cfg.CgroupParent, cfg.ParentLimits); err != nil {
+		return nil, fmt.Errorf("%w: limits of the containers' cgroup: %v", errdefs.ErrUnavailable, err)
+	}
+	r := &Runtime{binary: bin, root: cfg.Root, args: cfg.Args, parent: path.Clean(cfg.CgroupParent)}
 	if filepath.Base(bin) == "runsc" {
 		r.gvisor = true
 		r.args = append(gvisorArgs(), r.args...) // flags and why: runsc.go
@@ -75,6 +90,9 @@ func (r *Runtime) cmd(ctx context.Context, args ...string) *exec.Cmd {
 func (r *Runtime) Start(ctx context.Context, cs *sandbox.ContainerSpec) error {
 	spec, err := Spec(cs, r.gvisor)
 	if err != nil {
+		return err
+	}
+	if err := WithCgroupsPath(r.CgroupOf(cs.ID))(spec); err != nil {
 		return err
 	}
 	if err := ensureMountpoints(cs.RootFS); err != nil {
@@ -191,7 +209,7 @@ func (r *Runtime) List(ctx context.Context) ([]string, error) {
 // OOMKills reads the memory cgroup's OOM-kill counter (cgroup v1 memory.oom_control, or
 // v2 memory.events).
 func (r *Runtime) OOMKills(ctx context.Context, id string) (uint64, error) {
-	cg := CgroupsPath(id)
+	cg := r.CgroupOf(id)
 	for _, f := range []struct{ path, key string }{
 		{"/sys/fs/cgroup/memory" + cg + "/memory.oom_control", "oom_kill"},
 		{"/sys/fs/cgroup" + cg + "/memory.events", "oom_kill"},
@@ -211,4 +229,13 @@ func (r *Runtime) OOMKills(ctx context.Context, id string) (uint64, error) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("no memory cgroup for %s", id)
+}
+
+// CgroupOf is the absolute cgroup of container id.
+func (r *Runtime) CgroupOf(id string) string { return path.Join(r.parent, id) }
+
+// MemoryUsage returns what the containers use of memory together: the working set of
+// their parent cgroup.
+func (r *Runtime) MemoryUsage(ctx context.Context) (int64, error) {
+	return memoryWorkingSet(r.parent)
 }

@@ -124,6 +124,14 @@ func New(t testing.TB, configure func(*sandbox.Config)) *Env {
 // NewWithRuntime is New with a chosen runtime binary.
 func NewWithRuntime(t testing.TB, runtime string, configure func(*sandbox.Config)) *Env {
 	t.Helper()
+	return NewWithRuntimeConfig(t, oci.Config{Binary: runtime}, configure)
+}
+
+// NewWithRuntimeConfig is New with a chosen runtime configuration; its Root is the
+// test's own.
+func NewWithRuntimeConfig(t testing.TB, rc oci.Config, configure func(*sandbox.Config)) *Env {
+	t.Helper()
+	runtime := rc.Binary
 	Require(t, runtime)
 	rootfs := RootFS(t)
 	self, err := os.Executable()
@@ -131,7 +139,8 @@ func NewWithRuntime(t testing.TB, runtime string, configure func(*sandbox.Config
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r, err := oci.New(oci.Config{Binary: runtime, Root: filepath.Join(dir, "runtime")})
+	rc.Root = filepath.Join(dir, "runtime")
+	r, err := oci.New(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
