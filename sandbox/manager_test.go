@@ -3,15 +3,20 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/ids"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/agent"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
@@ -247,15 +252,27 @@ func testMemoryLimitDefault(t *testing.T, runtime string) {
 func TestForkBomb(t *testing.T) { sandboxtest.ForEachRuntime(t, testForkBomb) }
 
 func testForkBomb(t *testing.T, runtime string) {
-	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Limits.PIDs = 64 })
+	const limit = 64
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Limits.PIDs = limit })
 	c := create(t, e, sandbox.CreateOptions{})
 	res := runTimeout(t, e, c.ID, `bomb() { bomb | bomb & }; bomb; sleep 5`, 3*time.Second)
 	t.Logf("fork bomb: exit %d timedout %v stderr %.200q", res.ExitCode, res.TimedOut, res.Stderr)
-	// gVisor holds the limit inside its kernel (RLIMIT_NPROC); the host limit only
-	// bounds the sentry.
-	n, err := os.ReadFile("/sys/fs/cgroup/pids/codebox/" + c.ID + "/pids.max")
-	if err == nil && e.RuntimeName != "runsc" && strings.TrimSpace(string(n)) != "64" {
-		t.Errorf("pids.max = %q, want 64", n)
+	if !strings.Contains(res.Stderr, "fork: retry: Resource temporarily unavailable") {
+		t.Errorf("the fork bomb never met the process limit: %+v", res)
+	}
+	// Where the runtime really put the container's cgroup, on a v1 or v2 host.
+	max := e.CgroupFile(t, c.ID, "pids", "pids.max")
+	if e.RuntimeName == "runsc" {
+		// gVisor holds the limit inside its kernel (RLIMIT_NPROC); the host limit
+		// only bounds the sentry and its stubs, above the container's own.
+		if n, err := strconv.Atoi(max); err != nil || n <= limit {
+			t.Errorf("host pids.max = %q, want a finite limit above %d", max, limit)
+		}
+		if res := run(t, e, c.ID, "ulimit -u"); strings.TrimSpace(res.Stdout) != strconv.Itoa(limit) {
+			t.Errorf("ulimit -u in gVisor = %+v, want %d", res, limit)
+		}
+	} else if max != strconv.Itoa(limit) {
+		t.Errorf("pids.max = %q, want %d", max, limit)
 	}
 	if res := run(t, e, c.ID, "echo alive"); res.Stdout != "alive\n" {
 		t.Errorf("after fork bomb: %+v", res)
@@ -345,7 +362,6 @@ func testNoEscape(t *testing.T, runtime string) {
 		{name: "agent fds", cmd: "ls /proc/1/fd", runcOnly: true},
 		{name: "load module", cmd: `python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(0 if l.syscall(313,0,b"",0)==0 else 1)'`},
 		{name: "kill init", cmd: "kill -9 1 && sleep 0.2 && kill -0 1 && false"},
-		{name: "raw disk", cmd: "cat /dev/vda"},
 		{name: "chroot", cmd: "chroot / true"},
 		{name: "replace the agent's socket", cmd: "rm -f /run/codebox/agent.sock && test ! -e /run/codebox/agent.sock"},
 		{name: "drive the agent without its token", cmd: `python3 -c '
@@ -369,6 +385,60 @@ sys.exit(0 if b"start" in s.recv(4096) else 1)'`},
 	if res := run(t, e, c.ID, "echo alive"); res.Stdout != "alive\n" {
 		t.Errorf("after the attempts: %+v", res)
 	}
+}
+
+// TestNoBlockDevice: no block device is reachable from a container. None is in it,
+// none can be made, and one the host puts on the container's disk cannot be opened
+// (nodev mounts, the devices cgroup, gVisor's gofer). The device tried is another
+// container's disk, which the host itself can read.
+func TestNoBlockDevice(t *testing.T) { sandboxtest.ForEachRuntime(t, testNoBlockDevice) }
+
+func testNoBlockDevice(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	other := create(t, e, sandbox.CreateOptions{})
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(e.Config.Dir, other.ID, "mnt"), &st); err != nil {
+		t.Fatal(err)
+	}
+	// The host reads the other disk through a node of its own: the attempts below
+	// are real.
+	hostNode := mknodBlock(t, filepath.Join(t.TempDir(), "disk"), st.Dev)
+	f, err := os.Open(hostNode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Read(make([]byte, 512))
+	f.Close()
+	if err != nil {
+		t.Fatalf("the host cannot read %s's disk: %v", other.ID, err)
+	}
+	defer os.Remove(mknodBlock(t, filepath.Join(e.Config.Dir, c.ID, "mnt", "workspace", "disk"), st.Dev))
+	if res := run(t, e, c.ID, "ls -a /workspace | grep -x disk"); res.ExitCode != 0 {
+		t.Fatalf("the node is not in the container: %+v", res)
+	}
+	// Each command succeeds only if the container reaches a block device.
+	for _, cmd := range []string{
+		"find / /dev /tmp /workspace /run /dev/shm -xdev -type b 2>/dev/null | grep -vx /workspace/disk | grep .",
+		fmt.Sprintf("mknod /tmp/disk b %d %d", unix.Major(st.Dev), unix.Minor(st.Dev)),
+		"head -c 512 /workspace/disk | wc -c | grep -x 512",
+	} {
+		if res := run(t, e, c.ID, cmd); res.ExitCode == 0 {
+			t.Errorf("%q succeeded: %q", cmd, res.Stdout)
+		}
+	}
+}
+
+// mknodBlock makes a block device node at path that anyone may open, and returns path.
+func mknodBlock(t *testing.T, path string, dev uint64) string {
+	t.Helper()
+	if err := unix.Mknod(path, unix.S_IFBLK|0o666, int(dev)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestPathTricks: symlinks and ".." through the editor stay inside the container, and
@@ -680,16 +750,11 @@ func TestPoolAndDelete(t *testing.T) { sandboxtest.ForEachRuntime(t, testPoolAnd
 func testPoolAndDelete(t *testing.T, runtime string) {
 	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.PoolSize = 1 })
 	ctx := context.Background()
-	// Wait for the pool to hold a container.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		entries, _ := os.ReadDir(e.Config.Dir)
-		if len(entries) >= 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	pooled := waitPool(t, e, "")
 	c := create(t, e, sandbox.CreateOptions{Name: "pooled"})
+	if c.ID != pooled {
+		t.Errorf("Create started %s, want the pooled %s", c.ID, pooled)
+	}
 	if c.Name != "pooled" || c.Status != sandbox.StatusRunning || c.Workspace != ws {
 		t.Errorf("pooled container = %+v", c)
 	}
@@ -705,6 +770,39 @@ func testPoolAndDelete(t *testing.T, runtime string) {
 	if _, err := os.Stat(filepath.Join(e.Config.Dir, c.ID)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("deleted container's directory still exists")
 	}
+	waitPool(t, e, c.ID) // and the pool fills again
+}
+
+// waitPool waits for the pool to be full and returns the ID of the one container it
+// holds, which must not be used.
+func waitPool(t *testing.T, e *sandboxtest.Env, used string) string {
+	t.Helper()
+	if _, size := e.Manager.PoolReady(); size != 1 {
+		t.Fatalf("pool size %d, want 1", size)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if ready, _ := e.Manager.PoolReady(); ready == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			ready, size := e.Manager.PoolReady()
+			t.Fatalf("the pool holds %d of %d containers after 2 minutes", ready, size)
+		}
+	}
+	entries, err := os.ReadDir(e.Config.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, d := range entries {
+		if ids.Valid(sandbox.IDPrefix, d.Name()) {
+			found = append(found, d.Name())
+		}
+	}
+	if len(found) != 1 || found[0] == used {
+		t.Fatalf("containers on disk with a full pool of 1: %v, want one other than %q", found, used)
+	}
+	return found[0]
 }
 
 func TestWarmupAndStreaming(t *testing.T) { sandboxtest.ForEachRuntime(t, testWarmupAndStreaming) }

@@ -100,12 +100,15 @@ func Require(t testing.TB, runtime string) {
 type Env struct {
 	// RuntimeName is the runtime binary's name: "runc" or "runsc".
 	RuntimeName string
-	Manager     *sandbox.Manager
-	Config      sandbox.Config
-	Runtime     *oci.Runtime
-	Store       *MemStore
-	Files       *MemFiles
-	Clock       *Clock
+	// RuntimeBinary and RuntimeRoot are the runtime as the Manager runs it: its
+	// binary and its state root (for `runc --root RuntimeRoot state ID`).
+	RuntimeBinary, RuntimeRoot string
+	Manager                    *sandbox.Manager
+	Config                     sandbox.Config
+	Runtime                    *oci.Runtime
+	Store                      *MemStore
+	Files                      *MemFiles
+	Clock                      *Clock
 }
 
 // New starts a Manager for the test on the first runtime of Runtimes, with small limits
@@ -163,7 +166,7 @@ func NewWithRuntimeConfig(t testing.TB, rc oci.Config, configure func(*sandbox.C
 	if configure != nil {
 		configure(&cfg)
 	}
-	e := &Env{RuntimeName: filepath.Base(runtime), Config: cfg, Runtime: r, Store: NewMemStore(), Files: NewMemFiles(), Clock: clock}
+	e := &Env{RuntimeName: filepath.Base(runtime), RuntimeBinary: runtime, RuntimeRoot: rc.Root, Config: cfg, Runtime: r, Store: NewMemStore(), Files: NewMemFiles(), Clock: clock}
 	e.Manager = e.Start(t)
 	return e
 }
