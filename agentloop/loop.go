@@ -259,8 +259,14 @@ func (r *run) turnOnly(ctx context.Context) error {
 
 func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 	l, req, ws := r.l, r.req, r.ws
+	// A request the server cannot run now is refused before its first model turn, with
+	// a status the client can retry on, rather than failing its calls inside a 200.
+	ctx, release, err := l.cfg.Runner.Admit(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var ctr *sandbox.Container
-	var err error
 	if req.Container != "" {
 		if ctr, err = l.cfg.Sandbox.Get(ctx, ws, req.Container); err != nil {
 			return nil, containerError(req.Container, err)

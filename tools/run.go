@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/codebox-dev/codebox"
@@ -24,18 +23,26 @@ type Runner struct {
 	// CellTimeout is the limit of one REPL cell for code_execution_20260521, whose tool
 	// description promises 90 seconds.
 	CellTimeout time.Duration
-	// MaxConcurrent caps the calls running at once per workspace; a call over the cap
-	// gets too_many_requests. Zero means no cap.
-	MaxConcurrent int
-
-	// mu guards running.
-	mu      sync.Mutex
-	running map[codebox.WorkspaceID]int
+	// Limiter bounds concurrent execution (nil: no bound). A call made under a seat
+	// from Admit runs in it; any other call takes a seat of its own, and one that
+	// cannot get it in time gets too_many_requests.
+	Limiter *Limiter
 }
 
 // NewRunner returns a Runner over sb with the defaults.
 func NewRunner(sb Sandbox) *Runner {
-	return &Runner{sb: sb, CellTimeout: 90 * time.Second, MaxConcurrent: 16, running: map[codebox.WorkspaceID]int{}}
+	return &Runner{sb: sb, CellTimeout: 90 * time.Second, Limiter: DefaultLimiter()}
+}
+
+// Admit waits for an execution seat in workspace ws for a request that will run calls,
+// and returns ctx holding it (the request's calls run in it) and the function that
+// frees it. When no seat frees up in time the error is ErrRateLimited or ErrUnavailable
+// with a retry-after (see Limiter).
+func (r *Runner) Admit(ctx context.Context, ws codebox.WorkspaceID) (context.Context, func(), error) {
+	if r.Limiter == nil {
+		return ctx, func() {}, nil
+	}
+	return r.Limiter.Acquire(ctx, ws)
 }
 
 // maxLegacyCode caps the legacy tool's code, which travels on a command line.
@@ -48,13 +55,17 @@ func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, n
 	if !Offers(version, name) {
 		return errorResult(name, ErrCodeInvalidToolInput, "tool %s is not available with %s", name, version), nil
 	}
-	if !r.acquire(ws) {
-		return errorResult(name, ErrCodeTooManyRequests, "too many code execution calls running at once in this workspace"), nil
+	seated, release, err := r.Admit(ctx, ws)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return errorResult(name, ErrCodeTooManyRequests, "too many code execution calls running at once; retry shortly"), nil
 	}
-	defer r.release(ws)
+	defer release()
+	ctx = seated
 
 	var res *Result
-	var err error
 	switch name {
 	case Bash:
 		res, err = r.bash(ctx, ws, id, input)
@@ -70,27 +81,6 @@ func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, n
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return res, nil
-}
-
-func (r *Runner) acquire(ws codebox.WorkspaceID) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.running == nil {
-		r.running = map[codebox.WorkspaceID]int{}
-	}
-	if r.MaxConcurrent > 0 && r.running[ws] >= r.MaxConcurrent {
-		return false
-	}
-	r.running[ws]++
-	return true
-}
-
-func (r *Runner) release(ws codebox.WorkspaceID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.running[ws]--; r.running[ws] <= 0 {
-		delete(r.running, ws)
-	}
 }
 
 // sandboxErrorResult maps the sandbox's documented error kinds to result codes, or

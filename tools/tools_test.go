@@ -163,7 +163,7 @@ func TestRunLegacyPythonAndText(t *testing.T) {
 func TestRunTooManyRequests(t *testing.T) {
 	sb := &stubSandbox{exec: &sandbox.ExecResult{}, block: make(chan struct{}), started: make(chan struct{})}
 	r := tools.NewRunner(sb)
-	r.MaxConcurrent = 1
+	r.Limiter = &tools.Limiter{PerWorkspace: 1}
 	ls := json.RawMessage(`{"command":"ls"}`)
 	done := make(chan struct{})
 	go func() {

@@ -27,6 +27,11 @@ type loopConfig struct {
 	Script            string
 	MaxToolIterations int
 	ToolTimeout       time.Duration
+	// Executions are the limiter's settings, copied into a tools.Limiter at setup.
+	Executions struct {
+		Global, PerWorkspace, Queue int
+		Wait                        time.Duration
+	}
 }
 
 func bindLoopFlags(fs *pflag.FlagSet, c *loopConfig) {
@@ -39,6 +44,11 @@ func bindLoopFlags(fs *pflag.FlagSet, c *loopConfig) {
 	fs.StringVar(&c.Script, "script", "", "script file (or directory of them) of canned turns served as script/<name> models, for offline demos")
 	fs.IntVar(&c.MaxToolIterations, "max-tool-iterations", 10, "code execution rounds per request before the answer is paused with stop_reason pause_turn")
 	fs.DurationVar(&c.ToolTimeout, "tool-timeout", 0, "wall-clock limit of one bash command or Python run (0: the sandbox's exec timeout)")
+	d := tools.DefaultLimiter()
+	fs.IntVar(&c.Executions.Global, "max-executions", d.Global, "code execution requests running at once in all (default 4 per core)")
+	fs.IntVar(&c.Executions.PerWorkspace, "max-executions-per-workspace", d.PerWorkspace, "code execution requests running at once in one workspace (default 2 per core); beyond, 429 with retry-after")
+	fs.IntVar(&c.Executions.Queue, "execution-queue", d.Queue, "code execution requests that may wait for a seat when all are taken; beyond, 529 with retry-after")
+	fs.DurationVar(&c.Executions.Wait, "execution-wait", d.Wait, "longest a code execution request waits for a seat before it is refused")
 }
 
 // setupLoop builds the model router and the Messages loop, and serves /v1/messages and
@@ -47,6 +57,9 @@ func setupLoop(ctx context.Context, a *app) error {
 	cfg := &a.cfg.loopConfig
 	if cfg.MaxToolIterations < 1 {
 		return fmt.Errorf("--max-tool-iterations must be at least 1")
+	}
+	if ex := &cfg.Executions; ex.Global < 1 || ex.PerWorkspace < 1 || ex.Queue < 0 || ex.Wait < 0 {
+		return fmt.Errorf("--max-executions and --max-executions-per-workspace must be at least 1, --execution-queue and --execution-wait at least 0")
 	}
 	router := &provider.Router{
 		Anthropic: anthropic.New(anthropic.Config{BaseURL: cfg.AnthropicBaseURL, APIKey: cfg.AnthropicAPIKey}),
@@ -76,6 +89,8 @@ func setupLoop(ctx context.Context, a *app) error {
 		lc.Sandbox = a.sandbox
 		runner := tools.NewRunner(a.sandbox)
 		runner.Timeout = cfg.ToolTimeout
+		runner.Limiter = &tools.Limiter{Global: cfg.Executions.Global, PerWorkspace: cfg.Executions.PerWorkspace,
+			Queue: cfg.Executions.Queue, Wait: cfg.Executions.Wait}
 		lc.Runner = runner
 		lc.Libraries, lc.Commands = imageContents(a)
 		lc.LimitsText = fmt.Sprintf("%s of memory, %s of disk, %g CPU", a.cfg.sandboxConfig.Memory.String(),
@@ -87,7 +102,8 @@ func setupLoop(ctx context.Context, a *app) error {
 		a.api.MessagesConfig.Usage = a.db
 	}
 	a.logger.Info("messages loop ready", "models", router.String(), "max_tool_iterations", cfg.MaxToolIterations,
-		"code_execution", a.sandbox != nil)
+		"code_execution", a.sandbox != nil,
+		"max_executions", cfg.Executions.Global, "max_executions_per_workspace", cfg.Executions.PerWorkspace)
 	return nil
 }
 
