@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -361,5 +362,64 @@ print("forked", n)
 				t.Errorf("python after the memory kill: %+v", r)
 			}
 		})
+	}
+}
+
+// Deleting a container while a download of one of its files is open cuts the download
+// and removes the whole container, never a still-mounted disk.
+func TestDeleteWhileDownloading(t *testing.T) {
+	for _, rt := range sandboxtest.Runtimes() {
+		t.Run(rt, func(t *testing.T) { testDeleteWhileDownloading(t, rt) })
+	}
+}
+
+func testDeleteWhileDownloading(t *testing.T, runtime string) {
+	srv, env := realServer(t, runtime, nil)
+	c := decode[containerJSON](t, mustDo(t, srv, call{method: "POST", path: "/v1/containers", body: jsonBody(`{}`)}, 200))
+	base := "/v1/containers/" + c.ID
+	const size = 64 << 20
+	mustDo(t, srv, call{method: "POST", path: base + "/exec",
+		body: jsonBody(fmt.Sprintf(`{"command":"head -c %d /dev/urandom > big.bin"}`, size))}, 200)
+
+	req, err := http.NewRequest("GET", srv.URL+base+"/files/content?path=big.bin", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-api-key", "key1")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("download: status %d", resp.StatusCode)
+	}
+	// A slow reader: one megabyte, then nothing while the container is deleted.
+	if _, err := io.CopyN(io.Discard, resp.Body, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+
+	mustDo(t, srv, call{method: "DELETE", path: base}, 200)
+	mustDo(t, srv, call{method: "GET", path: base}, 404)
+	mustDo(t, srv, call{method: "POST", path: base + "/exec", body: jsonBody(`{"command":"true"}`)}, 404)
+
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && 1<<20+n == size {
+		t.Errorf("the download of a deleted container's file ran to its end")
+	}
+	dir := filepath.Join(env.Config.Dir, c.ID)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		entries, _ := os.ReadDir(dir)
+		t.Errorf("container directory left behind (%v): %v", err, entries)
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mounts), dir) {
+		t.Errorf("a mount under %s is left", dir)
+	}
+	if all, _ := env.Store.AllContainers(t.Context()); len(all) != 0 {
+		t.Errorf("store still holds %d containers", len(all))
 	}
 }

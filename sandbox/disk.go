@@ -174,7 +174,7 @@ func (m *Manager) mountLocked(ctx context.Context, inst *instance) error {
 // and has stopped the container.
 func (m *Manager) unmountLocked(inst *instance) error {
 	inst.mu.Lock()
-	busy := inst.readers > 0
+	busy := len(inst.holds) > 0
 	if !busy {
 		inst.diskReady = false
 	}

@@ -59,55 +59,118 @@ func displayPath(dp string) string {
 	return "/" + dp
 }
 
+// diskHold is one host-side reader of a container's mounted disk (a download, a
+// listing). It keeps the disk mounted until released; destroying the container cuts it
+// (closes its files) first, so that no mounted tree is ever removed.
+type diskHold struct {
+	inst    *instance
+	once    sync.Once
+	mu      sync.Mutex
+	closers []io.Closer
+}
+
+// add ties c to the hold: it is closed when the hold is released or cut. A hold
+// already cut closes c at once and reports the disk gone.
+func (h *diskHold) add(c io.Closer) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closers == nil {
+		c.Close()
+		return notFound(h.inst.id)
+	}
+	h.closers = append(h.closers, c)
+	return nil
+}
+
+// release closes the hold's files and lets the disk go. It is safe to call more than
+// once and from several goroutines.
+func (h *diskHold) release() {
+	h.once.Do(func() {
+		h.mu.Lock()
+		closers := h.closers
+		h.closers = nil
+		h.mu.Unlock()
+		for _, c := range closers {
+			c.Close()
+		}
+		h.inst.mu.Lock()
+		delete(h.inst.holds, h)
+		h.inst.mu.Unlock()
+	})
+}
+
+// cutHolds releases every hold on inst's disk: their next read fails. The caller has
+// set gone, so no new hold is taken.
+func (inst *instance) cutHolds() {
+	inst.mu.Lock()
+	holds := make([]*diskHold, 0, len(inst.holds))
+	for h := range inst.holds {
+		holds = append(holds, h)
+	}
+	inst.mu.Unlock()
+	for _, h := range holds {
+		h.release()
+	}
+}
+
+// hold registers a new hold on the disk unless the container is gone. The caller
+// holds inst.mu.
+func (inst *instance) holdLocked() *diskHold {
+	if inst.gone {
+		return nil
+	}
+	h := &diskHold{inst: inst, closers: []io.Closer{}}
+	if inst.holds == nil {
+		inst.holds = make(map[*diskHold]struct{})
+	}
+	inst.holds[h] = struct{}{}
+	return h
+}
+
 // openDisk holds the container's disk mounted for a host-side read and returns its
-// root; done must be called when the caller is finished with it.
+// root; the hold must be released when the caller is finished with it.
 // A mounted disk is read without waiting for a command that holds the container.
-func (m *Manager) openDisk(ctx context.Context, ws codebox.WorkspaceID, id string) (_ *os.Root, done func(), err error) {
+func (m *Manager) openDisk(ctx context.Context, ws codebox.WorkspaceID, id string) (*os.Root, *diskHold, error) {
 	inst, err := m.lookup(ctx, ws, id, false)
 	if err != nil {
 		return nil, nil, err
 	}
+	var h *diskHold
 	inst.mu.Lock()
-	ready := inst.diskReady && !inst.gone
-	if ready {
-		inst.readers++
+	gone := inst.gone
+	if inst.diskReady {
+		h = inst.holdLocked()
 	}
 	inst.mu.Unlock()
-	if !ready {
+	if gone {
+		return nil, nil, notFound(id)
+	}
+	if h == nil {
 		if err := inst.acquire(ctx); err != nil {
 			return nil, nil, err
 		}
 		err := m.mountLocked(ctx, inst)
-		inst.mu.Lock()
-		if inst.gone {
-			err = notFound(id)
-		}
 		if err == nil {
-			inst.readers++
+			inst.mu.Lock()
+			if h = inst.holdLocked(); h == nil {
+				err = notFound(id)
+			}
+			inst.mu.Unlock()
 		}
-		inst.mu.Unlock()
 		inst.release()
 		if err != nil {
 			return nil, nil, err
 		}
 	}
-	unref := func() {
-		inst.mu.Lock()
-		inst.readers--
-		inst.mu.Unlock()
-	}
 	root, err := os.OpenRoot(inst.mntDir())
 	if err != nil {
-		unref()
+		h.release()
 		return nil, nil, err
 	}
-	var once sync.Once
-	return root, func() {
-		once.Do(func() {
-			root.Close()
-			unref()
-		})
-	}, nil
+	if err := h.add(root); err != nil {
+		return nil, nil, err
+	}
+	return root, h, nil
 }
 
 // maxListEntries bounds one ListFiles answer.
@@ -123,11 +186,11 @@ func (m *Manager) ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, uns
 	if err != nil {
 		return nil, err
 	}
-	root, done, err := m.openDisk(ctx, ws, id)
+	root, hold, err := m.openDisk(ctx, ws, id)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	defer hold.release()
 	fi, err := root.Lstat(dp)
 	if err != nil {
 		return nil, fileError(err, unsafeDir)
@@ -206,32 +269,35 @@ func (m *Manager) OpenFile(ctx context.Context, ws codebox.WorkspaceID, id, unsa
 	if err != nil {
 		return nil, FileInfo{}, err
 	}
-	root, done, err := m.openDisk(ctx, ws, id)
+	root, hold, err := m.openDisk(ctx, ws, id)
 	if err != nil {
 		return nil, FileInfo{}, err
 	}
 	f, fi, err := openRegular(root, dp, unsafePath)
 	if err != nil {
-		done()
+		hold.release()
+		return nil, FileInfo{}, err
+	}
+	if err := hold.add(f); err != nil {
 		return nil, FileInfo{}, err
 	}
 	info := FileInfo{Path: displayPath(dp), Size: fi.Size(), ModTime: fi.ModTime().UTC()}
 	// The size is fixed at open: a file the container keeps growing is cut there.
-	return &diskReader{r: io.LimitReader(f, fi.Size()), f: f, done: done}, info, nil
+	return &diskReader{r: io.LimitReader(f, fi.Size()), hold: hold}, info, nil
 }
 
+// diskReader reads a container's file; deleting the container cuts it, and its next
+// Read fails.
 type diskReader struct {
 	r    io.Reader
-	f    *os.File
-	done func()
+	hold *diskHold
 }
 
 func (d *diskReader) Read(p []byte) (int, error) { return d.r.Read(p) }
 
 func (d *diskReader) Close() error {
-	err := d.f.Close()
-	d.done()
-	return err
+	d.hold.release()
+	return nil
 }
 
 // Upload writes r to unsafePath on the container's disk (under /workspace or /tmp),

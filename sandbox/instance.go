@@ -24,12 +24,12 @@ type instance struct {
 
 	mu sync.Mutex
 	// c is the container's metadata; persisted is when its LastActiveAt was last
-	// stored; readers counts open OpenFile readers, which keep the disk mounted;
-	// diskReady mirrors mounted for readers that do not take sem; gone is set once
-	// it is destroyed.
+	// stored; holds are the open host-side readers (downloads, listings), which keep
+	// the disk mounted; diskReady mirrors mounted for readers that do not take sem;
+	// gone is set once it is destroyed.
 	c         Container
 	persisted time.Time
-	readers   int
+	holds     map[*diskHold]struct{}
 	diskReady bool
 	gone      bool
 }

@@ -610,36 +610,56 @@ func (m *Manager) stopLocked(ctx context.Context, inst *instance) error {
 }
 
 // destroy removes the container and everything of it on disk. A command running in
-// it is killed with it rather than waited for. It acquires sem.
+// it is killed with it rather than waited for, and host-side readers of its disk
+// (downloads) are cut. It acquires sem. Its files are removed only once its disk is
+// unmounted; when that fails the container is left whole, stopped, and an error
+// returned, so it is never half deleted.
 func (m *Manager) destroy(ctx context.Context, inst *instance) error {
 	inst.mu.Lock()
 	inst.gone = true
 	inst.mu.Unlock()
+	inst.cutHolds()
 	if !inst.tryAcquire() {
 		// Busy: removing the container ends the command, which then lets go.
 		m.rt.Delete(ctx, inst.id)
 		if err := inst.acquire(ctx); err != nil {
+			m.undoGone(inst)
 			return err
 		}
 	}
 	defer inst.release()
-	var errs []error
-	if err := m.rt.Delete(ctx, inst.id); err != nil {
-		errs = append(errs, err)
-	}
 	inst.running, inst.client = false, nil
 	m.unadmit(inst)
+	if err := m.rt.Delete(ctx, inst.id); err != nil {
+		m.undoGone(inst)
+		return err
+	}
 	if err := m.unmountLocked(inst); err != nil {
-		errs = append(errs, err)
-	} else if err := os.RemoveAll(inst.dir); err != nil {
-		errs = append(errs, err)
+		m.undoGone(inst)
+		return err
+	}
+	if mounted, err := isMountpoint(inst.mntDir()); err == nil && mounted {
+		m.undoGone(inst)
+		return fmt.Errorf("destroy %s: its disk is still mounted", inst.id)
 	}
 	m.mu.Lock()
 	if m.instances[inst.id] == inst {
 		delete(m.instances, inst.id)
 	}
 	m.mu.Unlock()
-	return errors.Join(errs...)
+	// The container is gone for good now; leftovers of a failed removal are found by
+	// the next reconcile.
+	if err := os.RemoveAll(inst.dir); err != nil {
+		m.logger.Warn("remove container directory", "container", inst.id, "err", err)
+	}
+	return nil
+}
+
+// undoGone makes a container whose destruction failed usable again.
+func (m *Manager) undoGone(inst *instance) {
+	inst.mu.Lock()
+	inst.gone = false
+	inst.mu.Unlock()
 }
 
 // Get returns ws's container id without starting it.
