@@ -119,6 +119,23 @@ func startChildEnv(tb testing.TB, dataDir string, env []string, extra ...string)
 	return c
 }
 
+// stop ends the server with SIGTERM, as an operator does, and waits for it to exit.
+func (c *child) stop(tb testing.TB) {
+	tb.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		tb.Fatal(err)
+	}
+	select {
+	case err := <-c.done:
+		c.done <- err // for kill
+		if err != nil {
+			tb.Errorf("server exit after SIGTERM: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		tb.Error("server did not exit after SIGTERM")
+	}
+}
+
 func (c *child) kill() {
 	c.cmd.Process.Signal(syscall.SIGKILL)
 	<-c.done
