@@ -548,17 +548,12 @@ func testContainersAreIsolated(t *testing.T, runtime string) {
 	a := create(t, e, sandbox.CreateOptions{})
 	b := create(t, e, sandbox.CreateOptions{})
 	run(t, e, a.ID, "echo mine > a-only.txt; echo tmp > /tmp/a-tmp")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		e.Manager.Exec(context.Background(), ws, a.ID, sandbox.ExecRequest{Command: "sleep 3", Timeout: 5 * time.Second})
-	}()
-	time.Sleep(500 * time.Millisecond)
+	stop := busy(t, e, a.ID) // a sleeps from here on
+	defer stop()
 	res := run(t, e, b.ID, "ls /workspace; ls /tmp; ps -e -o comm=")
 	if strings.Contains(res.Stdout, "a-only") || strings.Contains(res.Stdout, "a-tmp") || strings.Contains(res.Stdout, "sleep") {
 		t.Errorf("container b sees a's files or processes:\n%s", res.Stdout)
 	}
-	<-done
 }
 
 func TestREPL(t *testing.T) { sandboxtest.ForEachRuntime(t, testREPL) }
@@ -861,11 +856,23 @@ func testDeleteWhileBusy(t *testing.T, runtime string) {
 	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	errc := make(chan error, 1)
+	started := make(chan struct{})
 	go func() {
-		_, err := e.Manager.Exec(context.Background(), ws, c.ID, sandbox.ExecRequest{Command: "sleep 1000", Timeout: time.Hour})
+		_, err := e.Manager.Exec(context.Background(), ws, c.ID, sandbox.ExecRequest{Command: "echo started; sleep 1000", Timeout: time.Hour,
+			Output: func(string, []byte) {
+				select {
+				case <-started:
+				default:
+					close(started)
+				}
+			}})
 		errc <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-started:
+	case err := <-errc:
+		t.Fatalf("the command ended before it started: %v", err)
+	}
 	if err := e.Manager.Delete(context.Background(), ws, c.ID); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
