@@ -5,6 +5,7 @@
 package disk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,14 +144,29 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, sum 
 	go func() {
 		defer close(written)
 		wb := writeback{fd: int(f.Fd())}
+		var size int64
 		for c := range toWrite {
 			if writeErr == nil {
-				if _, writeErr = f.Write((*c.buf)[:c.n]); writeErr != nil {
+				if b := (*c.buf)[:c.n]; isZero(b) {
+					// A run of zeros stays a hole: what a sparse file costs on the
+					// host is its data, not its length.
+					_, writeErr = f.Seek(int64(c.n), io.SeekCurrent)
+				} else {
+					_, writeErr = f.Write(b)
+				}
+				if writeErr != nil {
 					writeFailed.Store(true)
 				}
+				size += int64(c.n)
 				wb.wrote(c.n)
 			}
 			free <- c.buf
+		}
+		// A file that ends in a hole gets its length from the truncate.
+		if writeErr == nil {
+			if writeErr = f.Truncate(size); writeErr != nil {
+				writeFailed.Store(true)
+			}
 		}
 	}()
 	var once sync.Once
@@ -233,6 +249,11 @@ func (w *writeback) wrote(n int) {
 		w.waited = behind
 	}
 }
+
+var zeros [chunkSize]byte
+
+// isZero reports whether b is all zero bytes.
+func isZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
 
 // fill reads from r until buf is full or r ends. Unlike io.ReadFull it returns io.EOF at
 // the end however much it read, and passes any other error of r through, including an
