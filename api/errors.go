@@ -50,6 +50,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusTooManyRequests, "rate_limit_error"
 	case errors.Is(err, errdefs.ErrTimeout):
 		return http.StatusGatewayTimeout, "timeout_error"
+	case errors.Is(err, errdefs.ErrInsufficientStorage):
+		return http.StatusInsufficientStorage, "api_error"
 	case errors.Is(err, errdefs.ErrUnavailable):
 		return 529, "overloaded_error"
 	default:

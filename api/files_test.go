@@ -45,8 +45,13 @@ type filesEnv struct {
 
 func newFilesEnv(t *testing.T, cfg files.Config) *filesEnv {
 	t.Helper()
+	return newFilesEnvIn(t, t.TempDir(), cfg)
+}
+
+// newFilesEnvIn is newFilesEnv with its database and blobs in dir.
+func newFilesEnvIn(t *testing.T, dir string, cfg files.Config) *filesEnv {
+	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "codebox.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,9 @@ var (
 	ErrUpstream        = errors.New("upstream error")    // 500 api_error
 	ErrTimeout         = errors.New("timeout")           // 504 timeout_error
 	ErrUnavailable     = errors.New("unavailable")       // 529 overloaded_error
+	// ErrInsufficientStorage is a server out of disk space: 507 api_error with
+	// error_code insufficient_storage, never a bare 500 and never a write reported done.
+	ErrInsufficientStorage = errors.New("insufficient storage") // 507 api_error
 )
 
 // Public is an error whose Message may be shown to clients as is. Code, when set, is a

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/ids"
 )
@@ -111,8 +112,21 @@ type Config struct {
 	MaxFileSize  int64         // per file; default 500 MB
 	StorageQuota int64         // per workspace; default 1 TB
 	ExpiredGrace time.Duration // how long expired files stay listed; default 30 days
-	Logger       *slog.Logger
+	// Space, when set, is asked before and while an upload streams whether the host's
+	// disk has room for more, so that a full disk refuses the upload (507
+	// insufficient_storage) instead of failing in the middle or taking space promised
+	// to the containers' disks.
+	Space  Space
+	Logger *slog.Logger
 }
+
+// Space tells whether n more bytes fit on the disk; *diskspace.Ledger implements it.
+type Space interface {
+	Check(n int64) error
+}
+
+// spaceStep is how much of an upload is written between two looks at the free space.
+const spaceStep = 4 << 20
 
 // Defaults of Config.
 const (
@@ -208,12 +222,20 @@ func (s *Service) Stage(ctx context.Context, ws codebox.WorkspaceID, body io.Rea
 	if used >= s.cfg.StorageQuota {
 		return nil, s.quotaError()
 	}
+	if s.cfg.Space != nil {
+		if err := s.cfg.Space.Check(spaceStep); err != nil {
+			return nil, err
+		}
+	}
 	lim := &limitReader{r: body, n: min(s.cfg.MaxFileSize, s.cfg.StorageQuota-used)}
-	hr := &headReader{r: lim}
+	sr := &spaceReader{r: lim, space: s.cfg.Space}
+	hr := &headReader{r: sr}
 	id := ids.New(IDPrefix)
 	size, sum, err := s.blobs.Put(ctx, id, hr)
 	if err != nil {
 		switch {
+		case sr.err != nil:
+			return nil, sr.err
 		case lim.over && lim.n < s.cfg.MaxFileSize:
 			return nil, s.quotaError()
 		case lim.over:
@@ -221,7 +243,7 @@ func (s *Service) Stage(ctx context.Context, ws codebox.WorkspaceID, body io.Rea
 		case lim.err != nil:
 			return nil, &BodyError{Err: lim.err}
 		}
-		return nil, fmt.Errorf("store blob: %w", err)
+		return nil, fmt.Errorf("store blob: %w", diskspace.Wrap(err))
 	}
 	return &Staged{s: s, ws: ws, id: id, size: size, sum: sum, head: hr.head}, nil
 }
@@ -266,7 +288,7 @@ func (st *Staged) Commit(ctx context.Context, m Meta) (*File, error) {
 		if errors.Is(err, errdefs.ErrQuota) {
 			return nil, s.quotaError()
 		}
-		return nil, fmt.Errorf("insert file: %w", err)
+		return nil, fmt.Errorf("insert file: %w", diskspace.Wrap(err))
 	}
 	st.committed = true
 	return f, nil
@@ -485,3 +507,24 @@ func (hr *headReader) Read(p []byte) (int, error) {
 
 // FormatCRC32C renders a CRC-32C (Castagnoli) of a file's bytes as File.Checksum holds it.
 func FormatCRC32C(sum uint32) string { return fmt.Sprintf("crc32c:%08x", sum) }
+
+// spaceReader asks space for room every spaceStep bytes of the upload.
+type spaceReader struct {
+	r     io.Reader
+	space Space
+	next  int64
+	read  int64
+	err   error
+}
+
+func (s *spaceReader) Read(p []byte) (int, error) {
+	if s.space != nil && s.read >= s.next {
+		if s.err = s.space.Check(spaceStep); s.err != nil {
+			return 0, s.err
+		}
+		s.next = s.read + spaceStep
+	}
+	n, err := s.r.Read(p)
+	s.read += int64(n)
+	return n, err
+}

@@ -157,8 +157,12 @@ func (m *Manager) mountLocked(ctx context.Context, inst *instance) error {
 	if err != nil {
 		return err
 	}
+	if err := m.promiseDisk(inst); err != nil {
+		return err
+	}
 	if !ok {
 		if err := loopMount(inst.diskPath(), mnt); err != nil {
+			m.cfg.Space.Release(inst.id)
 			return &errdefs.Public{Kind: errdefs.ErrUnavailable, Message: "the container's disk could not be mounted; try again",
 				Err: fmt.Errorf("mount workspace disk: %w", err)}
 		}
@@ -192,6 +196,9 @@ func (m *Manager) unmountLocked(inst *instance) error {
 		return err
 	}
 	if ok {
+		if err := trim(mnt); err != nil {
+			m.logger.Warn("trim container disk", "container", inst.id, "err", err)
+		}
 		if err := syscall.Unmount(mnt, 0); err != nil {
 			// A process that has not finished dying may still hold it; detach now,
 			// the kernel finishes when it lets go.
@@ -201,5 +208,20 @@ func (m *Manager) unmountLocked(inst *instance) error {
 		}
 	}
 	inst.mounted = false
+	m.cfg.Space.Release(inst.id)
 	return nil
+}
+
+// promiseDisk promises the host space the container's disk may still take: its size
+// less the blocks its image has allocated. A disk is promised while it is mounted,
+// the only time it can grow.
+func (m *Manager) promiseDisk(inst *instance) error {
+	size, img := m.cfg.Limits.Disk, inst.diskPath()
+	return m.cfg.Space.Promise(inst.id, func() int64 {
+		var st syscall.Stat_t
+		if err := syscall.Stat(img, &st); err != nil {
+			return size
+		}
+		return size - st.Blocks*512
+	})
 }

@@ -477,6 +477,8 @@ func (m *Manager) collectOutputs(ctx context.Context, ws codebox.WorkspaceID, in
 				fail("output_file_too_large", "%s is too large to store", displayPath(p))
 			case errors.Is(err, errdefs.ErrQuota):
 				fail("storage_quota_exceeded", "the workspace's storage quota is exhausted")
+			case errors.Is(err, errdefs.ErrInsufficientStorage):
+				fail(errdefs.Code(err), "%s was not kept: the server is out of storage space", displayPath(p))
 			default:
 				m.logger.Error("store generated file", "container", inst.id, "path", p, "err", err)
 				fail("output_store_failed", "%s could not be stored", displayPath(p))

@@ -92,6 +92,9 @@ func (m *Manager) adopt(ctx context.Context, inst *instance) bool {
 		return false
 	}
 	inst.client, inst.running, inst.mounted = c, true, true
+	if err := m.promiseDisk(inst); err != nil {
+		m.logger.Warn("adopted container's disk is not covered by free space", "container", inst.id, "err", err)
+	}
 	m.capMu.Lock()
 	m.live[inst.id] = inst.c.Workspace
 	m.capMu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,9 +27,10 @@ const (
 )
 
 // loopMount attaches img to a free loop device and mounts it at mnt (nosuid, nodev,
-// noatime) with the ioctls and the syscall directly: mount(8) costs several times
-// more. The device is autoclear, so it detaches itself when the filesystem is
-// unmounted.
+// noatime, discard) with the ioctls and the syscall directly: mount(8) costs several
+// times more. The device is autoclear, so it detaches itself when the filesystem is
+// unmounted. With discard, blocks a container frees (rm) are punched out of the
+// sparse image, so the host gets them back; without it the image only grew.
 func loopMount(img, mnt string) error {
 	f, err := os.OpenFile(img, os.O_RDWR, 0)
 	if err != nil {
@@ -39,7 +41,7 @@ func loopMount(img, mnt string) error {
 	if err != nil {
 		return err
 	}
-	err = unix.Mount(dev, mnt, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, "")
+	err = unix.Mount(dev, mnt, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, "discard")
 	// Closing the device after the mount holds it leaves autoclear to detach it at
 	// unmount; closing it after a failed mount detaches it now.
 	loop.Close()
@@ -87,4 +89,27 @@ func attachLoop(f *os.File) (string, *os.File, error) {
 		time.Sleep(delay)
 		delay *= 2
 	}
+}
+
+// fitrim is FITRIM, _IOWR('X', 121, struct fstrim_range), which x/sys/unix lacks.
+const fitrim = 0xC0185879
+
+// trim discards the free blocks of the filesystem mounted at mnt, so that its image
+// gives back whatever online discard has not (ext4 issues it after the journal
+// commits, and skips blocks freed while it was busy).
+func trim(mnt string) error {
+	f, err := os.Open(mnt)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// Blocks freed in a transaction not yet committed are not free to trim.
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", mnt, err)
+	}
+	r := struct{ start, length, minlen uint64 }{0, ^uint64(0), 0}
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), fitrim, uintptr(unsafe.Pointer(&r))); errno != 0 {
+		return fmt.Errorf("FITRIM %s: %w", mnt, errno)
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/ids"
 	"github.com/codebox-dev/codebox/sandbox/agent"
@@ -60,6 +61,10 @@ type Config struct {
 	// Capacity caps what the containers take of the host together; zero fields are
 	// derived from the host (Host.DefaultCapacity).
 	Capacity Capacity
+	// Space, when set, accounts for the host filesystem holding Dir: a mounted disk
+	// is promised its size less what it has allocated, and a disk that cannot be
+	// promised is not created or mounted (507 insufficient_storage).
+	Space *diskspace.Ledger
 	// ExecTimeout is the wall-clock limit of a command or cell that names none; a
 	// request may ask for less, never more than MaxExecTimeout (default ExecTimeout).
 	ExecTimeout    time.Duration
@@ -441,8 +446,11 @@ func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, evict boo
 			return nil, err
 		}
 	}
-	if err := m.makeDisk(ctx, inst.diskPath(), m.cfg.Limits.Disk); err != nil {
+	if err := m.promiseDisk(inst); err != nil {
 		return nil, err
+	}
+	if err := m.makeDisk(ctx, inst.diskPath(), m.cfg.Limits.Disk); err != nil {
+		return nil, diskspace.Wrap(err)
 	}
 	inst.sem <- struct{}{}
 	defer inst.release()
@@ -642,6 +650,7 @@ func (m *Manager) destroy(ctx context.Context, inst *instance) error {
 		m.undoGone(inst)
 		return fmt.Errorf("destroy %s: its disk is still mounted", inst.id)
 	}
+	m.cfg.Space.Release(inst.id)
 	m.mu.Lock()
 	if m.instances[inst.id] == inst {
 		delete(m.instances, inst.id)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/codebox-dev/codebox/api"
+	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/store/sqlite"
@@ -37,10 +38,11 @@ type app struct {
 	cfg     *serveConfig
 	logger  *slog.Logger
 	api     api.Config
-	db      *sqlite.DB       // the one metadata database, opened by setupFiles
-	files   *files.Service   // file storage, for generated files and container uploads
-	sandbox *sandbox.Manager // containers; nil when the sandbox is disabled
-	group   *errgroup.Group  // long-running loops: sweepers, pools, expiry
+	db      *sqlite.DB        // the one metadata database, opened by setupFiles
+	files   *files.Service    // file storage, for generated files and container uploads
+	space   *diskspace.Ledger // the data directory's free space and what is promised of it
+	sandbox *sandbox.Manager  // containers; nil when the sandbox is disabled
+	group   *errgroup.Group   // long-running loops: sweepers, pools, expiry
 	closers []func(context.Context) error
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/codebox-dev/codebox/apikey"
 	"github.com/codebox-dev/codebox/blobs/disk"
+	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/store/sqlite"
 )
@@ -21,6 +22,7 @@ type filesConfig struct {
 	APIKey           string
 	MaxFileSize      byteSize
 	StorageQuota     byteSize
+	DiskReserve      byteSize
 	ExpiredFileGrace time.Duration
 	SweepInterval    time.Duration
 }
@@ -44,10 +46,10 @@ func (b *byteSize) Set(s string) error {
 
 func bindFilesFlags(fs *pflag.FlagSet, c *filesConfig) {
 	c.MaxFileSize = files.DefaultMaxFileSize
-	c.StorageQuota = files.DefaultStorageQuota
 	fs.StringVar(&c.APIKey, "api-key", "", "register this API key for workspace default at every start (instead of generating one)")
 	fs.Var(&c.MaxFileSize, "max-file-size", "largest file an upload may carry (413 beyond)")
-	fs.Var(&c.StorageQuota, "storage-quota", "bytes of files each workspace may store")
+	fs.Var(&c.StorageQuota, "storage-quota", "bytes of files each workspace may store (default: half the data directory's disk, at most 1TB)")
+	fs.Var(&c.DiskReserve, "disk-reserve", "space of the data directory's disk kept free: uploads, outputs and container disks stop short of it (default: a twentieth of the disk, 256MiB to 8GiB)")
 	fs.DurationVar(&c.ExpiredFileGrace, "expired-file-grace", files.DefaultExpiredGrace, "how long expired files stay listed before they are purged")
 	fs.DurationVar(&c.SweepInterval, "expired-file-sweep", 10*time.Minute, "how often expired files are looked for")
 }
@@ -75,9 +77,25 @@ func setupFiles(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	size, err := diskspace.Size(a.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	reserve, quota := int64(cfg.DiskReserve), int64(cfg.StorageQuota)
+	if reserve == 0 {
+		reserve = diskspace.DefaultReserve(size)
+	}
+	if quota == 0 {
+		quota = min(size/2, files.DefaultStorageQuota)
+	}
+	if a.space, err = diskspace.New(a.cfg.DataDir, reserve); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
 	logger := a.logger.With("component", "files")
-	svc := files.New(files.Config{MaxFileSize: int64(cfg.MaxFileSize), StorageQuota: int64(cfg.StorageQuota),
-		ExpiredGrace: cfg.ExpiredFileGrace, Logger: logger}, db, blobs)
+	logger.Info("storage", "disk", humanize.IBytes(uint64(size)), "reserve", humanize.IBytes(uint64(reserve)),
+		"quota_per_workspace", humanize.IBytes(uint64(quota)))
+	svc := files.New(files.Config{MaxFileSize: int64(cfg.MaxFileSize), StorageQuota: quota,
+		ExpiredGrace: cfg.ExpiredFileGrace, Space: a.space, Logger: logger}, db, blobs)
 	if n, err := svc.Recover(ctx); err != nil {
 		return fmt.Errorf("recover blobs: %w", err)
 	} else if n > 0 {

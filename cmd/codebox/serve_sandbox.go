@@ -137,6 +137,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		Agent:        self,
 		Limits:       sandbox.Limits{Memory: int64(cfg.Memory.byteSize), CPUs: cfg.CPUs, PIDs: cfg.PIDs, Disk: int64(cfg.Disk.byteSize)},
 		Capacity:     capacity,
+		Space:        a.space,
 		ExecTimeout:  cfg.ExecTimeout,
 		Idle:         cfg.Idle,
 		Expiry:       cfg.Expiry,

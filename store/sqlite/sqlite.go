@@ -23,6 +23,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/errdefs"
 )
 
@@ -106,7 +107,7 @@ func (db *DB) applyMigration(ctx context.Context, name string) error {
 }
 
 // formatError turns driver errors into errdefs kinds: a unique-constraint hit is a
-// conflict; anything else passes through wrapped.
+// conflict, a full disk is insufficient storage; anything else passes through wrapped.
 func formatError(err error) error {
 	if err == nil {
 		return nil
@@ -119,6 +120,9 @@ func formatError(err error) error {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", errdefs.ErrConflict, err)
+		}
+		if se.Code()&0xff == sqlite3.SQLITE_FULL {
+			return diskspace.Refuse(err)
 		}
 	}
 	return err
