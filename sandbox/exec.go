@@ -51,14 +51,14 @@ func (m *Manager) run(ctx context.Context, ws codebox.WorkspaceID, id string, ti
 	defer cancel()
 	var (
 		ar      *agent.Result
-		before  map[string]stamp
+		before  *workspaceScan
 		oomBase uint64
 		oomErr  error
 	)
 	err = m.withAgent(ctx, inst, func(c *agent.Client) error {
 		if m.files != nil {
 			var serr error
-			if before, serr = scanWorkspace(inst.mntDir()); serr != nil {
+			if before, serr = m.scanWorkspace(ctx, inst.mntDir()); serr != nil {
 				m.logger.Warn("scan workspace", "container", id, "err", serr)
 			}
 		}

@@ -199,23 +199,14 @@ func (m *Manager) ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, uns
 		return nil, errdefs.New(errdefs.ErrInvalid, "", "%s is not a directory", unsafeDir)
 	}
 	var out []FileInfo
-	err = fs.WalkDir(root.FS(), dp, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // a directory that vanished or cannot be read is skipped
+	_, err = m.walkDisk(ctx, root, dp, nil, func(e *scanEntry) error {
+		fi := FileInfo{Path: displayPath(e.path), ModTime: time.Unix(e.st.Mtim.Unix()).UTC(), IsDir: e.dir}
+		if !e.dir {
+			fi.Size = e.st.Size
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if p == dp || !(d.IsDir() || d.Type().IsRegular()) {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		out = append(out, FileInfo{Path: displayPath(p), Size: sizeOf(info), ModTime: info.ModTime().UTC(), IsDir: d.IsDir()})
+		out = append(out, fi)
 		if len(out) >= maxListEntries {
-			return fs.SkipAll
+			return errScanBound
 		}
 		return nil
 	})
@@ -223,13 +214,6 @@ func (m *Manager) ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, uns
 		return nil, err
 	}
 	return out, nil
-}
-
-func sizeOf(fi fs.FileInfo) int64 {
-	if fi.IsDir() {
-		return 0
-	}
-	return fi.Size()
 }
 
 func fileError(err error, unsafePath string) error {
@@ -370,65 +354,31 @@ func (m *Manager) uploadLocked(inst *instance, unsafePath string, r io.Reader) e
 // stamp identifies one version of a file for change detection.
 type stamp struct {
 	size  int64
-	mtime time.Time
+	mtime int64
 	ino   uint64
 	ctime int64
 }
 
-// scanWorkspace records every regular file under the working directory, skipping
-// hidden directories (caches, configs) so they never count as generated files.
-func scanWorkspace(mnt string) (map[string]stamp, error) {
-	root, err := os.OpenRoot(mnt)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	files := make(map[string]stamp)
-	n := 0
-	err = fs.WalkDir(root.FS(), "workspace", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if n++; n > maxScanEntries {
-			return fs.SkipAll
-		}
-		if d.IsDir() {
-			if p != "workspace" && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		s := stamp{size: info.Size(), mtime: info.ModTime()}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			s.ino, s.ctime = st.Ino, st.Ctim.Nano()
-		}
-		files[p] = s
-		return nil
-	})
-	return files, err
-}
-
 // collectOutputs stores the files that changed between before and the disk's current
 // state, within the per-run caps.
-func (m *Manager) collectOutputs(ctx context.Context, ws codebox.WorkspaceID, inst *instance, before map[string]stamp, res *ExecResult) {
+func (m *Manager) collectOutputs(ctx context.Context, ws codebox.WorkspaceID, inst *instance, before *workspaceScan, res *ExecResult) {
 	if m.files == nil || before == nil {
 		return
 	}
-	after, err := scanWorkspace(inst.mntDir())
+	after, err := m.scanWorkspace(ctx, inst.mntDir())
 	if err != nil {
 		m.logger.Warn("scan workspace", "container", inst.id, "err", err)
 		return
 	}
+	// Names that cannot be stored were counted against the walk's bound and left
+	// out; the run that made them is told once, and nothing is logged per name.
+	if n := after.badNames - before.badNames; n > 0 {
+		res.FilesError = &OutputError{Code: "invalid_file_name", Message: fmt.Sprintf(
+			"%d generated files were not kept: their names have control characters or are not valid UTF-8", n)}
+	}
 	var changed []string
-	for p, s := range after {
-		if old, ok := before[p]; !ok || old != s {
+	for p, s := range after.files {
+		if old, ok := before.files[p]; !ok || old != s {
 			changed = append(changed, p)
 		}
 	}

@@ -36,8 +36,6 @@ const (
 	DefaultMaxOutputBytes = 500 << 20
 	// MaxViewBytes is the largest file the editor views or edits.
 	MaxViewBytes = 16 << 20
-	// maxScanEntries bounds the workspace scan that finds generated files.
-	maxScanEntries = 20000
 	// maxConcurrentStarts bounds container starts at once (pool refills included).
 	maxConcurrentStarts = 4
 	// agentReadyTimeout is how long a started container's agent may take to answer.
@@ -140,6 +138,8 @@ type Manager struct {
 
 	// starts bounds concurrent container starts.
 	starts chan struct{}
+	// scans bounds concurrent walks of container disks (scan.go).
+	scans chan struct{}
 	// templateMu serializes making the empty disk template.
 	templateMu sync.Mutex
 	// pool holds started containers no workspace owns yet.
@@ -186,6 +186,7 @@ func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error)
 		files:     files,
 		logger:    cfg.Logger.With("component", "sandbox"),
 		starts:    make(chan struct{}, maxConcurrentStarts),
+		scans:     make(chan struct{}, maxConcurrentScans),
 		pool:      make(chan *instance, cfg.PoolSize),
 		refill:    make(chan struct{}, 1),
 		instances: make(map[string]*instance),
