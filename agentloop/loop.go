@@ -38,6 +38,13 @@ type UsageRecorder interface {
 	RecordUsage(ctx context.Context, ws codebox.WorkspaceID, rec UsageRecord) error
 }
 
+// Sandbox is the loop's view of the containers: the tools' operations, and Delete to
+// undo a container a failed request made (*sandbox.Manager satisfies it).
+type Sandbox interface {
+	tools.Sandbox
+	Delete(ctx context.Context, ws codebox.WorkspaceID, id string) error
+}
+
 // toucher is the optional part of the sandbox that marks a container used and returns
 // fresh expiry times (*sandbox.Manager has it).
 type toucher interface {
@@ -47,7 +54,7 @@ type toucher interface {
 // Config holds the loop's dependencies and limits.
 type Config struct {
 	Models  Models
-	Sandbox tools.Sandbox
+	Sandbox Sandbox
 	Runner  *tools.Runner // nil: tools.NewRunner(Sandbox)
 	Files   Files
 	Usage   UsageRecorder // nil: usage is not persisted
@@ -321,14 +328,24 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 	for _, n := range names {
 		uploadList = append(uploadList, n)
 	}
+	created := false
 	if ctr == nil {
 		if ctr, err = l.cfg.Sandbox.Create(ctx, ws, sandbox.CreateOptions{}); err != nil {
 			return nil, err
 		}
+		created = true
 	}
 	sessionStart := l.cfg.Now()
 	r.resp.Container = ctr
 	defer func() {
+		// A container made for this request that failed before anything ran in it and
+		// before the client was told of it is of no use to anyone: undo it, as a
+		// failed create would.
+		if retErr != nil && created && r.resp.Usage.CodeExecutionRequests == 0 && !r.announced() {
+			l.discard(ctx, ws, ctr.ID, retErr)
+			l.record(ctx, ws, r.resp, "", time.Time{}, time.Time{})
+			return
+		}
 		if c := l.refresh(ctx, ws, ctr.ID); c != nil {
 			r.resp.Container = c
 		}
@@ -411,6 +428,10 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 		r.resp.StopReason = ""
 	}
 }
+
+// announced reports whether the client has been sent message_start, which names the
+// container.
+func (r *run) announced() bool { return r.started && r.events != nil }
 
 // start emits message_start once.
 func (r *run) start() {
@@ -598,6 +619,17 @@ func (l *Loop) refresh(ctx context.Context, ws codebox.WorkspaceID, id string) *
 		return nil
 	}
 	return c
+}
+
+// discard deletes the container a failed request created; cause is why it failed.
+func (l *Loop) discard(ctx context.Context, ws codebox.WorkspaceID, id string, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := l.cfg.Sandbox.Delete(ctx, ws, id); err != nil {
+		l.cfg.Logger.Error("delete the container of a failed request", "container", id, "cause", cause, "err", err)
+		return
+	}
+	l.cfg.Logger.Debug("deleted the container of a failed request", "container", id, "cause", cause)
 }
 
 // record persists a request's usage; a failure is logged, never returned, since the

@@ -55,6 +55,9 @@ func (instantSandbox) StrReplace(context.Context, codebox.WorkspaceID, string, s
 func (instantSandbox) Upload(context.Context, codebox.WorkspaceID, string, string, io.Reader) error {
 	return nil
 }
+func (instantSandbox) Delete(context.Context, codebox.WorkspaceID, string) error {
+	return nil
+}
 
 type anyKey struct{}
 

@@ -63,7 +63,7 @@ type env struct {
 	url        string
 	db         *sqlite.DB
 	files      *files.Service
-	sb         tools.Sandbox
+	sb         agentloop.Sandbox
 	clock      *sandboxtest.Clock // the sandbox's clock
 	upstream   *script.Server
 	runner     *tools.Runner

@@ -120,6 +120,18 @@ func (s *Sandbox) Expire(id string) {
 	}
 }
 
+// Delete removes the container and its directory.
+func (s *Sandbox) Delete(ctx context.Context, ws codebox.WorkspaceID, id string) error {
+	c, err := s.get(ws, id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.containers, id)
+	s.mu.Unlock()
+	return os.RemoveAll(c.dir)
+}
+
 // Dir returns the host directory of a container's /workspace.
 func (s *Sandbox) Dir(id string) string { return filepath.Join(s.Root, id, "workspace") }
 
