@@ -67,6 +67,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, f provider.Forw
 	writeUpstreamHead(w, resp)
 	var meter usageSniffer
 	meter.sse = strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	// What upstream answered is metered even when the client leaves mid-answer: the
+	// tokens were spent.
+	defer func() {
+		if u, id, ok := meter.result(); ok {
+			s.Loop.RecordForwarded(r.Context(), workspace(r), id, model, u)
+		}
+	}()
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 32<<10)
 	for {
@@ -81,14 +88,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, f provider.Forw
 			rc.Flush()
 		}
 		if err != nil {
-			if err != io.EOF {
+			if err != io.EOF && r.Context().Err() == nil {
 				s.Logger.Warn("forwarded response cut", "request_id", requestID(r.Context()), "err", err)
 			}
-			break
+			return nil
 		}
 	}
-	if u, id, ok := meter.result(); ok {
-		s.Loop.RecordForwarded(r.Context(), workspace(r), id, model, u)
-	}
-	return nil
 }
