@@ -451,7 +451,7 @@ func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, evict boo
 		return nil, err
 	}
 	if err := m.makeDisk(ctx, inst.diskPath(), m.cfg.Limits.Disk); err != nil {
-		return nil, diskspace.Wrap(err)
+		return nil, withCause(ctx, diskspace.Wrap(err))
 	}
 	inst.sem <- struct{}{}
 	defer inst.release()
@@ -545,7 +545,7 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	}
 	began := time.Now()
 	if err := m.rt.Start(ctx, spec); err != nil {
-		return err
+		return withCause(ctx, err)
 	}
 	started := time.Now()
 	client := &agent.Client{Socket: filepath.Join(inst.runDir(), agent.SocketName), Token: token}
@@ -554,7 +554,7 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	if err != nil {
 		m.rt.Delete(context.WithoutCancel(ctx), inst.id)
 		log, _ := os.ReadFile(filepath.Join(inst.bundleDir(), "init.log"))
-		return fmt.Errorf("%w: container agent did not start: %v: %s", errdefs.ErrUnavailable, err, tailString(log, 1024))
+		return withCause(ctx, fmt.Errorf("%w: container agent did not start: %w: %s", errdefs.ErrUnavailable, err, tailString(log, 1024)))
 	}
 	// The socket is bound: from now on its directory belongs to root, so that code in
 	// the container (which runs as the agent's user) cannot replace the socket with
@@ -567,6 +567,20 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	}
 	inst.client, inst.running = client, true
 	return nil
+}
+
+// withCause adds ctx's cause to err when ctx has ended, so that a client's cancel is
+// told apart from a failure of the runtime however deep it struck (a killed runc, an
+// agent wait cut short).
+func withCause(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
 }
 
 func tailString(b []byte, n int) string {
