@@ -51,6 +51,13 @@ type toucher interface {
 	Touch(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error)
 }
 
+// confirmer is the optional part of the sandbox that makes a provisional container
+// permanent (*sandbox.Manager has it): a container created for a request is confirmed
+// only once the request answers, so that one whose request never did is reclaimed.
+type confirmer interface {
+	Confirm(ctx context.Context, ws codebox.WorkspaceID, id string) error
+}
+
 // Config holds the loop's dependencies and limits.
 type Config struct {
 	Models  Models
@@ -330,10 +337,23 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 	}
 	created := false
 	if ctr == nil {
-		if ctr, err = l.cfg.Sandbox.Create(ctx, ws, sandbox.CreateOptions{}); err != nil {
+		if ctr, err = l.cfg.Sandbox.Create(ctx, ws, sandbox.CreateOptions{Provisional: true}); err != nil {
 			return nil, err
 		}
 		created = true
+	}
+	// A request that answers confirms its container, also one it reused: a client may
+	// have learnt the ID from a stream that was cut, and use it since.
+	if c, ok := l.cfg.Sandbox.(confirmer); ok {
+		id := ctr.ID
+		defer func() {
+			if retErr != nil {
+				return
+			}
+			if err := c.Confirm(context.WithoutCancel(ctx), ws, id); err != nil {
+				l.cfg.Logger.Warn("confirm container", "container", id, "err", err)
+			}
+		}()
 	}
 	sessionStart := l.cfg.Now()
 	r.resp.Container = ctr

@@ -15,6 +15,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go"
 	"github.com/anthropics/anthropic-sdk-go/packages/param"
 
+	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/tools"
 )
 
@@ -271,6 +272,11 @@ func TestContainerReuse(t *testing.T) {
 				t.Fatal(err)
 			}
 			id := first.Container.ID
+			// The request answered: its container is confirmed, not reclaimed as one
+			// whose request never did.
+			if ctr, err := e.sb.Get(ctx, codebox.DefaultWorkspace, id); err != nil || ctr.Provisional {
+				t.Errorf("container after its request answered: %+v, %v; want it confirmed", ctr, err)
+			}
 			p.Messages = append(p.Messages, first.ToParam(), anthropic.NewUserMessage(anthropic.NewTextBlock("Read it and square it.")))
 			p.Container = anthropic.MessageCreateParamsContainerUnion{OfString: param.NewOpt(id)}
 			second, err := c.Messages.New(ctx, p)

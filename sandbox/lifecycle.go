@@ -15,7 +15,8 @@ import (
 // containers still running with a live agent are adopted, recorded ones that are not are
 // marked stopped (their disks are mounted again on next use), and containers and
 // directories no record owns (the previous server's pool, a crash mid-create) are
-// removed.
+// removed, and so are provisional containers, whose requests died with the previous
+// server (provisional.go).
 func (m *Manager) reconcile(ctx context.Context) error {
 	all, err := m.store.AllContainers(ctx)
 	if err != nil {
@@ -48,6 +49,11 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	for _, c := range all {
 		inst := m.newInstance(c.ID)
 		inst.c, inst.persisted = *c, c.LastActiveAt
+		if c.Provisional {
+			// Its request died with the previous server: no client knows it.
+			m.reclaim(ctx, inst, "its request never answered")
+			continue
+		}
 		if c.Status == StatusRunning && m.adopt(ctx, inst) {
 			m.logger.Debug("adopted running container", "container", c.ID)
 		} else {
@@ -133,6 +139,10 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 		c := inst.snapshot()
 		if !now.Before(c.ExpiresAt) {
 			continue // below
+		}
+		if m.provisionalExpired(c, now) {
+			m.reclaim(ctx, inst, "unconfirmed and unused")
+			continue
 		}
 		if c.Status == StatusStopped {
 			// A disk left mounted because a reader held it at the stop goes now.

@@ -28,6 +28,8 @@ const (
 	DefaultExecTimeout = 5 * time.Minute
 	DefaultIdle        = 5 * time.Minute
 	DefaultExpiry      = 30 * 24 * time.Hour
+	// DefaultProvisionalGrace is how long an unconfirmed container may go unused.
+	DefaultProvisionalGrace = 30 * time.Minute
 	// DefaultMaxOutputFiles is how many generated files one run stores.
 	DefaultMaxOutputFiles = 50
 	// DefaultMaxOutputFileSize is the largest generated file one run stores.
@@ -71,6 +73,9 @@ type Config struct {
 	// long after creation it is destroyed with its files.
 	Idle   time.Duration
 	Expiry time.Duration
+	// ProvisionalGrace is how long a provisional container may go unused before it
+	// is destroyed (default DefaultProvisionalGrace).
+	ProvisionalGrace time.Duration
 	// PoolSize is how many pre-started containers wait for Create.
 	PoolSize int
 	// Caps on the generated files one run stores.
@@ -104,6 +109,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Expiry <= 0 {
 		c.Expiry = DefaultExpiry
+	}
+	if c.ProvisionalGrace <= 0 {
+		c.ProvisionalGrace = DefaultProvisionalGrace
 	}
 	if c.PoolSize < 0 {
 		c.PoolSize = 0
@@ -391,6 +399,7 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	inst.c = Container{
 		ID: inst.id, Workspace: ws, Name: opts.Name, Status: StatusRunning,
 		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(m.cfg.Idle), ExpiresAt: now.Add(m.cfg.Expiry),
+		Provisional: opts.Provisional,
 	}
 	inst.persisted = now
 	if err := m.store.CreateContainer(ctx, &inst.c); err != nil {

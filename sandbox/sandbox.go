@@ -37,6 +37,11 @@ type Container struct {
 	// ExpiresAt is the hard limit (default 30 days after creation), after which the
 	// container and its files are destroyed and it cannot be used again.
 	ExpiresAt time.Time
+	// Provisional marks a container created for a request that has not answered yet
+	// (CreateOptions.Provisional). Until Confirm it lives only while the request may
+	// still use it: the next server start, or Config.ProvisionalGrace without a use,
+	// destroys it with its record, since no client ever learnt its ID.
+	Provisional bool
 }
 
 // Status is a container's lifecycle state.
@@ -53,6 +58,8 @@ type CreateOptions struct {
 	Name string
 	// FileIDs are files of the workspace copied into the working directory at creation.
 	FileIDs []string
+	// Provisional creates the container unconfirmed (see Container.Provisional).
+	Provisional bool
 }
 
 // ExecRequest is one bash command.

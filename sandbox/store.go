@@ -18,7 +18,7 @@ type Store interface {
 	// ListContainers returns ws's containers, newest first, after the container with
 	// ID opts.After when set, at most opts.Limit of them, and whether more follow.
 	ListContainers(ctx context.Context, ws codebox.WorkspaceID, opts ListOptions) ([]*Container, bool, error)
-	// UpdateContainer saves c's Status, LastActiveAt and IdleExpiresAt.
+	// UpdateContainer saves c's Status, LastActiveAt, IdleExpiresAt and Provisional.
 	UpdateContainer(ctx context.Context, c *Container) error
 	// DeleteContainer removes the record; an absent one is errdefs.ErrNotFound.
 	DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error

@@ -296,7 +296,7 @@ func (s *MemStore) UpdateContainer(ctx context.Context, c *sandbox.Container) er
 	if !ok || old.Workspace != c.Workspace {
 		return errdefs.ErrNotFound
 	}
-	old.Status, old.LastActiveAt, old.IdleExpiresAt = c.Status, c.LastActiveAt, c.IdleExpiresAt
+	old.Status, old.LastActiveAt, old.IdleExpiresAt, old.Provisional = c.Status, c.LastActiveAt, c.IdleExpiresAt, c.Provisional
 	s.rows[c.ID] = old
 	return nil
 }

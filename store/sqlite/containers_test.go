@@ -87,3 +87,25 @@ func containerIDs(cs []*sandbox.Container) []string {
 	}
 	return out
 }
+
+func TestContainerProvisional(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c := &sandbox.Container{ID: "container_p", Workspace: "ws1", Status: sandbox.StatusRunning, CreatedAt: now,
+		LastActiveAt: now, IdleExpiresAt: now, ExpiresAt: now.Add(time.Hour), Provisional: true}
+	if err := db.CreateContainer(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	all, err := db.AllContainers(ctx)
+	if err != nil || len(all) != 1 || !all[0].Provisional {
+		t.Fatalf("AllContainers = %+v, %v; want the provisional container", all, err)
+	}
+	c.Provisional = false
+	if err := db.UpdateContainer(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.GetContainer(ctx, "ws1", c.ID); err != nil || got.Provisional {
+		t.Errorf("after confirming: %+v, %v", got, err)
+	}
+}
