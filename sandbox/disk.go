@@ -115,8 +115,9 @@ func copySparse(src, dst string, size int64) (retErr error) {
 	return nil
 }
 
-// initDisk creates the disk's two directories, owned by the container's user.
-func initDisk(mnt string) error {
+// initDisk creates the disk's two directories, owned by the container's user (host ID
+// uid).
+func initDisk(mnt string, uid int) error {
 	for _, d := range []struct {
 		name string
 		mode os.FileMode
@@ -128,7 +129,7 @@ func initDisk(mnt string) error {
 		if err := os.Chmod(p, d.mode); err != nil {
 			return err
 		}
-		if err := os.Chown(p, 1000, 1000); err != nil {
+		if err := os.Chown(p, uid, uid); err != nil {
 			return err
 		}
 	}

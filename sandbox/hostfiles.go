@@ -317,7 +317,7 @@ func (m *Manager) uploadLocked(inst *instance, unsafePath string, r io.Reader) e
 	for i := 2; i <= len(parts); i++ {
 		dir := strings.Join(parts[:i], "/")
 		if err := root.Mkdir(dir, 0o755); err == nil {
-			if err := root.Lchown(dir, 1000, 1000); err != nil {
+			if err := root.Lchown(dir, inst.hostUser(), inst.hostUser()); err != nil {
 				return err
 			}
 		} else if !errors.Is(err, fs.ErrExist) {
@@ -336,7 +336,7 @@ func (m *Manager) uploadLocked(inst *instance, unsafePath string, r io.Reader) e
 	if !fi.Mode().IsRegular() {
 		return errdefs.New(errdefs.ErrInvalid, "", "%s is not a regular file", unsafePath)
 	}
-	if err := f.Chown(1000, 1000); err != nil {
+	if err := f.Chown(inst.hostUser(), inst.hostUser()); err != nil {
 		return err
 	}
 	if err := f.Truncate(0); err != nil {

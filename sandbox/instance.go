@@ -21,6 +21,9 @@ type instance struct {
 	running bool
 	mounted bool
 	client  *agent.Client
+	// hostID is the first host ID of the container's user namespace (userns.go);
+	// zero until it has one.
+	hostID uint32
 
 	mu sync.Mutex
 	// c is the container's metadata; persisted is when its LastActiveAt was last
@@ -35,7 +38,16 @@ type instance struct {
 }
 
 func (m *Manager) newInstance(id string) *instance {
-	return &instance{id: id, dir: filepath.Join(m.cfg.Dir, id), sem: make(chan struct{}, 1)}
+	inst := &instance{id: id, dir: filepath.Join(m.cfg.Dir, id), sem: make(chan struct{}, 1)}
+	host, err := inst.loadHostID()
+	if err != nil {
+		m.logger.Warn("container's user ID range", "container", id, "err", err)
+	}
+	if host != 0 {
+		inst.hostID = host
+		m.ids.claim(id, host)
+	}
+	return inst
 }
 
 func (inst *instance) acquire(ctx context.Context) error {

@@ -85,6 +85,10 @@ type Config struct {
 	// PythonWarmup, if set, is Python code each REPL runs when it starts (e.g.
 	// "import pandas"), so that the first cell does not pay for it.
 	PythonWarmup string
+	// IDBase is the first host user and group ID of the containers' ID ranges
+	// (default DefaultIDBase); container n maps IDBase+n*IDRangeSize onwards. Servers
+	// sharing a host need bases far enough apart.
+	IDBase uint32
 	// StopOnClose stops every running container at Close instead of leaving it
 	// running for the next server to adopt.
 	StopOnClose bool
@@ -125,6 +129,9 @@ func (c *Config) setDefaults() {
 	if c.MaxOutputBytes <= 0 {
 		c.MaxOutputBytes = DefaultMaxOutputBytes
 	}
+	if c.IDBase == 0 {
+		c.IDBase = DefaultIDBase
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -143,6 +150,7 @@ type Manager struct {
 	store  Store
 	files  FileStore
 	logger *slog.Logger
+	ids    *idRanges
 
 	// starts bounds concurrent container starts.
 	starts chan struct{}
@@ -187,7 +195,12 @@ func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error)
 		return nil, fmt.Errorf("sandbox: host capacity: %w", err)
 	}
 	cfg.Capacity = host.DefaultCapacity(cfg.Capacity)
+	ids, err := newIDRanges(cfg.IDBase)
+	if err != nil {
+		return nil, err
+	}
 	return &Manager{
+		ids:       ids,
 		cfg:       cfg,
 		rt:        rt,
 		store:     store,
@@ -472,7 +485,10 @@ func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, evict boo
 	if err := m.mountLocked(ctx, inst); err != nil {
 		return nil, err
 	}
-	if err := initDisk(inst.mntDir()); err != nil {
+	if err := m.assignIDs(inst); err != nil {
+		return nil, err
+	}
+	if err := initDisk(inst.mntDir(), inst.hostUser()); err != nil {
 		return nil, err
 	}
 	if err := m.bootLocked(ctx, inst); err != nil {
@@ -523,16 +539,19 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	if err := m.mountLocked(ctx, inst); err != nil {
 		return err
 	}
+	if err := m.ensureIDs(inst); err != nil {
+		return err
+	}
 	// A container the runtime still holds (stopped, or left from a crash) goes first.
 	if _, err := os.Stat(filepath.Join(inst.bundleDir(), "config.json")); err == nil {
 		if err := m.rt.Delete(ctx, inst.id); err != nil {
 			return fmt.Errorf("%w: %w", errdefs.ErrUnavailable, err)
 		}
 	}
-	// The agent's socket directory must be writable by the container's user, and a
+	// The agent's socket directory must be writable by the container's root, and a
 	// stale socket must not be mistaken for a live agent.
 	os.Remove(filepath.Join(inst.runDir(), agent.SocketName))
-	if err := os.Chown(inst.runDir(), 1000, 1000); err != nil {
+	if err := os.Chown(inst.runDir(), int(inst.hostID), int(inst.hostID)); err != nil {
 		return err
 	}
 	token, err := newToken()
@@ -550,7 +569,7 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 		ID: inst.id, BundleDir: inst.bundleDir(), RootFS: m.cfg.RootFS,
 		Agent: m.cfg.Agent, AgentArgs: m.cfg.AgentArgs, RunDir: inst.runDir(),
 		WorkspaceDir: filepath.Join(inst.mntDir(), "workspace"), TmpDir: filepath.Join(inst.mntDir(), "tmp"),
-		Env: env, Limits: m.cfg.Limits,
+		Env: env, Limits: m.cfg.Limits, HostID: inst.hostID,
 	}
 	began := time.Now()
 	if err := m.rt.Start(ctx, spec); err != nil {
@@ -565,9 +584,8 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 		log, _ := os.ReadFile(filepath.Join(inst.bundleDir(), "init.log"))
 		return withCause(ctx, fmt.Errorf("%w: container agent did not start: %w: %s", errdefs.ErrUnavailable, err, tailString(log, 1024)))
 	}
-	// The socket is bound: from now on its directory belongs to root, so that code in
-	// the container (which runs as the agent's user) cannot replace the socket with
-	// its own listener.
+	// The socket is bound: from now on its directory belongs to the host's root, so
+	// that nothing in the container can replace the socket with its own listener.
 	if err := os.Chown(inst.runDir(), 0, 0); err != nil {
 		return err
 	}
@@ -684,6 +702,8 @@ func (m *Manager) destroy(ctx context.Context, inst *instance) error {
 	// the next reconcile.
 	if err := os.RemoveAll(inst.dir); err != nil {
 		m.logger.Warn("remove container directory", "container", inst.id, "err", err)
+	} else {
+		m.ids.release(inst.id, inst.hostID)
 	}
 	return nil
 }

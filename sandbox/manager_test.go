@@ -406,8 +406,11 @@ sys.exit(0 if b"start" in s.recv(4096) else 1)'`},
 			t.Errorf("%s: %q succeeded: %q", tc.name, tc.cmd, res.Stdout)
 		}
 	}
-	if res := run(t, e, c.ID, "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"); !strings.Contains(res.Stdout, "CapEff:\t0000000000000000") ||
-		!strings.Contains(res.Stdout, "CapBnd:\t0000000000000000") || !strings.Contains(res.Stdout, "NoNewPrivs:\t1") || !gvisor && !strings.Contains(res.Stdout, "Seccomp:\t2") {
+	// The bounding set holds at most the agent's kill, setuid and setgid (0xe0), which
+	// no_new_privs keeps user code from ever gaining.
+	if res := run(t, e, c.ID, "grep -E '^(CapPrm|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"); !strings.Contains(res.Stdout, "CapEff:\t0000000000000000") ||
+		!strings.Contains(res.Stdout, "CapPrm:\t0000000000000000") || !strings.Contains(res.Stdout, "CapBnd:\t00000000000000e0") ||
+		!strings.Contains(res.Stdout, "NoNewPrivs:\t1") || !gvisor && !strings.Contains(res.Stdout, "Seccomp:\t2") {
 		t.Errorf("process status:\n%s", res.Stdout)
 	}
 	if res := run(t, e, c.ID, "echo alive"); res.Stdout != "alive\n" {

@@ -56,6 +56,10 @@ type ContainerSpec struct {
 	// Env is the agent's environment.
 	Env    []string
 	Limits Limits
+	// HostID is the first host user and group ID of the container's own user
+	// namespace, which maps its IDs 0 to IDRangeSize-1 onto HostID onwards. Zero runs
+	// the container without one.
+	HostID uint32
 }
 
 // RunState is what a runtime knows about a container.

@@ -36,6 +36,7 @@ type sandboxConfig struct {
 	Expiry       time.Duration
 	PoolSize     int
 	PythonWarmup string
+	UIDBase      uint32
 
 	// Capacity of the containers together; zero means derived from the host.
 	CgroupParent           string
@@ -66,6 +67,7 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.DurationVar(&c.Idle, "container-idle", sandbox.DefaultIdle, "stop a container unused this long (its files are kept)")
 	fs.DurationVar(&c.Expiry, "container-expiry", sandbox.DefaultExpiry, "destroy a container and its files this long after creation")
 	fs.IntVar(&c.PoolSize, "pool-size", 2, "pre-started containers kept ready for create")
+	fs.Uint32Var(&c.UIDBase, "sandbox-uid-base", sandbox.DefaultIDBase, "first host uid/gid of the containers' user namespaces; each container maps 65536 from here on")
 	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
 	c.MemoryRequest.byteSize = sandbox.DefaultMemoryRequest
 	fs.StringVar(&c.CgroupParent, "sandbox-cgroup-parent", oci.DefaultCgroupParent, "cgroup the containers' cgroups are made in, limited by --sandbox-total-memory and --sandbox-total-pids")
@@ -143,6 +145,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		Expiry:       cfg.Expiry,
 		PoolSize:     cfg.PoolSize,
 		PythonWarmup: cfg.PythonWarmup,
+		IDBase:       cfg.UIDBase,
 		Logger:       a.logger,
 	}, rt, a.db, fstore)
 	if err != nil {

@@ -2,8 +2,10 @@
 // inside every container, and the small versioned protocol the host uses to drive it.
 //
 // The agent is the codebox binary itself ("codebox agent"), bind-mounted read-only into
-// the container and started by the runtime as PID 1 with uid 1000 and no capabilities.
-// It reaps orphans, runs each bash command in its own process group under a wall-clock
+// the container and started by the runtime as PID 1: root of the container's own user
+// namespace with only CAP_KILL, CAP_SETUID and CAP_SETGID there. User code runs as
+// UserID with no capabilities, so it cannot signal or trace the agent, and the files the
+// agent writes for the user are the user's. It reaps orphans, runs each bash command in its own process group under a wall-clock
 // limit, captures output up to a cap, keeps one persistent Python REPL, and reads and
 // writes files. Because it runs inside the container, every path it resolves is already
 // confined to the container's own mount namespace; it still refuses procfs, sysfs and

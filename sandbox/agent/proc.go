@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,11 +32,17 @@ func (r *reaper) start(argv []string, env []string, dir string, files []uintptr)
 	// at once is never mistaken for an orphan.
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if privileged {
+		// The user's process has none of the agent's capabilities (setuid from root
+		// clears them) and, not being the agent's user, cannot signal it.
+		sys.Credential = &syscall.Credential{Uid: UserID, Gid: UserID, Groups: []uint32{}}
+	}
 	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   env,
 		Files: files,
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		Sys:   sys,
 	})
 	if err != nil {
 		return 0, nil, err
@@ -73,6 +80,47 @@ func (r *reaper) reap() {
 			}
 		}
 	}
+}
+
+// privileged is whether the agent runs as root (of its user namespace) and so runs
+// user code as UserID.
+var privileged = os.Getuid() == 0
+
+// asUser runs fn on a thread whose effective user and group are UserID, so that what
+// fn creates belongs to the user and it reaches only what the user may. Credentials
+// are per thread in the kernel (Go's Setuid changes every thread; the raw calls here
+// change this one), and setting the effective user to another than root clears the
+// thread's effective capabilities until it is set back.
+func asUser(fn func() error) error {
+	if !privileged {
+		return fn()
+	}
+	runtime.LockOSThread()
+	if err := setEffectiveIDs(UserID); err != nil {
+		setEffectiveIDs(0)
+		runtime.UnlockOSThread()
+		return err
+	}
+	err := fn()
+	if setEffectiveIDs(0) == nil {
+		runtime.UnlockOSThread()
+	} // else the thread keeps the user's identity and exits with this goroutine
+	return err
+}
+
+// setEffectiveIDs sets the calling thread's effective group and user: the group first
+// when leaving root (it needs CAP_SETGID), the user first when coming back.
+func setEffectiveIDs(id int) error {
+	calls := []uintptr{syscall.SYS_SETRESGID, syscall.SYS_SETRESUID}
+	if id == 0 {
+		calls[0], calls[1] = calls[1], calls[0]
+	}
+	for _, nr := range calls {
+		if _, _, errno := syscall.RawSyscall(nr, ^uintptr(0), uintptr(id), ^uintptr(0)); errno != 0 {
+			return fmt.Errorf("set effective ID %d: %w", id, errno)
+		}
+	}
+	return nil
 }
 
 // killGroup kills every process in the group, repeating while it still has members so

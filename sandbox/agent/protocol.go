@@ -14,6 +14,10 @@ const (
 	SocketName = "agent.sock"
 	// WorkDir is the working directory and HOME of every command.
 	WorkDir = "/workspace"
+	// UserID is the user and group ID of user code. When the agent runs as root (of
+	// the container's own user namespace), commands, cells and the files it writes
+	// for them are this user's; otherwise everything runs as the agent's own user.
+	UserID = 1000
 	// TokenEnv carries the per-start secret the host must present; the agent removes it
 	// from its environment before serving.
 	TokenEnv = "CODEBOX_AGENT_TOKEN"

@@ -188,10 +188,20 @@ func (s *server) handle(nc net.Conn) {
 		s.repl.run(c, &req)
 	case OpKill:
 		s.kill(c, &req)
-	case OpRead:
-		readFile(c, &req)
-	case OpWrite:
-		writeFile(c, &req)
+	case OpRead, OpWrite:
+		// File requests act for the user: with the user's permissions, and what they
+		// create is the user's.
+		err := asUser(func() error {
+			if req.Op == OpRead {
+				readFile(c, &req)
+			} else {
+				writeFile(c, &req)
+			}
+			return nil
+		})
+		if err != nil {
+			c.fail(KindInternal, err)
+		}
 	default:
 		c.fail(KindInvalid, fmt.Errorf("unknown op %q", req.Op))
 	}

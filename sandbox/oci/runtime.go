@@ -75,6 +75,8 @@ func New(cfg Config) (*Runtime, error) {
 	if filepath.Base(bin) == "runsc" {
 		r.gvisor = true
 		r.args = append(gvisorArgs(), r.args...) // flags and why: runsc.go
+	} else if err := raiseHostInotify(); err != nil {
+		return nil, fmt.Errorf("%w: raising the host's inotify limits for containers: %v", errdefs.ErrUnavailable, err) // why: userns.go
 	}
 	return r, nil
 }
@@ -123,6 +125,12 @@ func (r *Runtime) Start(ctx context.Context, cs *sandbox.ContainerSpec) error {
 		// A half-created container must not linger.
 		r.Delete(context.WithoutCancel(ctx), cs.ID)
 		return fmt.Errorf("%w: %s run: %v: %s", errdefs.ErrUnavailable, filepath.Base(r.binary), err, tail(msg, 2048))
+	}
+	if cs.HostID != 0 && !r.gvisor {
+		if err := r.limitUserNamespace(ctx, cs.ID); err != nil {
+			r.Delete(context.WithoutCancel(ctx), cs.ID)
+			return fmt.Errorf("%w: %v", errdefs.ErrUnavailable, err)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"errors"
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -13,10 +14,16 @@ import (
 const (
 	// AgentPath is where the codebox binary is mounted.
 	AgentPath = "/run/codebox-agent"
-	// UID and GID of everything that runs in the container.
+	// UID and GID of everything that runs in a container without a user namespace.
 	UID = 1000
 	GID = 1000
 )
+
+// agentCaps are all the agent keeps as its user namespace's root: signalling and
+// reaping user code (which runs as another user), and dropping to the user's IDs for
+// commands and for the files it writes on the user's behalf. They are capabilities of
+// the container's own user namespace, worth nothing outside it.
+var agentCaps = []string{"CAP_KILL", "CAP_SETUID", "CAP_SETGID"}
 
 // SpecOpt changes one aspect of a spec. Opts create the nested structs they need, so each
 // works on an empty spec.
@@ -122,6 +129,36 @@ var maskedPaths = []string{
 
 // readonlyPaths are Docker's default read-only paths.
 var readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+
+// WithUserNamespace gives the container its own user namespace whose IDs 0 to size-1
+// are host IDs hostID to hostID+size-1, as Docker's userns-remap and Kubernetes' user
+// namespaces do: no two containers share a host user, so the kernel's per-user limits
+// (pipe buffers, processes, inotify) and signal permissions separate them, and root in
+// the container is an unprivileged host user. The init (the agent) runs as the
+// namespace's root with agentCaps; user code runs as UID with none.
+func WithUserNamespace(hostID, size uint32) SpecOpt {
+	return func(s *specs.Spec) error {
+		if hostID == 0 || size == 0 {
+			return fmt.Errorf("user namespace %d+%d: must map a non-root range", hostID, size)
+		}
+		l := setLinux(s)
+		for _, ns := range l.Namespaces {
+			if ns.Type == specs.UserNamespace {
+				return errors.New("user namespace set twice")
+			}
+		}
+		l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: size}}
+		l.UIDMappings, l.GIDMappings = m, m
+		p := setProcess(s)
+		p.User = specs.User{UID: 0, GID: 0}
+		caps := agentCaps
+		p.Capabilities = &specs.LinuxCapabilities{
+			Bounding: caps, Effective: caps, Permitted: caps, Inheritable: []string{}, Ambient: []string{},
+		}
+		return nil
+	}
+}
 
 // WithReadonlyRoot makes path, shared by all containers, the read-only root.
 func WithReadonlyRoot(path string) SpecOpt {
@@ -311,6 +348,9 @@ func Spec(cs *sandbox.ContainerSpec, gvisor bool) (*specs.Spec, error) {
 		WithLoopbackOnly(),
 		WithCgroupsPath(CgroupsPath(cs.ID)),
 		WithSeccomp(DefaultSeccomp()),
+	}
+	if cs.HostID != 0 {
+		opts = append(opts, WithUserNamespace(cs.HostID, sandbox.IDRangeSize))
 	}
 	if gvisor {
 		// The sentry and its stubs are host tasks of the sandbox: the process limit

@@ -153,6 +153,32 @@ func TestDefaultSpecIsUnprivileged(t *testing.T) {
 	}
 }
 
+func TestWithUserNamespace(t *testing.T) {
+	s := DefaultSpec()
+	if err := WithUserNamespace(1<<30, 1<<16)(s); err != nil {
+		t.Fatal(err)
+	}
+	m := s.Linux.UIDMappings
+	if len(m) != 1 || m[0].ContainerID != 0 || m[0].HostID != 1<<30 || m[0].Size != 1<<16 || len(s.Linux.GIDMappings) != 1 {
+		t.Errorf("mappings = %+v %+v", m, s.Linux.GIDMappings)
+	}
+	p := s.Process
+	if p.User.UID != 0 || !p.NoNewPrivileges || len(p.Capabilities.Inheritable)+len(p.Capabilities.Ambient) != 0 {
+		t.Errorf("process = %+v", p)
+	}
+	for _, c := range p.Capabilities.Bounding {
+		if c != "CAP_KILL" && c != "CAP_SETUID" && c != "CAP_SETGID" {
+			t.Errorf("the agent keeps %s", c)
+		}
+	}
+	if err := WithUserNamespace(1<<30, 1<<16)(s); err == nil {
+		t.Error("a second user namespace = nil error")
+	}
+	if err := WithUserNamespace(0, 1<<16)(DefaultSpec()); err == nil {
+		t.Error("mapping host root = nil error")
+	}
+}
+
 // TestGoldenConfig pins the whole config.json of a default container. Run with
 // -update after an intended change.
 func TestGoldenConfig(t *testing.T) {
@@ -162,6 +188,7 @@ func TestGoldenConfig(t *testing.T) {
 		RunDir: "/data/containers/container_golden/run", WorkspaceDir: "/data/containers/container_golden/mnt/workspace",
 		TmpDir: "/data/containers/container_golden/mnt/tmp", Env: []string{"CODEBOX_AGENT_TOKEN=t"},
 		Limits: sandbox.Limits{Memory: sandbox.DefaultMemory, CPUs: sandbox.DefaultCPUs, PIDs: sandbox.DefaultPIDs, Disk: sandbox.DefaultDisk},
+		HostID: sandbox.DefaultIDBase,
 	}
 	for _, tc := range []struct {
 		name   string
