@@ -158,7 +158,7 @@ func (m *Manager) mountLocked(ctx context.Context, inst *instance) error {
 	if err != nil {
 		return err
 	}
-	if err := m.promiseDisk(inst); err != nil {
+	if err := m.promiseDisk(ctx, inst, true); err != nil {
 		return err
 	}
 	if !ok {
@@ -215,14 +215,23 @@ func (m *Manager) unmountLocked(inst *instance) error {
 
 // promiseDisk promises the host space the container's disk may still take: its size
 // less the blocks its image has allocated. A disk is promised while it is mounted,
-// the only time it can grow.
-func (m *Manager) promiseDisk(inst *instance) error {
+// the only time it can grow. When the space is short, least recently used idle
+// containers are stopped (their disks unmounted, their promises ended) to make room,
+// as the kubelet evicts under disk pressure (with evict); what is still short is
+// insufficient_storage.
+func (m *Manager) promiseDisk(ctx context.Context, inst *instance, evict bool) error {
 	size, img := m.cfg.Limits.Disk, inst.diskPath()
-	return m.cfg.Space.Promise(inst.id, func() int64 {
+	outstanding := func() int64 {
 		var st syscall.Stat_t
 		if err := syscall.Stat(img, &st); err != nil {
 			return size
 		}
 		return size - st.Blocks*512
-	})
+	}
+	for {
+		err := m.cfg.Space.Promise(inst.id, outstanding)
+		if !evict || !errors.Is(err, errdefs.ErrInsufficientStorage) || !m.evictLRU(ctx, "", inst) {
+			return err
+		}
+	}
 }

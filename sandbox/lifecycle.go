@@ -98,7 +98,7 @@ func (m *Manager) adopt(ctx context.Context, inst *instance) bool {
 		return false
 	}
 	inst.client, inst.running, inst.mounted = c, true, true
-	if err := m.promiseDisk(inst); err != nil {
+	if err := m.promiseDisk(ctx, inst, false); err != nil {
 		m.logger.Warn("adopted container's disk is not covered by free space", "container", inst.id, "err", err)
 	}
 	m.capMu.Lock()

@@ -469,7 +469,7 @@ func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, evict boo
 			return nil, err
 		}
 	}
-	if err := m.promiseDisk(inst); err != nil {
+	if err := m.promiseDisk(ctx, inst, evict); err != nil {
 		return nil, err
 	}
 	if err := m.makeDisk(ctx, inst.diskPath(), m.cfg.Limits.Disk); err != nil {

@@ -41,7 +41,7 @@ func (m *Manager) fillPool(ctx context.Context) {
 				m.destroy(context.WithoutCancel(ctx), inst)
 				return
 			}
-			if errors.Is(err, errdefs.ErrRateLimited) {
+			if errors.Is(err, errdefs.ErrRateLimited) || errors.Is(err, errdefs.ErrInsufficientStorage) {
 				break // the server is full; the next create asks again
 			}
 			if err != nil {

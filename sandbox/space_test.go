@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -52,8 +53,9 @@ func TestDiskGivesSpaceBack(t *testing.T) {
 }
 
 // TestDiskSpacePromised: container disks are sparse, so the host's free space must
-// cover what each mounted disk may still take. With it gone, a create is 507
-// insufficient_storage, and the containers that exist can fill their disks without
+// cover what each mounted disk may still take. When it does not, the least recently
+// used idle container is stopped to make room; with every container busy a create is
+// 507 insufficient_storage. The containers that run can fill their disks without
 // losing a write the kernel reported done.
 func TestDiskSpacePromised(t *testing.T) {
 	dir := t.TempDir()
@@ -70,11 +72,19 @@ func TestDiskSpacePromised(t *testing.T) {
 	})
 	a := create(t, e, sandbox.CreateOptions{})
 	b := create(t, e, sandbox.CreateOptions{})
+	stopA, stopB := busy(t, e, a.ID), busy(t, e, b.ID)
 	_, err = e.Manager.Create(context.Background(), ws, sandbox.CreateOptions{})
 	if !errors.Is(err, errdefs.ErrInsufficientStorage) || errdefs.Code(err) != diskspace.Code {
-		t.Fatalf("third 32 MiB disk on a 90 MiB filesystem: %v, want insufficient storage", err)
+		t.Errorf("third 32 MiB disk on a 90 MiB filesystem, both others busy: %v, want insufficient storage", err)
 	}
-	for _, id := range []string{a.ID, b.ID} {
+	stopA()
+	e.Clock.Advance(time.Second)
+	stopB()
+	c := create(t, e, sandbox.CreateOptions{})
+	if got := status(t, e, ws, a.ID); got != sandbox.StatusStopped {
+		t.Errorf("least recently used container is %s after a create short of space, want stopped", got)
+	}
+	for _, id := range []string{b.ID, c.ID} {
 		res := run(t, e, id, "head -c 20000000 /dev/urandom > f && sha256sum f > f.sum && sync && echo written")
 		if res.Stdout != "written\n" {
 			t.Fatalf("filling %s: %+v", id, res)
