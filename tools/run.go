@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/codebox-dev/codebox"
@@ -27,6 +28,9 @@ type Runner struct {
 	// from Admit runs in it; any other call takes a seat of its own, and one that
 	// cannot get it in time gets too_many_requests.
 	Limiter *Limiter
+	// Logger gets the full error of a failed call, which the model is not shown (nil:
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // NewRunner returns a Runner over sb with the defaults.
@@ -75,7 +79,7 @@ func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, n
 		res, err = r.python(ctx, ws, id, version, input)
 	}
 	if err != nil {
-		if res := sandboxErrorResult(name, err); res != nil && ctx.Err() == nil {
+		if res := r.sandboxErrorResult(name, err); res != nil && ctx.Err() == nil {
 			return res, nil
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -83,34 +87,58 @@ func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, n
 	return res, nil
 }
 
+// publicMessages are what the model and the client are told of a sandbox failure whose
+// error carries no client-safe message: the error's own text may hold host paths,
+// runtime output or an agent's log, which belong in the server's log only.
+var publicMessages = map[string]string{
+	ErrCodeContainerExpired:      "the container has expired",
+	ErrCodeStringNotFound:        "old_str was not found in the file",
+	ErrCodeFileNotFound:          "the file does not exist",
+	ErrCodeUnavailable:           "the container is unavailable right now; try again",
+	ErrCodeInvalidToolInput:      "the input cannot be used",
+	ErrCodeTooManyRequests:       "too many code execution calls running at once; retry shortly",
+	ErrCodeExecutionTimeExceeded: "execution exceeded the time limit",
+}
+
 // sandboxErrorResult maps the sandbox's documented error kinds to result codes, or
-// returns nil for an infrastructure failure.
-func sandboxErrorResult(tool string, err error) *Result {
-	msg := err.Error()
-	var pub *errdefs.Public
-	if errors.As(err, &pub) {
-		msg = pub.Message
-	}
-	switch code := errdefs.Code(err); {
-	case code == ErrCodeContainerExpired:
-		return errorResult(tool, ErrCodeContainerExpired, "%s", msg)
-	case code == ErrCodeStringNotFound:
-		return errorResult(tool, ErrCodeStringNotFound, "%s", msg)
+// returns nil for an infrastructure failure. Only an *errdefs.Public message is passed
+// on; any other error gets its code's public message, and its full chain is logged.
+func (r *Runner) sandboxErrorResult(tool string, err error) *Result {
+	var code string
+	switch c := errdefs.Code(err); {
+	case c == ErrCodeContainerExpired:
+		code = ErrCodeContainerExpired
+	case c == ErrCodeStringNotFound:
+		code = ErrCodeStringNotFound
 	case errors.Is(err, errdefs.ErrNotFound) && tool == TextEditor:
-		return errorResult(tool, ErrCodeFileNotFound, "%s", msg)
+		code = ErrCodeFileNotFound
 	case errors.Is(err, errdefs.ErrNotFound):
 		// The container vanished under a running call (deleted by its owner).
-		return errorResult(tool, ErrCodeUnavailable, "%s", msg)
+		code = ErrCodeUnavailable
 	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrTooLarge):
-		return errorResult(tool, ErrCodeInvalidToolInput, "%s", msg)
+		code = ErrCodeInvalidToolInput
 	case errors.Is(err, errdefs.ErrRateLimited):
-		return errorResult(tool, ErrCodeTooManyRequests, "%s", msg)
+		code = ErrCodeTooManyRequests
 	case errors.Is(err, errdefs.ErrTimeout):
-		return errorResult(tool, ErrCodeExecutionTimeExceeded, "%s", msg)
+		code = ErrCodeExecutionTimeExceeded
 	case errors.Is(err, errdefs.ErrUnavailable):
-		return errorResult(tool, ErrCodeUnavailable, "%s", msg)
+		code = ErrCodeUnavailable
+	default:
+		return nil
 	}
-	return nil
+	var pub *errdefs.Public
+	if errors.As(err, &pub) && pub.Message != "" {
+		return errorResult(tool, code, "%s", pub.Message)
+	}
+	r.logger().Warn("code execution call failed", "tool", tool, "error_code", code, "err", err)
+	return errorResult(tool, code, "%s", publicMessages[code])
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.Default()
 }
 
 // decodeInput decodes the model's input strictly enough to catch wrong types, and

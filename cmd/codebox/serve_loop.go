@@ -89,6 +89,7 @@ func setupLoop(ctx context.Context, a *app) error {
 		lc.Sandbox = a.sandbox
 		runner := tools.NewRunner(a.sandbox)
 		runner.Timeout = cfg.ToolTimeout
+		runner.Logger = a.logger.With("component", "tools")
 		runner.Limiter = &tools.Limiter{Global: cfg.Executions.Global, PerWorkspace: cfg.Executions.PerWorkspace,
 			Queue: cfg.Executions.Queue, Wait: cfg.Executions.Wait}
 		lc.Runner = runner

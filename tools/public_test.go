@@ -1,0 +1,55 @@
+package tools_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
+	"github.com/codebox-dev/codebox/tools"
+)
+
+// TestMain lets the test binary double as the in-container agent for the tests that
+// run real containers.
+func TestMain(m *testing.M) {
+	sandboxtest.AgentMain()
+	os.Exit(m.Run())
+}
+
+// A container that cannot start again fails its call with a public message: the
+// runtime's error, with its host paths, goes to the log and not to the model.
+func TestRunShowsNoInternalErrorText(t *testing.T) {
+	env := sandboxtest.New(t, nil)
+	ctx := context.Background()
+	c, err := env.Manager.Create(ctx, "ws1", sandbox.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Manager.Stop(ctx, "ws1", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A server whose root filesystem went missing cannot start it again.
+	missing := filepath.Join(t.TempDir(), "gone", "rootfs")
+	env.Config.RootFS = missing
+	m := env.Start(t)
+
+	res, err := tools.NewRunner(m).Run(ctx, "ws1", c.ID, tools.CodeExecution20250825, tools.Bash, json.RawMessage(`{"command":"true"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ErrorCode != tools.ErrCodeUnavailable {
+		t.Fatalf("result = %+v, want %s", res, tools.ErrCodeUnavailable)
+	}
+	if res.ErrorMessage == "" {
+		t.Errorf("empty error message")
+	}
+	for _, leak := range []string{missing, env.Config.Dir, "rootfs", "runc", "runsc"} {
+		if strings.Contains(res.ErrorMessage, leak) || strings.Contains(res.Text(), leak) {
+			t.Errorf("result shows %q: %q", leak, res.ErrorMessage)
+		}
+	}
+}
