@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,11 +99,33 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if after, ok := errdefs.RetryAfter(err); ok {
 		w.Header().Set("retry-after", retryAfterSeconds(after))
 	}
+	if status == http.StatusUnauthorized {
+		// A client without a valid key keeps no connection open.
+		w.Header().Set("Connection", "close")
+	}
 	if status == http.StatusUnauthorized || status == http.StatusRequestEntityTooLarge {
 		// The SDKs would otherwise retry 4xx they do not understand; these never succeed on retry.
 		w.Header().Set("x-should-retry", "false")
 	}
 	writeJSON(w, status, body)
+}
+
+// WriteConnError answers err on a raw connection and asks the client to close it, in
+// the same envelope and headers as the handlers' errors; for refusals made before HTTP
+// serving begins (a full connection table).
+func WriteConnError(w io.Writer, err error) error {
+	status, body := errorEnvelope(context.Background(), err)
+	b, jerr := json.Marshal(body)
+	if jerr != nil {
+		return jerr
+	}
+	b = append(b, '\n')
+	resp := &http.Response{StatusCode: status, ProtoMajor: 1, ProtoMinor: 1, Close: true,
+		Header: http.Header{"Content-Type": {"application/json"}}, ContentLength: int64(len(b)), Body: io.NopCloser(bytes.NewReader(b))}
+	if after, ok := errdefs.RetryAfter(err); ok {
+		resp.Header.Set("retry-after", retryAfterSeconds(after))
+	}
+	return resp.Write(w)
 }
 
 // retryAfterSeconds renders a wait as retry-after's whole seconds, rounded up: the SDKs

@@ -146,8 +146,9 @@ func bodyError(err error) error {
 	if errors.As(err, &mbe) {
 		return errdefs.New(errdefs.ErrTooLarge, "", "Request body exceeds the maximum size of %d bytes", mbe.Limit)
 	}
-	if errors.Is(err, context.Canceled) {
-		return err
+	var pub *errdefs.Public
+	if errors.Is(err, context.Canceled) || errors.As(err, &pub) {
+		return err // a cancel, or already worded (a stalled body's 408)
 	}
 	return &errdefs.Public{Kind: errdefs.ErrInvalid, Message: "Malformed multipart/form-data body", Err: err}
 }

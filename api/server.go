@@ -23,10 +23,13 @@ type Config struct {
 	Auth   Authenticator
 	// MaxJSONBodyBytes caps JSON request bodies (Messages allows 32 MB).
 	MaxJSONBodyBytes int64
+	// BodyReadTimeout bounds each wait for request body data (0: none); see progressBody.
+	BodyReadTimeout time.Duration
 
 	FilesConfig
 	ContainersConfig
 	MessagesConfig
+	HealthConfig
 }
 
 // Server is the HTTP handler for the whole API.
@@ -35,6 +38,7 @@ type Server struct {
 	mux     *http.ServeMux
 	methods map[string][]string // path pattern → methods registered, for 405 answers
 	now     func() time.Time
+	health  health
 }
 
 // New builds the server and its routes.
@@ -49,6 +53,7 @@ func New(cfg Config) *Server {
 	s.registerFileRoutes()
 	s.registerContainerRoutes()
 	s.registerMessageRoutes()
+	s.registerHealthRoutes()
 	s.finishRoutes()
 	return s
 }
@@ -82,6 +87,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("request-id", reqID)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	ctx := withRequestID(r.Context(), reqID)
+	s.withBodyTimeout(w, r)
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 	s.mux.ServeHTTP(rec, r.WithContext(ctx))

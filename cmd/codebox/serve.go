@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,12 +26,14 @@ type serveConfig struct {
 	Listen   string
 	DataDir  string
 	LogLevel string
+	httpConfig
 	filesConfig
 	sandboxConfig
 	loopConfig
 }
 
-// app is what the setup stages build and share. Closers run in reverse order at shutdown.
+// app is what the setup stages build and share. Whatever a stage starts registers how
+// to stop it (onClose, goLoop), and shutdown stops everything in reverse order of start.
 type app struct {
 	cfg     *serveConfig
 	logger  *slog.Logger
@@ -47,6 +47,42 @@ type app struct {
 }
 
 func (a *app) onClose(f func(context.Context) error) { a.closers = append(a.closers, f) }
+
+// goLoop runs f in the group (its failure stops the server) until shutdown reaches it:
+// its stop is a closer like any other, so a loop stops, and is waited for, before
+// whatever was set up ahead of it (the database under the files sweeper) is closed.
+func (a *app) goLoop(ctx context.Context, f func(context.Context) error) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	a.group.Go(func() error {
+		defer close(done)
+		return f(ctx)
+	})
+	a.onClose(func(closeCtx context.Context) error {
+		cancel()
+		select {
+		case <-done:
+			return nil
+		case <-closeCtx.Done():
+			return fmt.Errorf("background loop did not stop: %w", closeCtx.Err())
+		}
+	})
+}
+
+// shutdown runs the closers in reverse order of registration and waits for the group.
+func (a *app) shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](ctx); err != nil {
+			a.logger.Error("shutdown", "err", err)
+			errs = append(errs, err)
+		}
+	}
+	if err := a.group.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
 
 func newServeCmd() *cobra.Command {
 	cfg := &serveConfig{}
@@ -62,6 +98,7 @@ func newServeCmd() *cobra.Command {
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./codebox-data", "directory for the database, file bytes, images and containers")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	bindHTTPFlags(fs, &cfg.httpConfig)
 	bindFilesFlags(fs, &cfg.filesConfig)
 	bindSandboxFlags(fs, &cfg.sandboxConfig)
 	bindLoopFlags(fs, &cfg.loopConfig)
@@ -89,21 +126,17 @@ func runServe(ctx context.Context, cfg *serveConfig) (retErr error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(runCtx)
+	// The parts run until the HTTP server has finished its requests, not until the
+	// signal: requests in flight need the database, files and sandbox to their end.
+	appCtx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopApp()
+	g, gctx := errgroup.WithContext(appCtx)
 	a := &app{cfg: cfg, logger: logger, group: g}
 	a.api.Logger = logger
 	defer func() {
-		cancel()
 		closeCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer done()
-		for i := len(a.closers) - 1; i >= 0; i-- {
-			if err := a.closers[i](closeCtx); err != nil {
-				logger.Error("shutdown", "err", err)
-			}
-		}
-		if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) && retErr == nil {
+		if err := a.shutdown(closeCtx); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()
@@ -113,31 +146,5 @@ func runServe(ctx context.Context, cfg *serveConfig) (retErr error) {
 			return err
 		}
 	}
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: api.New(a.api), ReadHeaderTimeout: 30 * time.Second}
-	logger.Info("codebox listening", "addr", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
-	// Tests and scripts read this line to find the port when --listen ends in :0.
-	fmt.Fprintf(os.Stdout, "codebox: listening on http://%s\n", ln.Addr())
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-gctx.Done():
-	}
-	logger.Info("shutting down: finishing in-flight requests")
-	shutCtx, done := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
-	defer done()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := context.Cause(gctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return serveHTTP(ctx, gctx, a)
 }

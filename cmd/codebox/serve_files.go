@@ -9,7 +9,9 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
+	"github.com/codebox-dev/codebox/api"
 	"github.com/codebox-dev/codebox/apikey"
 	"github.com/codebox-dev/codebox/blobs/disk"
 	"github.com/codebox-dev/codebox/diskspace"
@@ -91,6 +93,8 @@ func setupFiles(ctx context.Context, a *app) error {
 	if a.space, err = diskspace.New(a.cfg.DataDir, reserve); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	a.api.Checks = append(a.api.Checks, api.Check{Name: "database", Func: db.Ping},
+		api.Check{Name: "blobs", Func: func(context.Context) error { return unix.Access(blobs.Dir(), unix.W_OK|unix.X_OK) }})
 	logger := a.logger.With("component", "files")
 	logger.Info("storage", "disk", humanize.IBytes(uint64(size)), "reserve", humanize.IBytes(uint64(reserve)),
 		"quota_per_workspace", humanize.IBytes(uint64(quota)))
@@ -118,6 +122,6 @@ func setupFiles(ctx context.Context, a *app) error {
 		fmt.Fprintf(os.Stdout, "codebox: created API key for workspace default (saved to %s):\n\n    %s\n\n", path, secret)
 	}
 
-	a.group.Go(func() error { return svc.RunSweeper(ctx, cfg.SweepInterval) })
+	a.goLoop(ctx, func(ctx context.Context) error { return svc.RunSweeper(ctx, cfg.SweepInterval) })
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/api"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/image"
 	"github.com/codebox-dev/codebox/sandbox"
@@ -128,7 +129,11 @@ func setupSandbox(ctx context.Context, a *app) error {
 	}
 	a.logger.Info("sandbox capacity", "memory", humanize.IBytes(uint64(capacity.Memory)), "tasks", capacity.PIDs,
 		"running", capacity.MaxRunning, "running_per_workspace", capacity.MaxRunningPerWorkspace)
-	a.onClose(func(context.Context) error { return rt.Close() }) // after the Manager's Close; see oci/runsc.go
+	a.onClose(func(context.Context) error { return rt.Close() })
+	a.api.Checks = append(a.api.Checks, api.Check{Name: "runtime", Func: func(ctx context.Context) error {
+		_, err := rt.List(ctx)
+		return err
+	}}) // after the Manager's Close; see oci/runsc.go
 	var fstore sandbox.FileStore
 	if a.files != nil {
 		fstore = fileStore{a.files}

@@ -54,6 +54,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// Ping checks that the database answers a query (for readiness probes).
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	return db.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n)
+}
+
 // Close closes the database.
 func (db *DB) Close() error { return db.db.Close() }
 
