@@ -161,7 +161,9 @@ func TestCrashDuringUploads(t *testing.T) {
 		t.Skip("builds and runs the server binary")
 	}
 	dataDir := t.TempDir()
-	srv := startChild(t, dataDir)
+	// The stalled uploads below must outlast the wait for the others, whatever the
+	// machine's speed: no body read timeout may end them first.
+	srv := startChild(t, dataDir, "--body-read-timeout", "1h")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
