@@ -7,24 +7,11 @@ import (
 	"testing"
 
 	"github.com/anthropics/anthropic-sdk-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/internal/testenv"
 )
-
-// smallDisk mounts a tmpfs of size bytes for the test: a real filesystem that fills.
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	testenv.NeedRoot(t)
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size="+size); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
 
 // TestUploadFullDisk: an upload that does not fit on the server's disk is a 507 with
 // error code insufficient_storage, not a bare 500, and leaves nothing behind — both
@@ -33,7 +20,7 @@ func TestUploadFullDisk(t *testing.T) {
 	for _, ledger := range []bool{true, false} {
 		name := map[bool]string{true: "ledger", false: "enospc"}[ledger]
 		t.Run(name, func(t *testing.T) {
-			dir := smallDisk(t, "24m")
+			dir := testenv.SmallDisk(t, "24m")
 			var cfg files.Config
 			if ledger {
 				l, err := diskspace.New(dir, 2<<20)

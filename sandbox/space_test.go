@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/codebox-dev/codebox/internal/testenv"
 
 	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/errdefs"
@@ -58,11 +58,7 @@ func TestDiskGivesSpaceBack(t *testing.T) {
 // 507 insufficient_storage. The containers that run can fill their disks without
 // losing a write the kernel reported done.
 func TestDiskSpacePromised(t *testing.T) {
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=90m"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	dir := testenv.SmallDisk(t, "90m")
 	space, err := diskspace.New(dir, 4<<20)
 	if err != nil {
 		t.Fatal(err)
