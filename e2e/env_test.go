@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,25 +76,6 @@ type envOptions struct {
 	maxOutputFile int64
 }
 
-// fileStore lets the real sandbox store generated files through the Files API.
-type fileStore struct{ svc *files.Service }
-
-func (f fileStore) StoreOutput(ctx context.Context, ws codebox.WorkspaceID, filename string, r io.Reader) (string, string, error) {
-	nf, err := f.svc.Create(ctx, ws, files.NewFile{Filename: filename, Downloadable: true, Body: r})
-	if err != nil {
-		return "", "", err
-	}
-	return nf.ID, nf.MimeType, nil
-}
-
-func (f fileStore) OpenInput(ctx context.Context, ws codebox.WorkspaceID, id string) (string, io.ReadCloser, error) {
-	nf, body, err := f.svc.Open(ctx, ws, id)
-	if err != nil {
-		return "", nil, err
-	}
-	return nf.Filename, body, nil
-}
-
 func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
@@ -138,7 +118,7 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		Limits:      sandbox.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256, Disk: 256 << 20},
 		ExecTimeout: time.Minute, StopOnClose: true, Now: e.clock.Now,
 		MaxOutputFileSize: o.maxOutputFile, Logger: logger,
-	}, rt, store, fileStore{svc})
+	}, rt, store, svc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -11,9 +10,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
-	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/api"
-	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/image"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/oci"
@@ -136,7 +133,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 	}}) // after the Manager's Close; see oci/runsc.go
 	var fstore sandbox.FileStore
 	if a.files != nil {
-		fstore = fileStore{a.files}
+		fstore = a.files
 	}
 	m, err := sandbox.New(sandbox.Config{
 		Dir:          filepath.Join(a.cfg.DataDir, "containers"),
@@ -166,23 +163,4 @@ func setupSandbox(ctx context.Context, a *app) error {
 		a.api.ContainersConfig.StoredFiles = fstore
 	}
 	return nil
-}
-
-// fileStore adapts the Files API to the sandbox's FileStore.
-type fileStore struct{ svc *files.Service }
-
-func (f fileStore) StoreOutput(ctx context.Context, ws codebox.WorkspaceID, filename string, r io.Reader) (string, string, error) {
-	file, err := f.svc.Create(ctx, ws, files.NewFile{Filename: filename, Downloadable: true, Body: r})
-	if err != nil {
-		return "", "", err
-	}
-	return file.ID, file.MimeType, nil
-}
-
-func (f fileStore) OpenInput(ctx context.Context, ws codebox.WorkspaceID, id string) (string, io.ReadCloser, error) {
-	file, rc, err := f.svc.Open(ctx, ws, id)
-	if err != nil {
-		return "", nil, err
-	}
-	return file.Filename, rc, nil
 }
