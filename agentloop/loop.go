@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/codebox-dev/codebox"
@@ -691,9 +689,8 @@ func expiredError(id string) error {
 // containerName is the name an uploaded file gets in the container's working
 // directory: its base name, or its id when the name is unusable.
 func containerName(filename, id string) string {
-	name := path.Base(strings.ReplaceAll(filename, "\\", "/"))
-	if name == "." || name == ".." || name == "/" || name == "" {
-		return id
+	if name := sandbox.UploadName(filename); name != "" {
+		return name
 	}
-	return name
+	return id
 }

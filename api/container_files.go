@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/sandbox"
 )
 
 type copyFileRequest struct {
@@ -72,11 +72,9 @@ func (s *Server) uploadContainerFile(w http.ResponseWriter, r *http.Request) err
 		return errdefs.New(errdefs.ErrInvalid, "", "Content-Type must be multipart/form-data or application/json")
 	}
 	if dest == "" {
-		base := path.Base(strings.ReplaceAll(name, "\\", "/"))
-		if base == "" || base == "." || base == "/" || base == ".." {
+		if dest = sandbox.UploadName(name); dest == "" {
 			return errdefs.New(errdefs.ErrInvalid, "", "path: is required when the file has no usable name")
 		}
-		dest = base
 	}
 	if dest, err = checkPath("path", dest, false); err != nil {
 		return err

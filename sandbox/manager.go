@@ -437,8 +437,7 @@ func (m *Manager) copyIn(ctx context.Context, ws codebox.WorkspaceID, inst *inst
 		return err
 	}
 	defer r.Close()
-	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	if name == "." || name == "/" || name == ".." || name == "" {
+	if name = UploadName(name); name == "" {
 		name = fileID
 	}
 	if err := inst.acquire(ctx); err != nil {
