@@ -197,6 +197,9 @@ func (s *server) exec(c *conn, req *Request) {
 		c.fail(KindInvalid, err)
 		return
 	}
+	// One command or cell at a time; what a command started ends with it (strays.go).
+	s.repl.turn <- struct{}{}
+	defer func() { <-s.repl.turn }()
 	stdinR, err := os.Open(os.DevNull)
 	if err != nil {
 		c.fail(KindInternal, err)
@@ -259,8 +262,10 @@ func (s *server) exec(c *conn, req *Request) {
 		killGroup(pid)
 		ws = <-done
 	}
-	// Background jobs do not outlive their command: the group goes with its leader.
+	// Background jobs do not outlive their command: the group goes with its leader,
+	// and so does every process that left it.
 	killGroup(pid)
+	endStrays(s.repl.pid())
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	select {

@@ -198,11 +198,29 @@ func (p *replProc) emit(stream string, b []byte) {
 	}
 }
 
+// pid is the interpreter's PID, or 0 if none runs. Callers hold r.turn.
+func (r *repl) pid() int {
+	if r.proc == nil {
+		return 0
+	}
+	return r.proc.pid
+}
+
+// settle ends a cell (or the REPL's start): the interpreter is frozen until the next
+// cell, and every other process ends (strays.go). Callers hold r.turn.
+func (r *repl) settle() {
+	if r.proc != nil {
+		freeze(r.proc.pid)
+	}
+	endStrays(r.pid())
+}
+
 // prestart starts the REPL ahead of the first cell, so that a configured warm-up (say,
 // importing pandas) is paid while the container waits rather than by its first call.
 func (r *repl) prestart() {
 	r.turn <- struct{}{}
 	defer func() { <-r.turn }()
+	defer r.settle()
 	if r.proc == nil {
 		if p, err := r.startProc(); err == nil {
 			r.proc = p
@@ -219,6 +237,7 @@ func (r *repl) run(c *conn, req *Request) {
 	}
 	r.turn <- struct{}{}
 	defer func() { <-r.turn }()
+	defer r.settle()
 	began := time.Now()
 	if r.proc == nil {
 		p, err := r.startProc()
@@ -258,6 +277,7 @@ func (r *repl) run(c *conn, req *Request) {
 		Code string `json:"code"`
 	}{req.Code})
 	end := &Event{Type: EventEnd}
+	syscall.Kill(p.pid, syscall.SIGCONT)
 	if _, err := p.ctl.Write(append(line, '\n')); err != nil {
 		r.lost(p, end)
 		c.send(end)

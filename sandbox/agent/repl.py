@@ -3,7 +3,10 @@ def _codebox_repl():
     # fd 3; each runs in __main__'s namespace, and a trailing expression's value is
     # printed the way Jupyter shows it. After each cell a marker goes to stdout (with
     # the status) and to stderr, so the agent can split the streams into cells.
-    import ast, json, os, signal, sys, traceback
+    import ast, ctypes, json, os, signal, sys, traceback
+    # Not dumpable: other processes of the user cannot open the REPL's descriptors
+    # (its output pipes) through /proc.
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
     main = sys.modules["__main__"].__dict__
     main.pop("_codebox_repl", None)
     marker = b"\x00CODEBOX-CELL-END\x00"
