@@ -75,6 +75,14 @@ type Config struct {
 	Commands   []string
 	LimitsText string
 	Now        func() time.Time
+	// Observer, if set, is told how each model turn went (metrics).
+	Observer TurnObserver
+}
+
+// TurnObserver is told about every model turn, for metrics; *metrics.Metrics satisfies
+// it. provider is provider.Provider of the request's model; err is the turn's error.
+type TurnObserver interface {
+	ObserveUpstream(provider string, d time.Duration, err error)
 }
 
 // Loop runs Messages requests.
@@ -468,7 +476,11 @@ func (r *run) turn(ctx context.Context) (*provider.Response, error) {
 		base := len(r.resp.Content)
 		ev = func(e provider.Event) { r.modelEvent(base, e) }
 	}
+	began := time.Now()
 	resp, err := r.model.Turn(ctx, r.preq, ev)
+	if obs := r.l.cfg.Observer; obs != nil {
+		obs.ObserveUpstream(provider.Provider(r.req.Model), time.Since(began), err)
+	}
 	if err != nil {
 		return nil, err
 	}

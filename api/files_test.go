@@ -43,13 +43,14 @@ type filesEnv struct {
 	keyA, keyB string // workspaces "default" and "other"
 }
 
-func newFilesEnv(t *testing.T, cfg files.Config) *filesEnv {
+// newFilesEnv starts the server; configure, if given, may change its api.Config.
+func newFilesEnv(t *testing.T, cfg files.Config, configure ...func(*api.Config)) *filesEnv {
 	t.Helper()
-	return newFilesEnvIn(t, t.TempDir(), cfg)
+	return newFilesEnvIn(t, t.TempDir(), cfg, configure...)
 }
 
 // newFilesEnvIn is newFilesEnv with its database and blobs in dir.
-func newFilesEnvIn(t *testing.T, dir string, cfg files.Config) *filesEnv {
+func newFilesEnvIn(t *testing.T, dir string, cfg files.Config, configure ...func(*api.Config)) *filesEnv {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "codebox.db"))
@@ -71,7 +72,11 @@ func newFilesEnvIn(t *testing.T, dir string, cfg files.Config) *filesEnv {
 	if e.keyB, _, err = keys.Create(ctx, "other"); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(api.Config{Logger: cfg.Logger, Auth: keys, FilesConfig: api.FilesConfig{Files: svc}})
+	acfg := api.Config{Logger: cfg.Logger, Auth: keys, FilesConfig: api.FilesConfig{Files: svc}}
+	for _, f := range configure {
+		f(&acfg)
+	}
+	srv := api.New(acfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
@@ -16,11 +17,14 @@ func (s *Server) forwardCount(w http.ResponseWriter, r *http.Request, f provider
 	if err != nil {
 		return err
 	}
+	began := time.Now()
 	resp, err := f.ForwardCountTokens(r.Context(), body, r.Header)
 	if err != nil {
+		s.observeForward(model, began, 0, err)
 		return err
 	}
 	defer resp.Body.Close()
+	defer s.observeForward(model, began, resp.StatusCode, nil)
 	writeUpstreamHead(w, resp)
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		s.Logger.Warn("forwarded response cut", "request_id", requestID(r.Context()), "err", err)
@@ -59,11 +63,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, f provider.Forw
 	if err != nil {
 		return err
 	}
+	began := time.Now()
 	resp, err := f.Forward(r.Context(), body, r.Header)
 	if err != nil {
+		s.observeForward(model, began, 0, err)
 		return err
 	}
 	defer resp.Body.Close()
+	defer s.observeForward(model, began, resp.StatusCode, nil)
 	writeUpstreamHead(w, resp)
 	var meter usageSniffer
 	meter.sse = strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")

@@ -30,6 +30,7 @@ type Config struct {
 	ContainersConfig
 	MessagesConfig
 	HealthConfig
+	MetricsConfig
 }
 
 // Server is the HTTP handler for the whole API.
@@ -54,6 +55,7 @@ func New(cfg Config) *Server {
 	s.registerContainerRoutes()
 	s.registerMessageRoutes()
 	s.registerHealthRoutes()
+	s.registerMetricsRoute()
 	s.finishRoutes()
 	return s
 }
@@ -90,7 +92,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.withBodyTimeout(w, r)
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
-	s.mux.ServeHTTP(rec, r.WithContext(ctx))
+	r = r.WithContext(ctx)
+	s.requestStarted()
+	defer s.requestDone(r, rec, start)
+	s.mux.ServeHTTP(rec, r)
 	s.Logger.LogAttrs(ctx, slog.LevelDebug, "request",
 		slog.String("request_id", reqID), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Int("status", rec.statusOr200()),

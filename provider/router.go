@@ -49,28 +49,45 @@ type Router struct {
 	Scripts map[string]Model
 }
 
+// Provider names the provider a model name routes to: "anthropic", "openai", "script",
+// or "" for a name no provider serves. Metrics label upstream calls with it.
+func Provider(model string) string {
+	switch {
+	case strings.HasPrefix(model, "claude-"), strings.HasPrefix(model, "anthropic/"):
+		return "anthropic"
+	case strings.HasPrefix(model, "openai/"):
+		return "openai"
+	case model == "script", strings.HasPrefix(model, "script/"):
+		return "script"
+	}
+	return ""
+}
+
 // Resolve returns the Model serving model and the name to send upstream (the routing
 // prefix removed). Unknown names and unconfigured providers fail with ErrInvalid, an
 // unknown script name with ErrNotFound.
 func (r *Router) Resolve(model string) (Model, string, error) {
-	switch {
-	case strings.HasPrefix(model, "claude-"):
-		return r.pick(r.Anthropic, "anthropic", model, model)
-	case strings.HasPrefix(model, "anthropic/") && len(model) > len("anthropic/"):
-		return r.pick(r.Anthropic, "anthropic", model, strings.TrimPrefix(model, "anthropic/"))
-	case strings.HasPrefix(model, "openai/") && len(model) > len("openai/"):
-		return r.pick(r.OpenAI, "openai", model, strings.TrimPrefix(model, "openai/"))
-	case model == "script":
-		if m, ok := r.Scripts["default"]; ok {
-			return m, model, nil
+	switch Provider(model) {
+	case "anthropic":
+		if upstream := strings.TrimPrefix(model, "anthropic/"); upstream != "" {
+			return r.pick(r.Anthropic, "anthropic", model, upstream)
 		}
-		if len(r.Scripts) == 1 {
-			for _, m := range r.Scripts {
+	case "openai":
+		if upstream := strings.TrimPrefix(model, "openai/"); upstream != "" {
+			return r.pick(r.OpenAI, "openai", model, upstream)
+		}
+	case "script":
+		if model == "script" {
+			if m, ok := r.Scripts["default"]; ok {
 				return m, model, nil
 			}
+			if len(r.Scripts) == 1 {
+				for _, m := range r.Scripts {
+					return m, model, nil
+				}
+			}
+			return nil, "", errdefs.New(errdefs.ErrInvalid, "", "model %q: name a script as script/<name> (available: %s)", model, r.scriptNames())
 		}
-		return nil, "", errdefs.New(errdefs.ErrInvalid, "", "model %q: name a script as script/<name> (available: %s)", model, r.scriptNames())
-	case strings.HasPrefix(model, "script/"):
 		name := strings.TrimPrefix(model, "script/")
 		if m, ok := r.Scripts[name]; ok {
 			return m, model, nil

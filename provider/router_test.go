@@ -57,6 +57,18 @@ func TestRouterResolve(t *testing.T) {
 	}
 }
 
+func TestProvider(t *testing.T) {
+	for model, want := range map[string]string{
+		"claude-sonnet-4-5": "anthropic", "anthropic/claude-opus-4-1": "anthropic",
+		"openai/gpt-4.1-mini": "openai", "script": "script", "script/sales": "script",
+		"gpt-4o": "", "scripted": "",
+	} {
+		if got := provider.Provider(model); got != want {
+			t.Errorf("Provider(%q) = %q, want %q", model, got, want)
+		}
+	}
+}
+
 func TestUpstreamError(t *testing.T) {
 	for _, tc := range []struct {
 		status int

@@ -21,7 +21,8 @@ func (m *Manager) Exec(ctx context.Context, ws codebox.WorkspaceID, id string, r
 // imports survive between calls, and a trailing expression's value is printed. A cell
 // that outlives its limit is interrupted (KeyboardInterrupt); one that does not stop
 // costs the REPL its state, never the container.
-func (m *Manager) RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req PythonRequest) (*ExecResult, error) {
+func (m *Manager) RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req PythonRequest) (res *ExecResult, err error) {
+	defer m.observeExec(ExecKindPython, time.Now(), &res, &err)
 	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
 		return c.Python(ctx, cmdID, req.Code, timeout, req.Output)
 	})

@@ -95,6 +95,8 @@ type Config struct {
 	// Now returns the current time; tests replace it.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, if set, is told about every command and Python run (metrics).
+	Observer ExecObserver
 }
 
 func (c *Config) setDefaults() {

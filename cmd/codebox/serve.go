@@ -15,6 +15,7 @@ import (
 	"github.com/codebox-dev/codebox/api"
 	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/metrics"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/store/sqlite"
 )
@@ -30,6 +31,7 @@ type serveConfig struct {
 	filesConfig
 	sandboxConfig
 	loopConfig
+	observeConfig
 }
 
 // app is what the setup stages build and share. Whatever a stage starts registers how
@@ -42,6 +44,7 @@ type app struct {
 	files   *files.Service    // file storage, for generated files and container uploads
 	space   *diskspace.Ledger // the data directory's free space and what is promised of it
 	sandbox *sandbox.Manager  // containers; nil when the sandbox is disabled
+	metrics *metrics.Metrics  // always made; served only as --metrics says
 	group   *errgroup.Group   // long-running loops: sweepers, pools, expiry
 	closers []func(context.Context) error
 }
@@ -102,6 +105,7 @@ func newServeCmd() *cobra.Command {
 	bindFilesFlags(fs, &cfg.filesConfig)
 	bindSandboxFlags(fs, &cfg.sandboxConfig)
 	bindLoopFlags(fs, &cfg.loopConfig)
+	bindObserveFlags(fs, &cfg.observeConfig)
 	return cmd
 }
 
@@ -141,7 +145,7 @@ func runServe(ctx context.Context, cfg *serveConfig) (retErr error) {
 		}
 	}()
 
-	for _, setup := range []func(context.Context, *app) error{setupFiles, setupSandbox, setupLoop} {
+	for _, setup := range []func(context.Context, *app) error{setupMetrics, setupFiles, setupSandbox, setupLoop, setupOperator} {
 		if err := setup(gctx, a); err != nil {
 			return err
 		}

@@ -81,6 +81,7 @@ func setupLoop(ctx context.Context, a *app) error {
 		Files:         a.files,
 		MaxIterations: cfg.MaxToolIterations,
 		Logger:        a.logger.With("component", "loop"),
+		Observer:      a.metrics,
 	}
 	if a.db != nil {
 		lc.Usage = a.db

@@ -149,6 +149,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		PythonWarmup: cfg.PythonWarmup,
 		IDBase:       cfg.UIDBase,
 		Logger:       a.logger,
+		Observer:     a.metrics,
 	}, rt, a.db, fstore)
 	if err != nil {
 		return err

@@ -150,6 +150,13 @@ func (db *DB) StorageUsed(ctx context.Context, ws codebox.WorkspaceID) (int64, e
 	return n, formatError(err)
 }
 
+// StoredFiles returns how many files every workspace holds together, and their total
+// size; metrics read it on each scrape.
+func (db *DB) StoredFiles(ctx context.Context) (files, bytes int64, err error) {
+	err = db.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM files`).Scan(&files, &bytes)
+	return files, bytes, formatError(err)
+}
+
 // ExpiredFiles returns up to limit files, of any workspace, that expired before t.
 func (db *DB) ExpiredFiles(ctx context.Context, before time.Time, limit int) ([]*files.File, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT `+fileColumns+` FROM files WHERE expires_at IS NOT NULL AND expires_at < ? ORDER BY expires_at LIMIT ?`,
