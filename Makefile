@@ -1,7 +1,8 @@
 # codebox — build, serve, test, bench.
 #
 #   make serve   install Debian packages, build, start the server with embedded defaults
-#   make test    install packages, lint, build the container image, run every test and fuzz target
+#   make test    install packages and the Python SDKs, lint, build the container image, run every
+#                test and fuzz target
 #   make build   build bin/codebox
 #   make bench   run the benchmarks (Files API throughput and memory, sandbox latency)
 
@@ -23,7 +24,7 @@ export CODEBOX_TEST_RUNTIMES ?= runc,runsc
 # all of it when the image is cached, and never tests cancellation or reuse.
 export CODEBOX_TEST_BUILD ?= 1
 
-.PHONY: all build serve test deps image fuzz lint bench clean runsc bench-sandbox
+.PHONY: all build serve test deps image fuzz lint bench clean runsc bench-sandbox pyvenv
 
 all: build
 
@@ -40,7 +41,7 @@ serve: deps build
 image: build
 	./$(BIN) image build --image-dir $(IMAGE_DIR)
 
-test: deps lint image runsc
+test: deps lint image runsc pyvenv
 	$(GO) test -race -count=1 -timeout 30m ./...
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
@@ -53,6 +54,11 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./cmd/codebox
+
+# The official Python SDKs the end-to-end tests drive the server with, pinned by hash in
+# e2e/python/requirements*.txt, in virtual environments cached in /var/cache/codebox/pyvenv.
+pyvenv:
+	@scripts/pyvenv.sh >/dev/null
 
 # gVisor: pinned, static, built from source once. Outside CI a failure only makes the
 # runsc tests skip; in CI (see above) it fails the build.

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,7 +76,16 @@ type envOptions struct {
 	maxIterations int
 	toolTimeout   time.Duration
 	maxOutputFile int64
+	// containers serves the native containers API too.
+	containers bool
+	// prompts are more scripts, each serving the model requests whose body contains its
+	// key (Anthropic format only): a conversation that spans requests, each starting
+	// with a new user prompt, gets one script per prompt.
+	prompts []promptScript
 }
+
+// promptScript serves turns to the model requests whose body contains prompt.
+type promptScript struct{ prompt, turns string }
 
 func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 	t.Helper()
@@ -144,7 +155,7 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 	switch format {
 	case formatAnthropic:
 		e.upstream = script.NewAnthropicServer(s)
-		up := httptest.NewServer(e.upstream)
+		up := httptest.NewServer(byPrompt(t, e.upstream, o.prompts))
 		t.Cleanup(up.Close)
 		router.Anthropic = anthropicdrv.New(anthropicdrv.Config{BaseURL: up.URL, APIKey: "upstream-key"})
 	case formatOpenAI:
@@ -162,8 +173,12 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 	e.runner.Timeout = o.toolTimeout
 	loop := agentloop.New(agentloop.Config{Models: router, Sandbox: e.sb, Runner: e.runner, Files: svc, Usage: db,
 		MaxIterations: o.maxIterations, PingInterval: 200 * time.Millisecond, Logger: logger})
-	srv := api.New(api.Config{Logger: logger, Auth: keys, FilesConfig: api.FilesConfig{Files: svc},
-		MessagesConfig: api.MessagesConfig{Loop: loop, Usage: db}})
+	cfg := api.Config{Logger: logger, Auth: keys, FilesConfig: api.FilesConfig{Files: svc},
+		MessagesConfig: api.MessagesConfig{Loop: loop, Usage: db}}
+	if o.containers {
+		cfg.ContainersConfig = api.ContainersConfig{Containers: m, StoredFiles: svc}
+	}
+	srv := api.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +188,41 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 	t.Cleanup(func() { hs.Close() })
 	e.url = "http://" + ln.Addr().String()
 	return e
+}
+
+// byPrompt serves each request with the first of prompts whose prompt its body
+// contains, and the others with def.
+func byPrompt(t testing.TB, def http.Handler, prompts []promptScript) http.Handler {
+	if len(prompts) == 0 {
+		return def
+	}
+	type route struct {
+		prompt []byte
+		srv    http.Handler
+	}
+	var routes []route
+	for _, p := range prompts {
+		s, err := script.Parse([]byte(p.turns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes = append(routes, route{[]byte(p.prompt), script.NewAnthropicServer(s)})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		for _, rt := range routes {
+			if bytes.Contains(body, rt.prompt) {
+				rt.srv.ServeHTTP(w, r)
+				return
+			}
+		}
+		def.ServeHTTP(w, r)
+	})
 }
 
 func (e *env) client(key string) *anthropic.Client {
