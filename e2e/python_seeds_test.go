@@ -5,7 +5,6 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -83,13 +82,101 @@ func TestPythonNotebookHelpers(t *testing.T) {
 			t.Errorf("first model request lacks %s: %s", want, first)
 		}
 	}
-	files := p.storedFiles(t)
-	names := make([]string, 0, len(files))
-	for _, n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	if got := strings.Join(names, ","); got != "churn_drivers.png" {
+	if got := names(p.storedFiles(t)); got != "churn_drivers.png" {
 		t.Errorf("files left = %s, want the chart only (uploads deleted)", got)
+	}
+}
+
+// readmeBlock returns the body of the first fenced block of lang in the README's section
+// titled heading.
+func readmeBlock(t *testing.T, heading, lang string) string {
+	t.Helper()
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.Index(s, "\n## "+heading+"\n")
+	if i < 0 {
+		t.Fatalf("README has no section %q", heading)
+	}
+	s = s[i+1:]
+	if end := strings.Index(s[3:], "\n## "); end >= 0 {
+		s = s[:end+3]
+	}
+	start := strings.Index(s, "\n```"+lang+"\n")
+	if start < 0 {
+		t.Fatalf("README section %q has no %s block", heading, lang)
+	}
+	s = s[start+len("\n```"+lang+"\n"):]
+	end := strings.Index(s, "\n```\n")
+	if end < 0 {
+		t.Fatalf("README section %q: unterminated %s block", heading, lang)
+	}
+	return s[:end+1]
+}
+
+// revenuePerUnit is what the model runs for the tutorial's follow-up question.
+const revenuePerUnit = `python3 - <<'PY'
+import pandas as pd
+df = pd.read_csv('sales.csv')
+by = df.groupby('product')[['revenue_usd', 'units']].sum()
+by['revenue_per_unit'] = (by['revenue_usd'] / by['units']).round(2)
+print(by['revenue_per_unit'].to_string())
+by.to_csv('summary.csv')
+PY`
+
+// TestPythonQuickStart runs the README's Python quick start, which is seed 004's tutorial
+// script, exactly as the README prints it (taken from the README at test time, so the
+// two cannot drift): upload, analysis with a chart, download, a follow-up in the same
+// container, usage, delete.
+func TestPythonQuickStart(t *testing.T) {
+	sales, err := os.ReadFile("../provider/script/testdata/sales.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPyEnv(t, sdkLatest, string(sales), envOptions{prompts: []promptScript{{
+		prompt: "Using the same dataframe",
+		turns: scriptOf(
+			turn(text("Revenue per unit by product:"), bash(revenuePerUnit)),
+			turn(text("Gadgets earn 200.00 per unit, widgets 120.00; the table is in summary.csv.")),
+		),
+	}}})
+	if sh := readmeBlock(t, "Quick start", "sh"); !strings.Contains(sh, "export ANTHROPIC_BASE_URL=http://127.0.0.1:8080\n") {
+		t.Errorf("the quick start does not set the base URL:\n%s", sh)
+	}
+	p.write(t, "sales.csv", readmeBlock(t, "Quick start", "csv"))
+	p.write(t, "quickstart.py", readmeBlock(t, "Quick start", "python"))
+	out := p.run(t, filepath.Join(p.dir, "quickstart.py"))
+	wantLines(t, out,
+		"file_id: file_",
+		"I'll load the sales data and look at its shape first.\n",
+		"Revenue by region is printed above, and the bar chart is saved as chart.png.\n",
+		"Downloaded: chart.png\n",
+		"container_id: container_",
+		"input_tokens: 5160\n", // the script's three turns: 1450 + 1720 + 1990
+		"output_tokens: 247\n",
+		"code_execution_requests: 2\n",
+	)
+	chart, err := os.ReadFile(filepath.Join(p.dir, "chart.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := png.Decode(bytes.NewReader(chart)); err != nil {
+		t.Errorf("chart.png is not a PNG: %v", err)
+	}
+	// The follow-up ran in the first request's container, on the uploaded CSV, and the
+	// upload was deleted: what is left are the two generated files.
+	files := p.storedFiles(t)
+	if got := names(files); got != "chart.png,summary.csv" {
+		t.Fatalf("files left = %s, want chart.png,summary.csv", got)
+	}
+	summary := string(p.download(t, files["summary.csv"]))
+	if !strings.Contains(summary, "gadget,6600,33,200.0") || !strings.Contains(summary, "widget,8640,72,120.0") {
+		t.Errorf("summary.csv = %q", summary)
+	}
+	reqs := p.upstream.Requests()
+	if len(reqs) != 3 {
+		t.Errorf("the analysis took %d model requests, want 3", len(reqs))
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,7 +132,7 @@ func wantLines(t *testing.T, out string, want ...string) {
 	}
 }
 
-// storedFiles lists the names of the files of workspace default.
+// storedFiles maps the names of the files of workspace default to their ids.
 func (p *pyEnv) storedFiles(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -137,10 +140,30 @@ func (p *pyEnv) storedFiles(t *testing.T) map[string]string {
 	iter := c.Beta.Files.ListAutoPaging(context.Background(), anthropic.BetaFileListParams{})
 	for iter.Next() {
 		f := iter.Current()
-		out[f.ID] = f.Filename
+		out[f.Filename] = f.ID
 	}
 	if err := iter.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// names lists the keys of files, sorted, comma-separated.
+func names(files map[string]string) string {
+	return strings.Join(slices.Sorted(maps.Keys(files)), ",")
+}
+
+// download returns the bytes of a file of workspace default.
+func (p *pyEnv) download(t *testing.T, id string) []byte {
+	t.Helper()
+	res, err := p.client(p.keyA).Beta.Files.Download(context.Background(), id, anthropic.BetaFileDownloadParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
