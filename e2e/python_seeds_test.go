@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,13 +62,7 @@ func TestPythonNotebookHelpers(t *testing.T) {
 		"downloaded: churn_drivers.png",
 		"followup: 12 customers",
 	)
-	chart, err := os.ReadFile(filepath.Join(p.dir, "churn_drivers.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := png.Decode(bytes.NewReader(chart)); err != nil {
-		t.Errorf("churn_drivers.png is not a PNG: %v", err)
-	}
+	p.wantPNG(t, "churn_drivers.png")
 	// The model saw the upload and the legacy tool, and was asked with the seed's
 	// temperature.
 	reqs := p.upstream.Requests()
@@ -158,13 +151,7 @@ func TestPythonQuickStart(t *testing.T) {
 		"output_tokens: 247\n",
 		"code_execution_requests: 2\n",
 	)
-	chart, err := os.ReadFile(filepath.Join(p.dir, "chart.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := png.Decode(bytes.NewReader(chart)); err != nil {
-		t.Errorf("chart.png is not a PNG: %v", err)
-	}
+	p.wantPNG(t, "chart.png")
 	// The follow-up ran in the first request's container, on the uploaded CSV, and the
 	// upload was deleted: what is left are the two generated files.
 	files := p.storedFiles(t)
@@ -179,4 +166,39 @@ func TestPythonQuickStart(t *testing.T) {
 	if len(reqs) != 3 {
 		t.Errorf("the analysis took %d model requests, want 3", len(reqs))
 	}
+}
+
+// TestPythonContainerReuse runs seed 003's container reuse example: the second request
+// names the first one's container and reads the random number it left in /tmp.
+func TestPythonContainerReuse(t *testing.T) {
+	p := newPyEnv(t, sdkLatest, scriptOf(turn(text("Nothing to do."))), envOptions{prompts: []promptScript{
+		{prompt: "Write a file with a random number", turns: scriptOf(
+			turn(bash(`python3 -c "import random; n = random.randint(2, 9999); open('/tmp/number.txt', 'w').write(str(n)); print(n)"`)),
+			turn(text("I saved a random number to /tmp/number.txt.")),
+		)},
+		{prompt: "Read the number from", turns: scriptOf(
+			turn(bash(`n=$(cat /tmp/number.txt); echo "$n squared is $((n * n))"`)),
+			turn(text("Done: the square is printed above.")),
+		)},
+	}})
+	out := p.runScript(t, "check_container_reuse.py")
+	wantLines(t, out, "Message(id='msg_", "squared is", "container: container_")
+	if n := len(p.upstream.Requests()); n != 0 {
+		t.Errorf("%d requests reached the default script, want every one routed by its prompt", n)
+	}
+}
+
+// TestPythonStream streams through client.messages.stream(...) and get_final_message(),
+// with the bash tool and with the beta client and the persistent REPL.
+func TestPythonStream(t *testing.T) {
+	p := newPyEnv(t, sdkLatest, scriptOf(
+		turn(text("Let me count them."), bash(`printf 'north\nsouth\neast\nwest\n' | wc -l`)),
+		turn(text(" There are four regions.")),
+	), envOptions{prompts: []promptScript{{prompt: "Keep a total in the REPL", turns: scriptOf(
+		turn(python("total = 40")),
+		turn(python("total += 2\nprint(total)")),
+		turn(text("The total is 42.")),
+	)}}})
+	out := p.runScript(t, "check_stream.py")
+	wantLines(t, out, "streamed: Let me count them. There are four regions.\n", "stdout: 4\n", "repl: 42\n")
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"image/png"
 	"io"
 	"maps"
 	"os"
@@ -62,7 +63,8 @@ func venvPython(t testing.TB, sdk string) string {
 type pyEnv struct {
 	*env
 	python string
-	dir    string // the scripts' working directory
+	dir    string   // the scripts' working directory
+	vars   []string // more environment variables for the scripts
 }
 
 func newPyEnv(t *testing.T, sdk, turns string, o envOptions) *pyEnv {
@@ -104,6 +106,7 @@ func (p *pyEnv) run(t *testing.T, script string) string {
 		"OPENAI_API_KEY=" + p.keyA,
 		"CODEBOX_OTHER_KEY=" + p.keyB, // a key of workspace "other"
 	}
+	cmd.Env = append(cmd.Env, p.vars...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -129,6 +132,18 @@ func wantLines(t *testing.T, out string, want ...string) {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// wantPNG checks that the scripts wrote the PNG image name.
+func (p *pyEnv) wantPNG(t *testing.T, name string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(p.dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+		t.Errorf("%s is not a PNG: %v", name, err)
 	}
 }
 
