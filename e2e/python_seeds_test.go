@@ -168,10 +168,24 @@ func TestPythonQuickStart(t *testing.T) {
 	}
 }
 
-// TestPythonContainerReuse runs seed 003's container reuse example: the second request
-// names the first one's container and reads the random number it left in /tmp.
-func TestPythonContainerReuse(t *testing.T) {
+// TestPythonSeed003 runs seed 003's Python examples: a first request, the upload and
+// analysis of a CSV, the download of a generated file, and the container reuse whose
+// second request names the first one's container and reads the random number it left in
+// /tmp.
+func TestPythonSeed003(t *testing.T) {
 	p := newPyEnv(t, sdkLatest, scriptOf(turn(text("Nothing to do."))), envOptions{prompts: []promptScript{
+		{prompt: "Calculate the mean and standard deviation", turns: scriptOf(
+			turn(bash(`python3 -c "import statistics as s; d = list(range(1, 11)); print(s.mean(d), round(s.stdev(d), 4))"`)),
+			turn(text("The mean is 5.5 and the sample standard deviation 3.0277.")),
+		)},
+		{prompt: "Analyze this CSV data", turns: scriptOf(
+			turn(bash(`python3 -c "import pandas as pd; df = pd.read_csv('data.csv'); print(len(df), 'rows', df['revenue_usd'].sum(), 'USD')"`)),
+			turn(text("Nine sales worth 15,240 USD.")),
+		)},
+		{prompt: "Create a matplotlib visualization", turns: scriptOf(
+			turn(bash("python3 -c \"import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt; plt.plot([1, 3, 2]); plt.savefig('output.png')\"")),
+			turn(text("Saved output.png.")),
+		)},
 		{prompt: "Write a file with a random number", turns: scriptOf(
 			turn(bash(`python3 -c "import random; n = random.randint(2, 9999); open('/tmp/number.txt', 'w').write(str(n)); print(n)"`)),
 			turn(text("I saved a random number to /tmp/number.txt.")),
@@ -181,8 +195,17 @@ func TestPythonContainerReuse(t *testing.T) {
 			turn(text("Done: the square is printed above.")),
 		)},
 	}})
-	out := p.runScript(t, "check_container_reuse.py")
-	wantLines(t, out, "Message(id='msg_", "squared is", "container: container_")
+	p.write(t, "data.csv", salesCSV)
+	out := p.runScript(t, "check_seed003.py")
+	wantLines(t, out,
+		"basic: 5.5 3.0277\n",
+		"upload: 9 rows 15240 USD\n",
+		"Downloaded: output.png\n",
+		"Message(id='msg_", // seed 003's print(response2)
+		"squared is",
+		"container: container_",
+	)
+	p.wantPNG(t, "output.png")
 	if n := len(p.upstream.Requests()); n != 0 {
 		t.Errorf("%d requests reached the default script, want every one routed by its prompt", n)
 	}
