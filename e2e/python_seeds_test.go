@@ -128,43 +128,48 @@ func TestPythonQuickStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPyEnv(t, sdkLatest, string(sales), envOptions{prompts: []promptScript{{
-		prompt: "Using the same dataframe",
-		turns: scriptOf(
-			turn(text("Revenue per unit by product:"), bash(revenuePerUnit)),
-			turn(text("Gadgets earn 200.00 per unit, widgets 120.00; the table is in summary.csv.")),
-		),
-	}}})
-	if sh := readmeBlock(t, "Quick start", "sh"); !strings.Contains(sh, "export ANTHROPIC_BASE_URL=http://127.0.0.1:8080\n") {
-		t.Errorf("the quick start does not set the base URL:\n%s", sh)
-	}
-	p.write(t, "sales.csv", readmeBlock(t, "Quick start", "csv"))
-	p.write(t, "quickstart.py", readmeBlock(t, "Quick start", "python"))
-	out := p.run(t, filepath.Join(p.dir, "quickstart.py"))
-	wantLines(t, out,
-		"file_id: file_",
-		"I'll load the sales data and look at its shape first.\n",
-		"Revenue by region is printed above, and the bar chart is saved as chart.png.\n",
-		"Downloaded: chart.png\n",
-		"container_id: container_",
-		"input_tokens: 5160\n", // the script's three turns: 1450 + 1720 + 1990
-		"output_tokens: 247\n",
-		"code_execution_requests: 2\n",
-	)
-	p.wantPNG(t, "chart.png")
-	// The follow-up ran in the first request's container, on the uploaded CSV, and the
-	// upload was deleted: what is left are the two generated files.
-	files := p.storedFiles(t)
-	if got := names(files); got != "chart.png,summary.csv" {
-		t.Fatalf("files left = %s, want chart.png,summary.csv", got)
-	}
-	summary := string(p.download(t, files["summary.csv"]))
-	if !strings.Contains(summary, "gadget,6600,33,200.0") || !strings.Contains(summary, "widget,8640,72,120.0") {
-		t.Errorf("summary.csv = %q", summary)
-	}
-	reqs := p.upstream.Requests()
-	if len(reqs) != 3 {
-		t.Errorf("the analysis took %d model requests, want 3", len(reqs))
+	// The tutorial asks for anthropic>=0.40.0: it runs on the latest SDK and on the last 0.x.
+	for _, sdk := range []string{sdkLatest, sdk0x} {
+		t.Run(sdk, func(t *testing.T) {
+			p := newPyEnv(t, sdk, string(sales), envOptions{prompts: []promptScript{{
+				prompt: "Using the same dataframe",
+				turns: scriptOf(
+					turn(text("Revenue per unit by product:"), bash(revenuePerUnit)),
+					turn(text("Gadgets earn 200.00 per unit, widgets 120.00; the table is in summary.csv.")),
+				),
+			}}})
+			if sh := readmeBlock(t, "Quick start", "sh"); !strings.Contains(sh, "export ANTHROPIC_BASE_URL=http://127.0.0.1:8080\n") {
+				t.Errorf("the quick start does not set the base URL:\n%s", sh)
+			}
+			p.write(t, "sales.csv", readmeBlock(t, "Quick start", "csv"))
+			p.write(t, "quickstart.py", readmeBlock(t, "Quick start", "python"))
+			out := p.run(t, filepath.Join(p.dir, "quickstart.py"))
+			wantLines(t, out,
+				"file_id: file_",
+				"I'll load the sales data and look at its shape first.\n",
+				"Revenue by region is printed above, and the bar chart is saved as chart.png.\n",
+				"Downloaded: chart.png\n",
+				"container_id: container_",
+				"input_tokens: 5160\n", // the script's three turns: 1450 + 1720 + 1990
+				"output_tokens: 247\n",
+				"code_execution_requests: 2\n",
+			)
+			p.wantPNG(t, "chart.png")
+			// The follow-up ran in the first request's container, on the uploaded CSV, and the
+			// upload was deleted: what is left are the two generated files.
+			files := p.storedFiles(t)
+			if got := names(files); got != "chart.png,summary.csv" {
+				t.Fatalf("files left = %s, want chart.png,summary.csv", got)
+			}
+			summary := string(p.download(t, files["summary.csv"]))
+			if !strings.Contains(summary, "gadget,6600,33,200.0") || !strings.Contains(summary, "widget,8640,72,120.0") {
+				t.Errorf("summary.csv = %q", summary)
+			}
+			reqs := p.upstream.Requests()
+			if len(reqs) != 3 {
+				t.Errorf("the analysis took %d model requests, want 3", len(reqs))
+			}
+		})
 	}
 }
 
