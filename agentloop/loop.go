@@ -151,14 +151,10 @@ func (l *Loop) CountTokens(ctx context.Context, ws codebox.WorkspaceID, req *Req
 // model name, without touching a container (see CountTokens).
 func (l *Loop) UpstreamRequest(ctx context.Context, ws codebox.WorkspaceID, req *Request, upstream string) (*provider.Request, error) {
 	preq := baseRequest(req, upstream)
+	if err := req.CheckUploads(); err != nil {
+		return nil, err
+	}
 	if req.CodeExecution == "" {
-		for _, msg := range req.Messages {
-			for _, b := range msg.Content {
-				if b.Type == TypeContainerUpload {
-					return nil, errdefs.New(errdefs.ErrInvalid, "", "container_upload blocks require a code execution tool in tools")
-				}
-			}
-		}
 		preq.Messages = convert(req.Messages, nil).messages
 		return preq, nil
 	}
@@ -244,14 +240,10 @@ func (l *Loop) Run(ctx context.Context, ws codebox.WorkspaceID, req *Request, ev
 		resp: &Response{ID: ids.New("msg_"), Model: req.Model},
 		open: map[int]string{}, ids: map[int]string{}}
 	r.preq = baseRequest(req, upstream)
+	if err := req.CheckUploads(); err != nil {
+		return nil, err
+	}
 	if req.CodeExecution == "" {
-		for _, msg := range req.Messages {
-			for _, b := range msg.Content {
-				if b.Type == TypeContainerUpload {
-					return nil, errdefs.New(errdefs.ErrInvalid, "", "container_upload blocks require a code execution tool in tools")
-				}
-			}
-		}
 		r.preq.Messages = convert(req.Messages, nil).messages
 		if err := r.turnOnly(ctx); err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/tools"
@@ -62,6 +63,22 @@ type Request struct {
 	TopK          *int64
 	Thinking      json.RawMessage
 	Metadata      json.RawMessage
+}
+
+// CheckUploads refuses container_upload blocks in a request without a code execution
+// tool: there is no container to put the files in.
+func (req *Request) CheckUploads() error {
+	if req.CodeExecution != "" {
+		return nil
+	}
+	for _, m := range req.Messages {
+		for _, b := range m.Content {
+			if b.Type == TypeContainerUpload {
+				return errdefs.New(errdefs.ErrInvalid, "", "container_upload blocks require a code execution tool (code_execution_20250825 or later) in tools")
+			}
+		}
+	}
+	return nil
 }
 
 // Response is the assistant message the loop produced.

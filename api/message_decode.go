@@ -123,8 +123,8 @@ func fromWireRequest(wr *wireRequest) (_ *agentloop.Request, uploads bool, _ err
 		}
 		req.Messages = append(req.Messages, agentloop.Message{Role: m.Role, Content: content})
 	}
-	if uploads && req.CodeExecution == "" {
-		return nil, false, invalidf("container_upload blocks require a code execution tool (code_execution_20250825 or later) in tools")
+	if err := req.CheckUploads(); err != nil {
+		return nil, false, err
 	}
 	return req, uploads, nil
 }
