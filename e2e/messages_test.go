@@ -16,6 +16,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/packages/param"
 
 	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/bench"
 	"github.com/codebox-dev/codebox/tools"
 )
 
@@ -42,17 +43,8 @@ func scriptOf(turns ...obj) string {
 	return string(b)
 }
 
-const salesCSV = `date,region,product,units,revenue_usd
-2026-04-01,north,widget,12,1440
-2026-04-02,north,gadget,8,1600
-2026-04-03,south,widget,15,1800
-2026-04-04,south,gadget,5,1000
-2026-04-05,east,widget,20,2400
-2026-04-06,east,gadget,11,2200
-2026-04-07,west,widget,7,840
-2026-04-08,west,gadget,9,1800
-2026-04-09,north,widget,18,2160
-`
+// salesCSV is the seed workflow's upload, as the load ramp sends it.
+const salesCSV = bench.SalesCSV
 
 // salesPandas is the seed's analysis as the model writes it for the real container.
 const salesPandas = `python3 - <<'EOF'

@@ -62,12 +62,18 @@ func TestShutdownFinishesUploads(t *testing.T) {
 	if want := int64(11*1000 + 12*1000); r.f.SizeBytes != want {
 		t.Fatalf("size %d, want %d", r.f.SizeBytes, want)
 	}
+	srv.waitExit(t)
+}
+
+// waitExit waits for a child told to stop and fails unless it exits cleanly.
+func (c *child) waitExit(t *testing.T) {
+	t.Helper()
 	select {
-	case err := <-srv.done:
+	case err := <-c.done:
 		if err != nil {
 			t.Fatalf("server exit: %v", err)
 		}
-		srv.done <- nil
+		c.done <- nil
 	case <-time.After(time.Minute):
 		t.Fatal("server did not exit after SIGTERM")
 	}
@@ -111,15 +117,7 @@ func TestShutdownDrains(t *testing.T) {
 	if status, _ := probe(t, srv, "/livez"); status != http.StatusOK {
 		t.Errorf("livez while draining: %d", status)
 	}
-	select {
-	case err := <-srv.done:
-		if err != nil {
-			t.Fatalf("server exit: %v", err)
-		}
-		srv.done <- nil
-	case <-time.After(time.Minute):
-		t.Fatal("server did not exit after the drain")
-	}
+	srv.waitExit(t)
 }
 
 // TestProbes asks /livez and /readyz without a key.
