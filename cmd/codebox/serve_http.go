@@ -30,7 +30,7 @@ type httpConfig struct {
 
 func bindHTTPFlags(fs *pflag.FlagSet, c *httpConfig) {
 	fs.IntVar(&c.MaxConnections, "max-connections", defaultMaxConnections(),
-		"connections held at once (default: half the open-file limit, at most one per 256 KiB of memory); beyond, idle ones are closed, then new ones answered 529")
+		"connections held at once, unless set half the open-file limit and at most one per 256 KiB of memory; beyond, idle ones are closed, then new ones answered 529")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a connection has to send its request line and headers")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 30*time.Second, "how long an idle keep-alive connection is kept")
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", 30*time.Second, "longest wait for more of a request body (408 beyond); a body that keeps arriving is never cut")

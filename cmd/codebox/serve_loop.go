@@ -45,8 +45,8 @@ func bindLoopFlags(fs *pflag.FlagSet, c *loopConfig) {
 	fs.IntVar(&c.MaxToolIterations, "max-tool-iterations", 10, "code execution rounds per request before the answer is paused with stop_reason pause_turn")
 	fs.DurationVar(&c.ToolTimeout, "tool-timeout", 0, "wall-clock limit of one bash command or Python run (0: the sandbox's exec timeout)")
 	d := tools.DefaultLimiter()
-	fs.IntVar(&c.Executions.Global, "max-executions", d.Global, "code execution requests running at once in all (default 4 per core)")
-	fs.IntVar(&c.Executions.PerWorkspace, "max-executions-per-workspace", d.PerWorkspace, "code execution requests running at once in one workspace (default 2 per core); beyond, 429 with retry-after")
+	fs.IntVar(&c.Executions.Global, "max-executions", d.Global, "code execution requests running at once in all: 4 per core unless set")
+	fs.IntVar(&c.Executions.PerWorkspace, "max-executions-per-workspace", d.PerWorkspace, "code execution requests running at once in one workspace, 2 per core unless set; beyond, 429 with retry-after")
 	fs.IntVar(&c.Executions.Queue, "execution-queue", d.Queue, "code execution requests that may wait for a seat when all are taken; beyond, 529 with retry-after")
 	fs.DurationVar(&c.Executions.Wait, "execution-wait", d.Wait, "longest a code execution request waits for a seat before it is refused")
 }
