@@ -36,6 +36,7 @@ import (
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/ids"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/tools"
 )
 
 // ContainerManager is what the containers routes need from the sandbox layer;
@@ -454,17 +455,6 @@ func (s *Server) pythonContainer(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// editRequest is the text editor's input, with the field names of Anthropic's
-// text_editor_code_execution tool.
-type editRequest struct {
-	Command   string  `json:"command"`
-	Path      string  `json:"path"`
-	ViewRange []int   `json:"view_range"`
-	FileText  *string `json:"file_text"`
-	OldStr    *string `json:"old_str"`
-	NewStr    *string `json:"new_str"`
-}
-
 // The editor results reuse the content shapes of Anthropic's
 // text_editor_code_execution_tool_result blocks.
 type viewResultJSON struct {
@@ -495,58 +485,30 @@ func (s *Server) editContainer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req editRequest
+	var req tools.EditInput
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	p, err := checkPath("path", req.Path, false)
+	if req.Path, err = checkPath("path", req.Path, false); err != nil {
+		return err
+	}
+	res, err := tools.Edit(r.Context(), s.Containers, workspace(r), id, req)
 	if err != nil {
 		return err
 	}
-	ctx, ws := r.Context(), workspace(r)
-	switch req.Command {
-	case "view":
-		if req.ViewRange != nil && (len(req.ViewRange) != 2 || req.ViewRange[0] < 1 ||
-			(req.ViewRange[1] != -1 && req.ViewRange[1] < req.ViewRange[0])) {
-			return errdefs.New(errdefs.ErrInvalid, "", "view_range: must be [start, end] with 1 <= start <= end, or end = -1")
-		}
-		v, err := s.Containers.ViewFile(ctx, ws, id, p, req.ViewRange)
-		if err != nil {
-			return err
-		}
+	switch v, d := res.View, res.Replace; res.Command {
+	case tools.EditView:
 		writeJSON(w, http.StatusOK, viewResultJSON{Type: "text_editor_code_execution_view_result",
 			FileType: v.FileType, Content: v.Content, NumLines: v.NumLines, StartLine: v.StartLine, TotalLines: v.TotalLines})
-	case "create":
-		if req.FileText == nil {
-			return errdefs.New(errdefs.ErrInvalid, "", "file_text: is required for create")
-		}
-		updated, err := s.Containers.CreateFile(ctx, ws, id, p, *req.FileText)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, createResultJSON{Type: "text_editor_code_execution_create_result", IsFileUpdate: updated})
-	case "str_replace":
-		if req.OldStr == nil || *req.OldStr == "" {
-			return errdefs.New(errdefs.ErrInvalid, "", "old_str: is required for str_replace")
-		}
-		newStr := ""
-		if req.NewStr != nil {
-			newStr = *req.NewStr
-		}
-		d, err := s.Containers.StrReplace(ctx, ws, id, p, *req.OldStr, newStr)
-		if err != nil {
-			return err
-		}
+	case tools.EditCreate:
+		writeJSON(w, http.StatusOK, createResultJSON{Type: "text_editor_code_execution_create_result", IsFileUpdate: res.IsFileUpdate})
+	case tools.EditStrReplace:
 		lines := d.Lines
 		if lines == nil {
 			lines = []string{}
 		}
 		writeJSON(w, http.StatusOK, replaceResultJSON{Type: "text_editor_code_execution_str_replace_result",
 			OldStart: d.OldStart, OldLines: d.OldLines, NewStart: d.NewStart, NewLines: d.NewLines, Lines: lines})
-	case "":
-		return errdefs.New(errdefs.ErrInvalid, "", "command: is required (view, create or str_replace)")
-	default:
-		return errdefs.New(errdefs.ErrInvalid, "", "command: must be view, create or str_replace, not %q", truncate(req.Command, 40))
 	}
 	return nil
 }

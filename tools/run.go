@@ -235,57 +235,13 @@ func execResult(tool string, res *sandbox.ExecResult) *Result {
 }
 
 func (r *Runner) edit(ctx context.Context, ws codebox.WorkspaceID, id string, input json.RawMessage) (*Result, error) {
-	var in struct {
-		Command   string  `json:"command"`
-		Path      string  `json:"path"`
-		FileText  *string `json:"file_text"`
-		OldStr    *string `json:"old_str"`
-		NewStr    *string `json:"new_str"`
-		ViewRange []int   `json:"view_range"`
-	}
+	var in EditInput
 	if msg := decodeInput(input, &in); msg != "" {
 		return errorResult(TextEditor, ErrCodeInvalidToolInput, "%s", msg), nil
 	}
-	if in.Path == "" {
-		return errorResult(TextEditor, ErrCodeInvalidToolInput, "path is required"), nil
+	res, err := Edit(ctx, r.sb, ws, id, in)
+	if err != nil {
+		return nil, err
 	}
-	switch in.Command {
-	case "view":
-		if in.ViewRange != nil {
-			if len(in.ViewRange) != 2 || in.ViewRange[0] < 1 || (in.ViewRange[1] != -1 && in.ViewRange[1] < in.ViewRange[0]) {
-				return errorResult(TextEditor, ErrCodeInvalidToolInput, "view_range must be [start, end] with 1 <= start <= end, or end = -1"), nil
-			}
-		}
-		v, err := r.sb.ViewFile(ctx, ws, id, in.Path, in.ViewRange)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Tool: TextEditor, Edit: &EditResult{Command: EditView, View: *v}}, nil
-	case "create":
-		if in.FileText == nil {
-			return errorResult(TextEditor, ErrCodeInvalidToolInput, "file_text is required for create"), nil
-		}
-		updated, err := r.sb.CreateFile(ctx, ws, id, in.Path, *in.FileText)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Tool: TextEditor, Edit: &EditResult{Command: EditCreate, IsFileUpdate: updated}}, nil
-	case "str_replace":
-		if in.OldStr == nil || *in.OldStr == "" {
-			return errorResult(TextEditor, ErrCodeInvalidToolInput, "old_str is required for str_replace"), nil
-		}
-		newStr := ""
-		if in.NewStr != nil {
-			newStr = *in.NewStr
-		}
-		rep, err := r.sb.StrReplace(ctx, ws, id, in.Path, *in.OldStr, newStr)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Tool: TextEditor, Edit: &EditResult{Command: EditStrReplace, Replace: *rep}}, nil
-	case "":
-		return errorResult(TextEditor, ErrCodeInvalidToolInput, "command is required (view, create or str_replace)"), nil
-	default:
-		return errorResult(TextEditor, ErrCodeInvalidToolInput, "unknown command %q: use view, create or str_replace", in.Command), nil
-	}
+	return &Result{Tool: TextEditor, Edit: res}, nil
 }
