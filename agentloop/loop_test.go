@@ -19,6 +19,7 @@ import (
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/provider"
 	"github.com/codebox-dev/codebox/provider/script"
+	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/tools"
 	"github.com/codebox-dev/codebox/tools/toolstest"
 )
@@ -128,7 +129,7 @@ func TestLoopRunsBashAndEnds(t *testing.T) {
 	if u := resp.Usage; u.InputTokens != 30 || u.OutputTokens != 7 || u.CodeExecutionRequests != 1 {
 		t.Errorf("usage = %+v", u)
 	}
-	if resp.Container == nil || !strings.HasPrefix(resp.Container.ID, "container_") {
+	if resp.Container == nil || !strings.HasPrefix(resp.Container.ID, sandbox.IDPrefix) {
 		t.Errorf("container = %+v", resp.Container)
 	}
 	if len(f.usage.recs) != 1 || f.usage.recs[0].ContainerID != resp.Container.ID || f.usage.recs[0].CodeExecutionRequests != 1 {

@@ -245,7 +245,7 @@ func absContainerPath(p string) string {
 // containerID returns the {id} path value, or ErrInvalid when it is not a container id.
 func containerID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
-	if !ids.Valid("container_", id) {
+	if !ids.Valid(sandbox.IDPrefix, id) {
 		return "", errdefs.New(errdefs.ErrInvalid, "", "Invalid container id: %q", truncate(id, 80))
 	}
 	return id, nil
@@ -340,7 +340,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
 		}
 		opts.Limit = n
 	}
-	if opts.After != "" && !ids.Valid("container_", opts.After) {
+	if opts.After != "" && !ids.Valid(sandbox.IDPrefix, opts.After) {
 		return errdefs.New(errdefs.ErrInvalid, "", "after: invalid container id")
 	}
 	cs, hasMore, err := s.Containers.List(r.Context(), workspace(r), opts)

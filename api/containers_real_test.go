@@ -84,7 +84,7 @@ func testContainersAPIReal(t *testing.T, runtime string) {
 	fid := env.Files.Add("ws1", "sales.csv", []byte("region,sales\nnorth,10\nsouth,25\nnorth,5\n"))
 	c := decode[containerJSON](t, mustDo(t, srv, call{method: "POST", path: "/v1/containers",
 		body: jsonBody(`{"name":"real","file_ids":["` + fid + `"]}`)}, 200))
-	if !ids.Valid("container_", c.ID) || c.Object != "container" || c.Name != "real" || c.Status != "running" {
+	if !ids.Valid(sandbox.IDPrefix, c.ID) || c.Object != "container" || c.Name != "real" || c.Status != "running" {
 		t.Fatalf("created = %+v", c)
 	}
 	if c.CreatedAt == 0 || c.ExpiresAt <= c.CreatedAt || c.IdleExpiresAt <= c.CreatedAt {
@@ -252,7 +252,7 @@ func testContainersAPIReal(t *testing.T, runtime string) {
 	}
 	// The foreign 404 is the unknown-id 404, apart from the ids.
 	_, _, foreign := do(t, srv, call{method: "GET", path: base, key: "key2"})
-	_, _, unknown := do(t, srv, call{method: "GET", path: "/v1/containers/" + ids.New("container_"), key: "key2"})
+	_, _, unknown := do(t, srv, call{method: "GET", path: "/v1/containers/" + ids.New(sandbox.IDPrefix), key: "key2"})
 	idRe := regexp.MustCompile(`(container|req)_[0-9A-Za-z]+`)
 	if a, b := idRe.ReplaceAllString(string(foreign), "ID"), idRe.ReplaceAllString(string(unknown), "ID"); a != b {
 		t.Errorf("foreign 404 %s differs from unknown 404 %s", foreign, unknown)

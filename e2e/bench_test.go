@@ -32,7 +32,7 @@ type instantSandbox struct{}
 
 func (instantSandbox) Create(ctx context.Context, ws codebox.WorkspaceID, o sandbox.CreateOptions) (*sandbox.Container, error) {
 	now := time.Now()
-	return &sandbox.Container{ID: ids.New("container_"), Workspace: ws, IdleExpiresAt: now.Add(5 * time.Minute), ExpiresAt: now.Add(time.Hour)}, nil
+	return &sandbox.Container{ID: ids.New(sandbox.IDPrefix), Workspace: ws, IdleExpiresAt: now.Add(5 * time.Minute), ExpiresAt: now.Add(time.Hour)}, nil
 }
 func (instantSandbox) Get(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error) {
 	return nil, errdefs.ErrNotFound

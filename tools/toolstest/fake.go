@@ -57,7 +57,7 @@ func New(root string, fc FileCreator) *Sandbox {
 
 // Create makes a new container directory.
 func (s *Sandbox) Create(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.CreateOptions) (*sandbox.Container, error) {
-	id := ids.New("container_")
+	id := ids.New(sandbox.IDPrefix)
 	dir := filepath.Join(s.Root, id)
 	if err := os.MkdirAll(filepath.Join(dir, "workspace"), 0o755); err != nil {
 		return nil, err
