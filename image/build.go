@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 )
 
 // ErrNotBuilt is returned by Lookup when the directory holds no image for the recipe.
@@ -191,7 +193,7 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 	if err := syncDir(dir); err != nil {
 		return nil, err
 	}
-	p.Stage("done", "%s, %s, built in %s", final, formatBytes(m.SizeBytes), time.Since(b.start).Round(time.Second))
+	p.Stage("done", "%s, %s, built in %s", final, humanize.IBytes(uint64(m.SizeBytes)), time.Since(b.start).Round(time.Second))
 	return &Image{Dir: final, RootFS: filepath.Join(final, "rootfs"), Hash: b.hash, Manifest: m}, nil
 }
 
@@ -322,7 +324,7 @@ func (b *builder) trim(ctx context.Context) ([]string, error) {
 		}
 	}
 	after, _ := diskUsage(b.rootfs)
-	b.p.Printf("%s → %s", formatBytes(before), formatBytes(after))
+	b.p.Printf("%s → %s", humanize.IBytes(uint64(before)), humanize.IBytes(uint64(after)))
 	return purge, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestRecipeHash(t *testing.T) {
@@ -308,20 +310,27 @@ func TestLineWriter(t *testing.T) {
 	}
 }
 
-func TestUnescapeMountinfo(t *testing.T) {
-	tests := map[string]string{
-		`/var/cache/x`:         "/var/cache/x",
-		`/a\040b/proc`:         "/a b/proc",
-		`/tab\011here`:         "/tab\there",
-		`/back\134slash`:       `/back\slash`,
-		`/not\09escape`:        `/not\09escape`,
-		`/trailing\04`:         `/trailing\04`,
-		`/images/x.tmp/rootfs`: "/images/x.tmp/rootfs",
+// mountsUnder finds a mount below a path with a space in it (mountinfo escapes it as
+// \040) and nothing outside the path.
+func TestMountsUnder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a b")
+	mnt := filepath.Join(dir, "proc")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	for in, want := range tests {
-		if got := unescapeMountinfo(in); got != want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
-		}
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount tmpfs (needs root): %v", err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	got, err := mountsUnder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != mnt {
+		t.Errorf("mountsUnder(%q) = %q, want [%q]", dir, got, mnt)
+	}
+	if got, err := mountsUnder(dir + "x"); err != nil || len(got) != 0 {
+		t.Errorf("mountsUnder(%q) = %q, %v, want none", dir+"x", got, err)
 	}
 }
 
