@@ -123,6 +123,12 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Runs after the Manager's cleanup: the runtime's mounts go last.
+	t.Cleanup(func() {
+		if err := rt.Close(); err != nil {
+			t.Errorf("runtime Close: %v", err)
+		}
+	})
 	store := sandboxtest.NewMemStore()
 	m, err := sandbox.New(sandbox.Config{
 		Dir: filepath.Join(dir, "containers"), RootFS: rootfs, Agent: self,

@@ -157,3 +157,20 @@ threading.Thread(target=spy, daemon=True).start()
 		}
 	})
 }
+
+// TestMountsShowNoHostPath: the container's mount table names no host path: not the
+// image's, the agent binary's, nor the container's directory (with its ID).
+func TestMountsShowNoHostPath(t *testing.T) {
+	eachRuntime(t, nil, func(t *testing.T, e *sandboxtest.Env) {
+		c := create(t, e, sandbox.CreateOptions{})
+		res := run(t, e, c.ID, "cat /proc/self/mountinfo /proc/self/mounts /proc/self/mountstats")
+		if !strings.Contains(res.Stdout, " /workspace ") {
+			t.Fatalf("no mount table:\n%s%s", res.Stdout, res.Stderr)
+		}
+		for _, leak := range []string{filepath.Dir(e.Config.Dir), e.Config.RootFS, filepath.Dir(e.Config.Agent), c.ID} {
+			if strings.Contains(res.Stdout, leak) {
+				t.Errorf("mount table shows %q:\n%s", leak, res.Stdout)
+			}
+		}
+	})
+}

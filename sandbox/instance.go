@@ -79,10 +79,13 @@ func (inst *instance) snapshot() *Container {
 
 // Paths of a container's directory.
 func (inst *instance) bundleDir() string { return filepath.Join(inst.dir, "bundle") }
-func (inst *instance) runDir() string    { return filepath.Join(inst.dir, "run") }
 func (inst *instance) diskPath() string  { return filepath.Join(inst.dir, "disk.img") }
 func (inst *instance) mntDir() string    { return filepath.Join(inst.dir, "mnt") }
 func (inst *instance) tokenPath() string { return filepath.Join(inst.dir, "token") }
+
+// runDir, the agent's socket directory, is on the container's own disk (not reachable
+// from inside but through its mount), so that the mount shows no host path inside.
+func (inst *instance) runDir() string { return filepath.Join(inst.mntDir(), "run") }
 
 func notFound(id string) error {
 	return errdefs.New(errdefs.ErrNotFound, "", "container %s not found", id)

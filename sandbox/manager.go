@@ -465,7 +465,7 @@ func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, evict boo
 			m.destroy(context.WithoutCancel(ctx), inst)
 		}
 	}()
-	for _, d := range []string{inst.bundleDir(), inst.runDir(), inst.mntDir()} {
+	for _, d := range []string{inst.bundleDir(), inst.mntDir()} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			return nil, err
 		}
@@ -552,6 +552,9 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	// The agent's socket directory must be writable by the container's root, and a
 	// stale socket must not be mistaken for a live agent.
 	os.Remove(filepath.Join(inst.runDir(), agent.SocketName))
+	if err := os.Mkdir(inst.runDir(), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
 	if err := os.Chown(inst.runDir(), int(inst.hostID), int(inst.hostID)); err != nil {
 		return err
 	}

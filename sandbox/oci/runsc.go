@@ -39,15 +39,16 @@ func gvisorArgs() []string {
 	}
 }
 
-// Close releases what the runtime keeps in its state root beyond its containers:
-// runsc --network=none bind-mounts one empty network namespace at <root>/null-netns
-// and shares it between sandboxes. Call Close when the runtime is done (its root may
-// then be removed); sandboxes still running keep their namespace. The parent cgroup
-// goes too once no container is left in it.
+// Close releases what the runtime keeps in its state root beyond its containers: the
+// overlays of the image and the agent (layers.go), and, for runsc --network=none, the
+// one empty network namespace it bind-mounts at <root>/null-netns and shares between
+// sandboxes. Call Close when the runtime is done (its root may then be removed);
+// containers still running keep their mounts and namespace. The parent cgroup goes
+// too once no container is left in it.
 func (r *Runtime) Close() error {
 	removeParent(r.parent)
 	if !r.gvisor {
-		return nil
+		return r.unmountLayers()
 	}
 	// Concurrent starts can each mount it, stacking mounts: unmount until none is left.
 	for range 64 {

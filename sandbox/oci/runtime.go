@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
@@ -27,6 +28,9 @@ type Runtime struct {
 	args   []string
 	gvisor bool
 	parent string
+
+	// layersMu serializes mounting the read-only overlays (layers.go).
+	layersMu sync.Mutex
 }
 
 var _ sandbox.Runtime = (*Runtime)(nil)
@@ -90,15 +94,29 @@ func (r *Runtime) cmd(ctx context.Context, args ...string) *exec.Cmd {
 // container's stdio is a log file in the bundle, never a pipe: a detached init keeps
 // its stdio open, and a pipe would tie its life to this process.
 func (r *Runtime) Start(ctx context.Context, cs *sandbox.ContainerSpec) error {
+	if err := ensureMountpoints(cs.RootFS); err != nil {
+		return fmt.Errorf("%w: rootfs: %v", errdefs.ErrUnavailable, err)
+	}
+	if !r.gvisor {
+		// The image and the agent come from overlays that hide their host paths.
+		layered := *cs
+		root, err := r.layer(cs.RootFS)
+		if err != nil {
+			return fmt.Errorf("%w: rootfs: %v", errdefs.ErrUnavailable, err)
+		}
+		bin, err := r.layer(filepath.Dir(cs.Agent))
+		if err != nil {
+			return fmt.Errorf("%w: agent: %v", errdefs.ErrUnavailable, err)
+		}
+		layered.RootFS, layered.Agent = root, filepath.Join(bin, filepath.Base(cs.Agent))
+		cs = &layered
+	}
 	spec, err := Spec(cs, r.gvisor)
 	if err != nil {
 		return err
 	}
 	if err := WithCgroupsPath(r.CgroupOf(cs.ID))(spec); err != nil {
 		return err
-	}
-	if err := ensureMountpoints(cs.RootFS); err != nil {
-		return fmt.Errorf("%w: rootfs: %v", errdefs.ErrUnavailable, err)
 	}
 	b, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
