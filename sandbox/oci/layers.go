@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,7 +41,7 @@ func (r *Runtime) layer(dir string) (string, error) {
 			return "", err
 		}
 	}
-	if mounted, err := isMount(mp); err != nil || mounted {
+	if mounted, err := mountinfo.Mounted(mp); err != nil || mounted {
 		return mp, err // a previous run of the server may have left it: reuse it
 	}
 	lower, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -76,7 +77,7 @@ func (r *Runtime) unmountLayers() error {
 	var errs []error
 	for _, e := range entries {
 		mp := filepath.Join(r.layersDir(), e.Name())
-		if mounted, err := isMount(mp); err == nil && mounted {
+		if mounted, err := mountinfo.Mounted(mp); err == nil && mounted {
 			if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil {
 				errs = append(errs, fmt.Errorf("unmount %s: %w", mp, err))
 			}
@@ -86,16 +87,4 @@ func (r *Runtime) unmountLayers() error {
 		errs = append(errs, os.RemoveAll(r.layersDir()))
 	}
 	return errors.Join(errs...)
-}
-
-// isMount reports whether dir is the root of a mount.
-func isMount(dir string) (bool, error) {
-	var stx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, 0, &stx); err != nil {
-		return false, err
-	}
-	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
-		return false, errors.New("statx: the kernel does not report mount roots")
-	}
-	return stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0, nil
 }
