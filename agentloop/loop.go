@@ -677,7 +677,7 @@ func (l *Loop) record(ctx context.Context, ws codebox.WorkspaceID, resp *Respons
 // containerError words a failed lookup of the request's container.
 func containerError(id string, err error) error {
 	switch {
-	case errdefs.Code(err) == tools.ErrCodeContainerExpired:
+	case errdefs.Code(err) == errdefs.CodeContainerExpired:
 		return expiredError(id)
 	case errors.Is(err, errdefs.ErrNotFound):
 		return &errdefs.Public{Kind: errdefs.ErrNotFound, Message: fmt.Sprintf("container %s not found", id), Err: err}
@@ -686,7 +686,7 @@ func containerError(id string, err error) error {
 }
 
 func expiredError(id string) error {
-	return &errdefs.Public{Kind: errdefs.ErrInvalid, Code: tools.ErrCodeContainerExpired,
+	return &errdefs.Public{Kind: errdefs.ErrInvalid, Code: errdefs.CodeContainerExpired,
 		Message: fmt.Sprintf("container_expired: container %s has expired and can no longer be used; omit container to start a new one", id)}
 }
 

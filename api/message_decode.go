@@ -344,7 +344,7 @@ func fromWireResult(tool string, rc *wireResultIn) *tools.Result {
 	case rc.ErrorCode != "" || strings.HasSuffix(rc.Type, "_error"):
 		r.ErrorCode = rc.ErrorCode
 		if r.ErrorCode == "" {
-			r.ErrorCode = tools.ErrCodeUnavailable
+			r.ErrorCode = errdefs.CodeUnavailable
 		}
 		if rc.ErrorMessage != nil {
 			r.ErrorMessage = *rc.ErrorMessage

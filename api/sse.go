@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/codebox-dev/codebox/agentloop"
+	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/tools"
@@ -373,7 +374,7 @@ func toWireBlock(b *agentloop.Block) any {
 
 func toWireResult(r *tools.Result) any {
 	if r == nil {
-		return errorOut{Type: "code_execution_tool_result_error", ErrorCode: tools.ErrCodeUnavailable}
+		return errorOut{Type: "code_execution_tool_result_error", ErrorCode: errdefs.CodeUnavailable}
 	}
 	if r.IsError() {
 		if r.Tool == tools.TextEditor {

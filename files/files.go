@@ -249,7 +249,7 @@ func (s *Service) Stage(ctx context.Context, ws codebox.WorkspaceID, body io.Rea
 }
 
 func (s *Service) quotaError() error {
-	return errdefs.New(errdefs.ErrQuota, "storage_quota_exceeded",
+	return errdefs.New(errdefs.ErrQuota, errdefs.CodeStorageQuotaExceeded,
 		"Storage quota of %d bytes exceeded for this workspace", s.cfg.StorageQuota)
 }
 
@@ -339,7 +339,7 @@ func (s *Service) Open(ctx context.Context, ws codebox.WorkspaceID, id string) (
 		return nil, nil, err
 	}
 	if f.Expired(s.now()) {
-		return nil, nil, errdefs.New(errdefs.ErrNotFound, "file_expired", "File `%s` has expired.", id)
+		return nil, nil, errdefs.New(errdefs.ErrNotFound, errdefs.CodeFileExpired, "File `%s` has expired.", id)
 	}
 	rc, err := s.blobs.Open(ctx, id)
 	if err != nil {

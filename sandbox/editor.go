@@ -142,7 +142,7 @@ func (m *Manager) StrReplace(ctx context.Context, ws codebox.WorkspaceID, id, un
 		return nil, err
 	}
 	if oldStr == "" {
-		return nil, errdefs.New(errdefs.ErrInvalid, "string_not_found", "old_str must not be empty")
+		return nil, errdefs.New(errdefs.ErrInvalid, errdefs.CodeStringNotFound, "old_str must not be empty")
 	}
 	inst, err := m.use(ctx, ws, id)
 	if err != nil {
@@ -174,9 +174,9 @@ func (m *Manager) StrReplace(ctx context.Context, ws codebox.WorkspaceID, id, un
 func replaceOnce(text, oldStr, newStr string) (string, *ReplaceResult, error) {
 	switch n := strings.Count(text, oldStr); {
 	case n == 0:
-		return "", nil, errdefs.New(errdefs.ErrInvalid, "string_not_found", "old_str was not found in the file")
+		return "", nil, errdefs.New(errdefs.ErrInvalid, errdefs.CodeStringNotFound, "old_str was not found in the file")
 	case n > 1:
-		return "", nil, errdefs.New(errdefs.ErrInvalid, "string_not_unique",
+		return "", nil, errdefs.New(errdefs.ErrInvalid, errdefs.CodeStringNotUnique,
 			"old_str occurs %d times in the file; it must occur exactly once", n)
 	}
 	at := strings.Index(text, oldStr)

@@ -218,7 +218,7 @@ func (m *Manager) ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, uns
 
 func fileError(err error, unsafePath string) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return errdefs.New(errdefs.ErrNotFound, "file_not_found", "file %s not found", unsafePath)
+		return errdefs.New(errdefs.ErrNotFound, errdefs.CodeFileNotFound, "file %s not found", unsafePath)
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -400,7 +400,7 @@ func (m *Manager) collectOutputs(ctx context.Context, ws codebox.WorkspaceID, in
 	}
 	for _, p := range changed {
 		if len(res.Files) >= m.cfg.MaxOutputFiles {
-			fail("output_file_too_large", "only the first %d generated files were kept", m.cfg.MaxOutputFiles)
+			fail(errdefs.CodeOutputFileTooLarge, "only the first %d generated files were kept", m.cfg.MaxOutputFiles)
 			break
 		}
 		f, fi, err := openRegular(root, p, p)
@@ -410,12 +410,12 @@ func (m *Manager) collectOutputs(ctx context.Context, ws codebox.WorkspaceID, in
 		size := fi.Size()
 		if size > m.cfg.MaxOutputFileSize {
 			f.Close()
-			fail("output_file_too_large", "%s is %d bytes; generated files over %d bytes are not kept", displayPath(p), size, m.cfg.MaxOutputFileSize)
+			fail(errdefs.CodeOutputFileTooLarge, "%s is %d bytes; generated files over %d bytes are not kept", displayPath(p), size, m.cfg.MaxOutputFileSize)
 			continue
 		}
 		if total+size > m.cfg.MaxOutputBytes {
 			f.Close()
-			fail("output_file_too_large", "generated files over %d bytes in total are not kept", m.cfg.MaxOutputBytes)
+			fail(errdefs.CodeOutputFileTooLarge, "generated files over %d bytes in total are not kept", m.cfg.MaxOutputBytes)
 			continue
 		}
 		total += size
@@ -424,14 +424,14 @@ func (m *Manager) collectOutputs(ctx context.Context, ws codebox.WorkspaceID, in
 		if err != nil {
 			switch {
 			case errors.Is(err, errdefs.ErrTooLarge):
-				fail("output_file_too_large", "%s is too large to store", displayPath(p))
+				fail(errdefs.CodeOutputFileTooLarge, "%s is too large to store", displayPath(p))
 			case errors.Is(err, errdefs.ErrQuota):
-				fail("storage_quota_exceeded", "the workspace's storage quota is exhausted")
+				fail(errdefs.CodeStorageQuotaExceeded, "the workspace's storage quota is exhausted")
 			case errors.Is(err, errdefs.ErrInsufficientStorage):
 				fail(errdefs.Code(err), "%s was not kept: the server is out of storage space", displayPath(p))
 			default:
 				m.logger.Error("store generated file", "container", inst.id, "path", p, "err", err)
-				fail("output_store_failed", "%s could not be stored", displayPath(p))
+				fail(errdefs.CodeOutputStoreFailed, "%s could not be stored", displayPath(p))
 			}
 			continue
 		}

@@ -92,5 +92,5 @@ func notFound(id string) error {
 }
 
 func expired(id string) error {
-	return errdefs.New(errdefs.ErrInvalid, "container_expired", "container %s has expired", id)
+	return errdefs.New(errdefs.ErrInvalid, errdefs.CodeContainerExpired, "container %s has expired", id)
 }

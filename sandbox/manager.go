@@ -836,7 +836,7 @@ func agentError(err error) error {
 	}
 	switch ae.Kind {
 	case agent.KindNotFound:
-		return errdefs.New(errdefs.ErrNotFound, "file_not_found", "%s", ae.Message)
+		return errdefs.New(errdefs.ErrNotFound, errdefs.CodeFileNotFound, "%s", ae.Message)
 	case agent.KindIsDir:
 		return errdefs.New(errdefs.ErrInvalid, "", "%s", ae.Message)
 	case agent.KindTooLarge:

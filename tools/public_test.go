@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 	"github.com/codebox-dev/codebox/tools"
@@ -41,8 +42,8 @@ func TestRunShowsNoInternalErrorText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ErrorCode != tools.ErrCodeUnavailable {
-		t.Fatalf("result = %+v, want %s", res, tools.ErrCodeUnavailable)
+	if res.ErrorCode != errdefs.CodeUnavailable {
+		t.Fatalf("result = %+v, want %s", res, errdefs.CodeUnavailable)
 	}
 	if res.ErrorMessage == "" {
 		t.Errorf("empty error message")

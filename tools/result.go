@@ -8,19 +8,6 @@ import (
 	"github.com/codebox-dev/codebox/sandbox"
 )
 
-// Error codes of the tool result error blocks. They are values inside a 200 response,
-// never HTTP errors.
-const (
-	ErrCodeUnavailable           = "unavailable"
-	ErrCodeExecutionTimeExceeded = "execution_time_exceeded"
-	ErrCodeContainerExpired      = "container_expired"
-	ErrCodeInvalidToolInput      = "invalid_tool_input"
-	ErrCodeTooManyRequests       = "too_many_requests"
-	ErrCodeOutputFileTooLarge    = "output_file_too_large"
-	ErrCodeFileNotFound          = "file_not_found"
-	ErrCodeStringNotFound        = "string_not_found"
-)
-
 // Kinds of successful text editor results.
 const (
 	EditView       = "view"

@@ -57,14 +57,14 @@ const maxLegacyCode = 96 << 10
 // results; an error means the sandbox infrastructure failed (or ctx ended).
 func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, name string, input json.RawMessage) (*Result, error) {
 	if !Offers(version, name) {
-		return errorResult(name, ErrCodeInvalidToolInput, "tool %s is not available with %s", name, version), nil
+		return errorResult(name, errdefs.CodeInvalidToolInput, "tool %s is not available with %s", name, version), nil
 	}
 	seated, release, err := r.Admit(ctx, ws)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		return errorResult(name, ErrCodeTooManyRequests, "too many code execution calls running at once; retry shortly"), nil
+		return errorResult(name, errdefs.CodeTooManyRequests, "too many code execution calls running at once; retry shortly"), nil
 	}
 	defer release()
 	ctx = seated
@@ -91,13 +91,13 @@ func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, n
 // error carries no client-safe message: the error's own text may hold host paths,
 // runtime output or an agent's log, which belong in the server's log only.
 var publicMessages = map[string]string{
-	ErrCodeContainerExpired:      "the container has expired",
-	ErrCodeStringNotFound:        "old_str was not found in the file",
-	ErrCodeFileNotFound:          "the file does not exist",
-	ErrCodeUnavailable:           "the container is unavailable right now; try again",
-	ErrCodeInvalidToolInput:      "the input cannot be used",
-	ErrCodeTooManyRequests:       "too many code execution calls running at once; retry shortly",
-	ErrCodeExecutionTimeExceeded: "execution exceeded the time limit",
+	errdefs.CodeContainerExpired:      "the container has expired",
+	errdefs.CodeStringNotFound:        "old_str was not found in the file",
+	errdefs.CodeFileNotFound:          "the file does not exist",
+	errdefs.CodeUnavailable:           "the container is unavailable right now; try again",
+	errdefs.CodeInvalidToolInput:      "the input cannot be used",
+	errdefs.CodeTooManyRequests:       "too many code execution calls running at once; retry shortly",
+	errdefs.CodeExecutionTimeExceeded: "execution exceeded the time limit",
 }
 
 // sandboxErrorResult maps the sandbox's documented error kinds to result codes, or
@@ -106,23 +106,23 @@ var publicMessages = map[string]string{
 func (r *Runner) sandboxErrorResult(tool string, err error) *Result {
 	var code string
 	switch c := errdefs.Code(err); {
-	case c == ErrCodeContainerExpired:
-		code = ErrCodeContainerExpired
-	case c == ErrCodeStringNotFound:
-		code = ErrCodeStringNotFound
+	case c == errdefs.CodeContainerExpired:
+		code = errdefs.CodeContainerExpired
+	case c == errdefs.CodeStringNotFound:
+		code = errdefs.CodeStringNotFound
 	case errors.Is(err, errdefs.ErrNotFound) && tool == TextEditor:
-		code = ErrCodeFileNotFound
+		code = errdefs.CodeFileNotFound
 	case errors.Is(err, errdefs.ErrNotFound):
 		// The container vanished under a running call (deleted by its owner).
-		code = ErrCodeUnavailable
+		code = errdefs.CodeUnavailable
 	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrTooLarge):
-		code = ErrCodeInvalidToolInput
+		code = errdefs.CodeInvalidToolInput
 	case errors.Is(err, errdefs.ErrRateLimited):
-		code = ErrCodeTooManyRequests
+		code = errdefs.CodeTooManyRequests
 	case errors.Is(err, errdefs.ErrTimeout):
-		code = ErrCodeExecutionTimeExceeded
+		code = errdefs.CodeExecutionTimeExceeded
 	case errors.Is(err, errdefs.ErrUnavailable):
-		code = ErrCodeUnavailable
+		code = errdefs.CodeUnavailable
 	default:
 		return nil
 	}
@@ -159,14 +159,14 @@ func (r *Runner) bash(ctx context.Context, ws codebox.WorkspaceID, id string, in
 		Restart bool    `json:"restart"`
 	}
 	if msg := decodeInput(input, &in); msg != "" {
-		return errorResult(Bash, ErrCodeInvalidToolInput, "%s", msg), nil
+		return errorResult(Bash, errdefs.CodeInvalidToolInput, "%s", msg), nil
 	}
 	if in.Command == nil || *in.Command == "" {
 		if in.Restart {
 			// Every command runs in a fresh shell, so a restart has nothing to reset.
 			return &Result{Tool: Bash, Stdout: "", ReturnCode: 0}, nil
 		}
-		return errorResult(Bash, ErrCodeInvalidToolInput, "command is required"), nil
+		return errorResult(Bash, errdefs.CodeInvalidToolInput, "command is required"), nil
 	}
 	res, err := r.sb.Exec(ctx, ws, id, sandbox.ExecRequest{Command: *in.Command, Timeout: r.Timeout})
 	if err != nil {
@@ -180,10 +180,10 @@ func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version
 		Code *string `json:"code"`
 	}
 	if msg := decodeInput(input, &in); msg != "" {
-		return errorResult(Python, ErrCodeInvalidToolInput, "%s", msg), nil
+		return errorResult(Python, errdefs.CodeInvalidToolInput, "%s", msg), nil
 	}
 	if in.Code == nil || *in.Code == "" {
-		return errorResult(Python, ErrCodeInvalidToolInput, "code is required"), nil
+		return errorResult(Python, errdefs.CodeInvalidToolInput, "code is required"), nil
 	}
 	if PersistentPython(version) {
 		timeout := r.Timeout
@@ -199,7 +199,7 @@ func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version
 	// The legacy tool runs each call in a fresh interpreter. The code travels base64
 	// encoded in the command line, so no quoting can break out of it.
 	if len(*in.Code) > maxLegacyCode {
-		return errorResult(Python, ErrCodeInvalidToolInput, "code is longer than %d bytes", maxLegacyCode), nil
+		return errorResult(Python, errdefs.CodeInvalidToolInput, "code is longer than %d bytes", maxLegacyCode), nil
 	}
 	cmd := "exec python3 -c 'import base64,sys; sys.argv=[\"-c\"]; " +
 		"exec(compile(base64.b64decode(\"" + base64.StdEncoding.EncodeToString([]byte(*in.Code)) + "\").decode(), \"<code>\", \"exec\"))'"
@@ -213,11 +213,11 @@ func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version
 func execResult(tool string, res *sandbox.ExecResult) *Result {
 	switch {
 	case res.TimedOut:
-		return errorResult(tool, ErrCodeExecutionTimeExceeded, "execution exceeded the time limit and was killed")
+		return errorResult(tool, errdefs.CodeExecutionTimeExceeded, "execution exceeded the time limit and was killed")
 	case res.FilesError != nil:
 		code := res.FilesError.Code
 		if code == "" {
-			code = ErrCodeOutputFileTooLarge
+			code = errdefs.CodeOutputFileTooLarge
 		}
 		return errorResult(tool, code, "%s", res.FilesError.Message)
 	}
@@ -237,7 +237,7 @@ func execResult(tool string, res *sandbox.ExecResult) *Result {
 func (r *Runner) edit(ctx context.Context, ws codebox.WorkspaceID, id string, input json.RawMessage) (*Result, error) {
 	var in EditInput
 	if msg := decodeInput(input, &in); msg != "" {
-		return errorResult(TextEditor, ErrCodeInvalidToolInput, "%s", msg), nil
+		return errorResult(TextEditor, errdefs.CodeInvalidToolInput, "%s", msg), nil
 	}
 	res, err := Edit(ctx, r.sb, ws, id, in)
 	if err != nil {

@@ -105,22 +105,22 @@ func TestRunErrorMapping(t *testing.T) {
 		input json.RawMessage
 		code  string
 	}{
-		{"timeout", nil, &sandbox.ExecResult{TimedOut: true}, tools.Bash, ls, tools.ErrCodeExecutionTimeExceeded},
-		{"outputs too large", nil, &sandbox.ExecResult{FilesError: &sandbox.OutputError{Code: "output_file_too_large", Message: "big"}}, tools.Bash, ls, tools.ErrCodeOutputFileTooLarge},
-		{"unavailable", errdefs.New(errdefs.ErrUnavailable, "", "runtime down"), nil, tools.Bash, ls, tools.ErrCodeUnavailable},
-		{"expired", errdefs.New(errdefs.ErrInvalid, "container_expired", "gone"), nil, tools.Bash, ls, tools.ErrCodeContainerExpired},
-		{"rate limited", errdefs.New(errdefs.ErrRateLimited, "", "busy"), nil, tools.Bash, ls, tools.ErrCodeTooManyRequests},
-		{"missing file", errdefs.New(errdefs.ErrNotFound, "", "no such file"), nil, tools.TextEditor, view, tools.ErrCodeFileNotFound},
-		{"container gone", errdefs.New(errdefs.ErrNotFound, "", "no container"), nil, tools.Bash, ls, tools.ErrCodeUnavailable},
+		{"timeout", nil, &sandbox.ExecResult{TimedOut: true}, tools.Bash, ls, errdefs.CodeExecutionTimeExceeded},
+		{"outputs too large", nil, &sandbox.ExecResult{FilesError: &sandbox.OutputError{Code: "output_file_too_large", Message: "big"}}, tools.Bash, ls, errdefs.CodeOutputFileTooLarge},
+		{"unavailable", errdefs.New(errdefs.ErrUnavailable, "", "runtime down"), nil, tools.Bash, ls, errdefs.CodeUnavailable},
+		{"expired", errdefs.New(errdefs.ErrInvalid, "container_expired", "gone"), nil, tools.Bash, ls, errdefs.CodeContainerExpired},
+		{"rate limited", errdefs.New(errdefs.ErrRateLimited, "", "busy"), nil, tools.Bash, ls, errdefs.CodeTooManyRequests},
+		{"missing file", errdefs.New(errdefs.ErrNotFound, "", "no such file"), nil, tools.TextEditor, view, errdefs.CodeFileNotFound},
+		{"container gone", errdefs.New(errdefs.ErrNotFound, "", "no container"), nil, tools.Bash, ls, errdefs.CodeUnavailable},
 		{"not unique", errdefs.New(errdefs.ErrInvalid, "string_not_unique", "2 matches"), nil, tools.TextEditor,
-			json.RawMessage(`{"command":"str_replace","path":"a","old_str":"x","new_str":"y"}`), tools.ErrCodeInvalidToolInput},
+			json.RawMessage(`{"command":"str_replace","path":"a","old_str":"x","new_str":"y"}`), errdefs.CodeInvalidToolInput},
 		{"not found string", errdefs.New(errdefs.ErrInvalid, "string_not_found", "absent"), nil, tools.TextEditor,
-			json.RawMessage(`{"command":"str_replace","path":"a","old_str":"x"}`), tools.ErrCodeStringNotFound},
-		{"bad json", nil, nil, tools.Bash, json.RawMessage(`[1]`), tools.ErrCodeInvalidToolInput},
-		{"view_range", nil, nil, tools.TextEditor, json.RawMessage(`{"command":"view","path":"a","view_range":[3,1]}`), tools.ErrCodeInvalidToolInput},
-		{"create without text", nil, nil, tools.TextEditor, json.RawMessage(`{"command":"create","path":"a"}`), tools.ErrCodeInvalidToolInput},
-		{"undo_edit", nil, nil, tools.TextEditor, json.RawMessage(`{"command":"undo_edit","path":"a"}`), tools.ErrCodeInvalidToolInput},
-		{"python not offered", nil, nil, tools.Python, json.RawMessage(`{"code":"1"}`), tools.ErrCodeInvalidToolInput},
+			json.RawMessage(`{"command":"str_replace","path":"a","old_str":"x"}`), errdefs.CodeStringNotFound},
+		{"bad json", nil, nil, tools.Bash, json.RawMessage(`[1]`), errdefs.CodeInvalidToolInput},
+		{"view_range", nil, nil, tools.TextEditor, json.RawMessage(`{"command":"view","path":"a","view_range":[3,1]}`), errdefs.CodeInvalidToolInput},
+		{"create without text", nil, nil, tools.TextEditor, json.RawMessage(`{"command":"create","path":"a"}`), errdefs.CodeInvalidToolInput},
+		{"undo_edit", nil, nil, tools.TextEditor, json.RawMessage(`{"command":"undo_edit","path":"a"}`), errdefs.CodeInvalidToolInput},
+		{"python not offered", nil, nil, tools.Python, json.RawMessage(`{"code":"1"}`), errdefs.CodeInvalidToolInput},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tools.NewRunner(&stubSandbox{err: tc.err, exec: tc.exec})
@@ -172,7 +172,7 @@ func TestRunTooManyRequests(t *testing.T) {
 	}()
 	<-sb.started
 	res, err := r.Run(context.Background(), "ws", "c", tools.CodeExecution20250825, tools.Bash, ls)
-	if err != nil || res.ErrorCode != tools.ErrCodeTooManyRequests {
+	if err != nil || res.ErrorCode != errdefs.CodeTooManyRequests {
 		t.Errorf("second call = %+v, %v; want too_many_requests", res, err)
 	}
 	// Another workspace is not limited by this one.

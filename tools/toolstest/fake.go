@@ -91,7 +91,7 @@ func (s *Sandbox) usable(ws codebox.WorkspaceID, id string) (*container, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.c.Status == sandbox.StatusExpired {
-		return nil, errdefs.New(errdefs.ErrInvalid, "container_expired", "container %s has expired", id)
+		return nil, errdefs.New(errdefs.ErrInvalid, errdefs.CodeContainerExpired, "container %s has expired", id)
 	}
 	c.c.LastActiveAt = time.Now().UTC()
 	c.c.IdleExpiresAt = c.c.LastActiveAt.Add(5 * time.Minute)
@@ -234,7 +234,7 @@ func (s *Sandbox) run(ctx context.Context, ws codebox.WorkspaceID, c *container,
 			continue
 		}
 		if fi.Size() > s.MaxOutputFile {
-			res.FilesError = &sandbox.OutputError{Code: "output_file_too_large", Message: fmt.Sprintf("%s is larger than %d bytes", rel, s.MaxOutputFile)}
+			res.FilesError = &sandbox.OutputError{Code: errdefs.CodeOutputFileTooLarge, Message: fmt.Sprintf("%s is larger than %d bytes", rel, s.MaxOutputFile)}
 			continue
 		}
 		if s.Files == nil {
@@ -328,10 +328,10 @@ func (s *Sandbox) StrReplace(ctx context.Context, ws codebox.WorkspaceID, id, un
 	text := string(data)
 	switch n := strings.Count(text, oldStr); n {
 	case 0:
-		return nil, errdefs.New(errdefs.ErrInvalid, "string_not_found", "old_str was not found in %s", unsafePath)
+		return nil, errdefs.New(errdefs.ErrInvalid, errdefs.CodeStringNotFound, "old_str was not found in %s", unsafePath)
 	case 1:
 	default:
-		return nil, errdefs.New(errdefs.ErrInvalid, "string_not_unique", "old_str occurs %d times in %s", n, unsafePath)
+		return nil, errdefs.New(errdefs.ErrInvalid, errdefs.CodeStringNotUnique, "old_str occurs %d times in %s", n, unsafePath)
 	}
 	i := strings.Index(text, oldStr)
 	line := strings.Count(text[:i], "\n") + 1
