@@ -34,7 +34,11 @@ func gone(t *testing.T, e *sandboxtest.Env, m *sandbox.Manager, id string) {
 // TestProvisionalReclaimedAtStart: a container whose request never answered (the
 // server stopped first) does not outlive the next start; confirmed ones do.
 func TestProvisionalReclaimedAtStart(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.StopOnClose = false })
+	sandboxtest.ForEachRuntime(t, testProvisionalReclaimedAtStart)
+}
+
+func testProvisionalReclaimedAtStart(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.StopOnClose = false })
 	ctx := context.Background()
 	p := provisional(t, e)
 	q := provisional(t, e)
@@ -59,8 +63,10 @@ func TestProvisionalReclaimedAtStart(t *testing.T) {
 
 // TestProvisionalGrace: an unconfirmed container unused for the grace period is
 // reclaimed by the sweeper while the server runs.
-func TestProvisionalGrace(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestProvisionalGrace(t *testing.T) { sandboxtest.ForEachRuntime(t, testProvisionalGrace) }
+
+func testProvisionalGrace(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	p := provisional(t, e)
 	q := provisional(t, e)
 	if err := e.Manager.Confirm(context.Background(), ws, q.ID); err != nil {

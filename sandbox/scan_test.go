@@ -14,8 +14,10 @@ import (
 // TestScanDeepTree: the host's walk after a command stops at a bounded depth. It used
 // to resolve every directory from the root, a cost growing with the square of the
 // depth (13 s of server CPU per command at depth 4,000), and went all the way down.
-func TestScanDeepTree(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestScanDeepTree(t *testing.T) { sandboxtest.ForEachRuntime(t, testScanDeepTree) }
+
+func testScanDeepTree(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	res := run(t, e, c.ID, `python3 -c '
 import os
@@ -57,9 +59,11 @@ func (h countHandler) WithGroup(string) slog.Handler                { return h }
 // TestScanUnstorableNames: files whose names cannot be stored (control characters,
 // invalid UTF-8) count toward the walk's bound, are reported once, and neither take
 // the places of storable outputs nor flood the log.
-func TestScanUnstorableNames(t *testing.T) {
+func TestScanUnstorableNames(t *testing.T) { sandboxtest.ForEachRuntime(t, testScanUnstorableNames) }
+
+func testScanUnstorableNames(t *testing.T, runtime string) {
 	var logged atomic.Int64
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Logger = slog.New(countHandler{&logged}) })
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Logger = slog.New(countHandler{&logged}) })
 	c := create(t, e, sandbox.CreateOptions{})
 	res := run(t, e, c.ID, `for i in $(seq 200); do touch "$(printf 'bad\001%d' $i)" "$(printf 'inv\377%d' $i)"; done; echo ok > good.txt`)
 	if len(res.Files) != 1 || res.Files[0].Path != "good.txt" {

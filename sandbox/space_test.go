@@ -28,8 +28,10 @@ func allocated(t *testing.T, path string) int64 {
 
 // TestDiskGivesSpaceBack: what a container deletes goes back to the host; the disk
 // image used to keep every block it ever held.
-func TestDiskGivesSpaceBack(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+func TestDiskGivesSpaceBack(t *testing.T) { sandboxtest.ForEachRuntime(t, testDiskGivesSpaceBack) }
+
+func testDiskGivesSpaceBack(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
 	c := create(t, e, sandbox.CreateOptions{})
 	img := filepath.Join(e.Config.Dir, c.ID, "disk.img")
 	base := allocated(t, img)
@@ -57,13 +59,15 @@ func TestDiskGivesSpaceBack(t *testing.T) {
 // used idle container is stopped to make room; with every container busy a create is
 // 507 insufficient_storage. The containers that run can fill their disks without
 // losing a write the kernel reported done.
-func TestDiskSpacePromised(t *testing.T) {
+func TestDiskSpacePromised(t *testing.T) { sandboxtest.ForEachRuntime(t, testDiskSpacePromised) }
+
+func testDiskSpacePromised(t *testing.T, runtime string) {
 	dir := testenv.SmallDisk(t, "90m")
 	space, err := diskspace.New(dir, 4<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := sandboxtest.New(t, func(c *sandbox.Config) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) {
 		c.Dir, c.Limits.Disk, c.Space = filepath.Join(dir, "containers"), 32<<20, space
 	})
 	a := create(t, e, sandbox.CreateOptions{})

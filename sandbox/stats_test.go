@@ -28,9 +28,11 @@ func (l *execLog) ObserveExec(kind string, res *sandbox.ExecResult, d time.Durat
 
 // TestStatsAndObserver checks the counts metrics read on each scrape and that every
 // run, bash or Python, streamed or not, reaches the observer once.
-func TestStatsAndObserver(t *testing.T) {
+func TestStatsAndObserver(t *testing.T) { sandboxtest.ForEachRuntime(t, testStatsAndObserver) }
+
+func testStatsAndObserver(t *testing.T, runtime string) {
 	log := &execLog{}
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Observer = log; c.Expiry = time.Hour })
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Observer = log; c.Expiry = time.Hour })
 	ctx := context.Background()
 	if st := e.Manager.Stats(); len(st.Containers) != 0 || st.PoolSize != 0 {
 		t.Fatalf("Stats of an empty Manager = %+v", st)
