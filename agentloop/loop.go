@@ -476,7 +476,7 @@ func (r *run) turn(ctx context.Context) (*provider.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.resp.Usage.add(resp.Usage)
+	r.resp.Usage.Add(resp.Usage)
 	return resp, nil
 }
 
@@ -661,11 +661,8 @@ func (l *Loop) record(ctx context.Context, ws codebox.WorkspaceID, resp *Respons
 		return
 	}
 	rec := UsageRecord{
-		MessageID: resp.ID, Model: resp.Model,
-		InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens,
-		CacheCreationInputTokens: resp.Usage.CacheCreationInputTokens, CacheReadInputTokens: resp.Usage.CacheReadInputTokens,
-		CodeExecutionRequests: resp.Usage.CodeExecutionRequests,
-		ContainerID:           containerID, ContainerStart: start, ContainerEnd: end, CreatedAt: l.cfg.Now(),
+		MessageID: resp.ID, Model: resp.Model, Usage: resp.Usage,
+		ContainerID: containerID, ContainerStart: start, ContainerEnd: end, CreatedAt: l.cfg.Now(),
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -94,21 +94,11 @@ type Response struct {
 	Usage     Usage
 }
 
-// Usage is what a request consumed.
+// Usage is what a request consumed: the tokens of its model turns and the sub-tool
+// calls it executed.
 type Usage struct {
-	InputTokens              int64
-	OutputTokens             int64
-	CacheCreationInputTokens int64
-	CacheReadInputTokens     int64
-	// CodeExecutionRequests counts the sub-tool calls executed.
+	provider.Usage
 	CodeExecutionRequests int64
-}
-
-func (u *Usage) add(p provider.Usage) {
-	u.InputTokens += p.InputTokens
-	u.OutputTokens += p.OutputTokens
-	u.CacheCreationInputTokens += p.CacheCreationInputTokens
-	u.CacheReadInputTokens += p.CacheReadInputTokens
 }
 
 // EventType says what an Event carries.
@@ -150,13 +140,9 @@ type Event struct {
 
 // UsageRecord is one request's metered usage, persisted per workspace.
 type UsageRecord struct {
-	MessageID                string
-	Model                    string
-	InputTokens              int64
-	OutputTokens             int64
-	CacheCreationInputTokens int64
-	CacheReadInputTokens     int64
-	CodeExecutionRequests    int64
+	MessageID string
+	Model     string
+	Usage
 	// ContainerID is the container the request used, "" for none. ContainerStart and
 	// ContainerEnd bound the request's use of it (its container session, see BillSession).
 	ContainerID    string
@@ -167,13 +153,9 @@ type UsageRecord struct {
 
 // UsageSummary totals a workspace's usage over a period.
 type UsageSummary struct {
-	Start, End               time.Time
-	Requests                 int64
-	InputTokens              int64
-	OutputTokens             int64
-	CacheCreationInputTokens int64
-	CacheReadInputTokens     int64
-	CodeExecutionRequests    int64
+	Start, End time.Time
+	Requests   int64
+	Usage
 	// ContainerSeconds is the wall time containers were in use by requests;
 	// ContainerBilledSeconds applies the 5-minute session minimum (see BillSession).
 	ContainerSeconds       float64

@@ -58,7 +58,7 @@ func goldenResponse() *agentloop.Response {
 	return &agentloop.Response{
 		ID: "msg_golden", Model: "claude-sonnet-4-5", StopReason: "end_turn",
 		Container: &sandbox.Container{ID: "container_golden", IdleExpiresAt: exp, ExpiresAt: exp.Add(30 * 24 * time.Hour)},
-		Usage:     agentloop.Usage{InputTokens: 105, OutputTokens: 239, CodeExecutionRequests: 9},
+		Usage:     agentloop.Usage{Usage: provider.Usage{InputTokens: 105, OutputTokens: 239}, CodeExecutionRequests: 9},
 		Content: []agentloop.Block{
 			goldenBlock(provider.Block{Type: provider.TypeThinking, Text: "Plan.", Signature: "sig"}, nil),
 			goldenBlock(provider.Block{Type: provider.TypeText, Text: "Let me look."}, nil),

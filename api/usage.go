@@ -7,9 +7,9 @@ import (
 	"github.com/codebox-dev/codebox/errdefs"
 )
 
-// usageReport is the body of GET /v1/usage: the workspace's metered usage between start
+// UsageReport is the body of GET /v1/usage: the workspace's metered usage between start
 // (inclusive) and end (exclusive).
-type usageReport struct {
+type UsageReport struct {
 	Type                     string  `json:"type"`
 	Workspace                string  `json:"workspace_id"`
 	Start                    string  `json:"start"`
@@ -50,7 +50,7 @@ func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, usageReport{
+	writeJSON(w, http.StatusOK, UsageReport{
 		Type: "usage_report", Workspace: string(ws),
 		Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339),
 		Requests: sum.Requests, InputTokens: sum.InputTokens, OutputTokens: sum.OutputTokens,

@@ -120,6 +120,14 @@ type Usage struct {
 	CacheReadInputTokens     int64
 }
 
+// Add adds o's counts to u.
+func (u *Usage) Add(o Usage) {
+	u.InputTokens += o.InputTokens
+	u.OutputTokens += o.OutputTokens
+	u.CacheCreationInputTokens += o.CacheCreationInputTokens
+	u.CacheReadInputTokens += o.CacheReadInputTokens
+}
+
 // EventType says what an Event carries.
 type EventType int
 

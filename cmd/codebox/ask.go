@@ -13,6 +13,7 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go"
 	"github.com/anthropics/anthropic-sdk-go/packages/param"
+	"github.com/codebox-dev/codebox/api"
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 )
@@ -136,7 +137,7 @@ func runAsk(ctx context.Context, c *anthropic.Client, o *askOptions, w io.Writer
 	}
 	fmt.Fprintf(w, "container: %s\n", containerID)
 	fmt.Fprintf(w, "usage: %d input tokens, %d output tokens, %d code execution requests", inTokens, outTokens, execRequests)
-	var rep usageReportOut
+	var rep api.UsageReport
 	if err := c.Get(ctx, "v1/usage?start="+url.QueryEscape(start.Add(-time.Second).Format(time.RFC3339)), nil, &rep); err == nil {
 		fmt.Fprintf(w, ", container time %s (billed %s)", secs(rep.ContainerSeconds), secs(rep.ContainerBilledSeconds))
 	}

@@ -6,24 +6,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/codebox-dev/codebox/api"
 	"github.com/spf13/cobra"
 )
-
-// usageReportOut is the body of GET /v1/usage.
-type usageReportOut struct {
-	Workspace                string  `json:"workspace_id"`
-	Start                    string  `json:"start"`
-	End                      string  `json:"end"`
-	Requests                 int64   `json:"requests"`
-	InputTokens              int64   `json:"input_tokens"`
-	OutputTokens             int64   `json:"output_tokens"`
-	CacheCreationInputTokens int64   `json:"cache_creation_input_tokens"`
-	CacheReadInputTokens     int64   `json:"cache_read_input_tokens"`
-	CodeExecutionRequests    int64   `json:"code_execution_requests"`
-	ContainerSeconds         float64 `json:"container_seconds"`
-	ContainerBilledSeconds   float64 `json:"container_billed_seconds"`
-	ContainerHoursBilled     float64 `json:"container_hours_billed"`
-}
 
 func newUsageCmd() *cobra.Command {
 	var cf clientFlags
@@ -46,7 +31,7 @@ func newUsageCmd() *cobra.Command {
 			if end != "" {
 				q.Set("end", end)
 			}
-			var rep usageReportOut
+			var rep api.UsageReport
 			if err := c.Get(cmd.Context(), "v1/usage?"+q.Encode(), nil, &rep); err != nil {
 				return err
 			}

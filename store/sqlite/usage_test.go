@@ -7,6 +7,7 @@ import (
 
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/agentloop"
+	"github.com/codebox-dev/codebox/provider"
 )
 
 func TestUsageBillingAndSummary(t *testing.T) {
@@ -16,7 +17,7 @@ func TestUsageBillingAndSummary(t *testing.T) {
 	rec := func(ws, container string, start, dur time.Duration, tokens int64) {
 		t.Helper()
 		err := db.RecordUsage(ctx, codebox.WorkspaceID("ws"+ws), agentloop.UsageRecord{MessageID: "msg_x", Model: "m",
-			InputTokens: tokens, OutputTokens: 1, CodeExecutionRequests: 1, ContainerID: container,
+			Usage: agentloop.Usage{Usage: provider.Usage{InputTokens: tokens, OutputTokens: 1}, CodeExecutionRequests: 1}, ContainerID: container,
 			ContainerStart: t0.Add(start), ContainerEnd: t0.Add(start + dur), CreatedAt: t0.Add(start + dur)})
 		if err != nil {
 			t.Fatal(err)
