@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -64,11 +65,7 @@ func statusOf(err error) (int, string) {
 // client; anything else gets a bland message for its kind.
 func errorEnvelope(ctx context.Context, err error) (int, errorBody) {
 	status, typ := statusOf(err)
-	msg := http.StatusText(status)
-	if status == http.StatusInternalServerError {
-		msg = "Internal server error"
-	}
-	var code string
+	var msg, code string
 	var pub *errdefs.Public
 	if errors.As(err, &pub) {
 		msg, code = pub.Message, pub.Code
@@ -76,11 +73,30 @@ func errorEnvelope(ctx context.Context, err error) (int, errorBody) {
 			status = pub.Status
 		}
 	}
+	if msg == "" {
+		msg = defaultMessage(status)
+	}
 	body := errorBody{Type: "error", Error: errorDetail{Type: typ, Message: msg}, RequestID: requestID(ctx)}
 	if code != "" {
 		body.Error.Details = &errorDetails{ErrorCode: code}
 	}
 	return status, body
+}
+
+// defaultMessage is the message of an error that brings none a client may see. It is
+// never empty: 529 has no status text of its own, and an empty message tells an
+// operator nothing.
+func defaultMessage(status int) string {
+	switch status {
+	case http.StatusInternalServerError:
+		return "Internal server error"
+	case 529:
+		return "Overloaded"
+	}
+	if text := http.StatusText(status); text != "" {
+		return text
+	}
+	return fmt.Sprintf("Request failed with status %d", status)
 }
 
 // writeError writes err as the error envelope. A request the client cancelled gets no

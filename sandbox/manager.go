@@ -192,6 +192,9 @@ func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error)
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
+	if err := resolvePaths(&cfg); err != nil {
+		return nil, err
+	}
 	host, err := ReadHost()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: host capacity: %w", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,11 +123,8 @@ func runServe(ctx context.Context, cfg *serveConfig) (retErr error) {
 	if err != nil {
 		return err
 	}
-	if cfg.DataDir, err = filepath.Abs(cfg.DataDir); err != nil {
+	if err := resolveDirs(cfg); err != nil {
 		return err
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
 	}
 	// The parts run until the HTTP server has finished its requests, not until the
 	// signal: requests in flight need the database, files and sandbox to their end.

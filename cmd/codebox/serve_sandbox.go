@@ -158,6 +158,9 @@ func setupSandbox(ctx context.Context, a *app) error {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	a.onClose(m.Close)
+	if err := m.Check(ctx); err != nil {
+		return fmt.Errorf("sandbox runtime %s: %w", cfg.Runtime, err)
+	}
 	a.sandbox = m
 	a.api.ContainersConfig.Containers = m
 	if fstore != nil {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
@@ -60,6 +61,9 @@ func New(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: runtime %q: %v", errdefs.ErrUnavailable, cfg.Binary, err)
 	}
+	if err := checkBinary(bin); err != nil {
+		return nil, err
+	}
 	if cfg.Root == "" {
 		return nil, errors.New("oci: no state root")
 	}
@@ -83,6 +87,22 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("%w: raising the host's inotify limits for containers: %v", errdefs.ErrUnavailable, err) // why: userns.go
 	}
 	return r, nil
+}
+
+// versionTimeout bounds the start-time check that the runtime binary runs at all.
+const versionTimeout = 30 * time.Second
+
+// checkBinary runs "bin --version", so that a runtime binary that is not one (a
+// truncated download, a wrapper script that fails, the wrong architecture) stops the
+// server at start with what it printed, instead of failing every container start.
+func checkBinary(bin string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), versionTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--version").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("runtime %s does not work: %s --version: %v: %s", bin, filepath.Base(bin), err, tail(out, 1024))
+	}
+	return nil
 }
 
 func (r *Runtime) cmd(ctx context.Context, args ...string) *exec.Cmd {
