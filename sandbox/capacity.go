@@ -67,9 +67,9 @@ type Capacity struct {
 // with pandas and matplotlib loaded and some data.
 const DefaultMemoryRequest = 256 << 20
 
-// Reserve returns what Capacity leaves the host: a tenth of the memory, at least 1 GiB
-// (the kubelet's system-reserved plus its eviction threshold, together), and a quarter
-// of pid_max, at least 4096 tasks.
+// reserve is what the default Capacity leaves the host: a tenth of the memory, at
+// least 1 GiB (the kubelet's system-reserved plus its eviction threshold, together),
+// and a quarter of pid_max, at least 4096 tasks.
 func (h Host) reserve() (mem, pids int64) {
 	return max(h.Memory/10, 1<<30), max(h.PIDMax/4, 4096)
 }
