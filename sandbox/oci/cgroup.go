@@ -156,8 +156,13 @@ func memoryWorkingSet(cg string) (int64, error) {
 	return usage, nil
 }
 
-// removeParent removes the parent cgroup if no container's cgroup is left in it.
-func removeParent(parent string) {
+// removeParent removes the parent cgroup once it is empty. With owned (the parent
+// is this runtime's alone: it set its limits) it first removes the cgroups left in it
+// by containers whose tasks are all gone (a runtime does not always remove a killed
+// container's); a shared parent's empty cgroups may be another runtime's containers
+// being created. A cgroup that still holds a task (a container left running for the
+// next server) cannot be removed, and it and the parent stay.
+func removeParent(parent string, owned bool) {
 	dirs := []string{filepath.Join(cgroupRoot, parent)}
 	if !unifiedCgroups() {
 		entries, _ := os.ReadDir(cgroupRoot)
@@ -167,6 +172,14 @@ func removeParent(parent string) {
 		}
 	}
 	for _, d := range dirs {
-		syscall.Rmdir(d) // one still holding a container stays
+		if owned {
+			children, _ := os.ReadDir(d)
+			for _, c := range children {
+				if c.IsDir() {
+					syscall.Rmdir(filepath.Join(d, c.Name()))
+				}
+			}
+		}
+		syscall.Rmdir(d)
 	}
 }

@@ -46,7 +46,7 @@ func gvisorArgs() []string {
 // containers still running keep their mounts and namespace. The parent cgroup goes
 // too once no container is left in it.
 func (r *Runtime) Close() error {
-	removeParent(r.parent)
+	removeParent(r.parent, r.ownsParent)
 	if !r.gvisor {
 		return r.unmountLayers()
 	}

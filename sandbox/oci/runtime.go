@@ -29,6 +29,9 @@ type Runtime struct {
 	args   []string
 	gvisor bool
 	parent string
+	// ownsParent is set when this runtime limits the parent cgroup, which makes it
+	// the parent's only user.
+	ownsParent bool
 
 	// layersMu serializes mounting the read-only overlays (layers.go).
 	layersMu sync.Mutex
@@ -79,7 +82,8 @@ func New(cfg Config) (*Runtime, error) {
 	if err := limitParent(cfg.CgroupParent, cfg.ParentLimits); err != nil {
 		return nil, fmt.Errorf("%w: limits of the containers' cgroup: %v", errdefs.ErrUnavailable, err)
 	}
-	r := &Runtime{binary: bin, root: cfg.Root, args: cfg.Args, parent: path.Clean(cfg.CgroupParent)}
+	r := &Runtime{binary: bin, root: cfg.Root, args: cfg.Args, parent: path.Clean(cfg.CgroupParent),
+		ownsParent: cfg.ParentLimits != (ParentLimits{})}
 	if filepath.Base(bin) == "runsc" {
 		r.gvisor = true
 		r.args = append(gvisorArgs(), r.args...) // flags and why: runsc.go
