@@ -112,6 +112,20 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 	}
 	p := newProgress(opts.Progress)
 	defer p.Close()
+	if r.Name != "" {
+		// Until the build succeeds, the name keeps its previous build, or answers
+		// "still being built" when it has none.
+		done, err := markBuilding(dir, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		defer func() {
+			if err == nil {
+				err = publish(dir, r.Name, img.Hash)
+			}
+		}()
+	}
 
 	unlock, err := lock(ctx, filepath.Join(dir, ".lock"), p)
 	if err != nil {
@@ -134,7 +148,7 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 		}
 	}
 
-	b := &builder{recipe: r, hash: r.Hash(), p: p, start: time.Now()}
+	b := &builder{recipe: r, hash: r.Hash(), dir: dir, p: p, start: time.Now()}
 	b.tmp = filepath.Join(dir, b.hash+".tmp")
 	b.rootfs = filepath.Join(b.tmp, "rootfs")
 	if err := removeTree(b.tmp); err != nil {
@@ -201,6 +215,7 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 type builder struct {
 	recipe *Recipe
 	hash   string
+	dir    string // the image directory
 	tmp    string // <dir>/<hash>.tmp
 	rootfs string // tmp/rootfs
 	p      *progress
@@ -213,6 +228,19 @@ type builder struct {
 // run performs the build steps into b.rootfs and returns the manifest.
 func (b *builder) run(ctx context.Context) (*Manifest, error) {
 	r := b.recipe
+	// Wheels are fetched first: a wrong hash or a missing release fails the build
+	// before minutes of bootstrapping.
+	wheels, installer := r.installedWheels()
+	var wheelPaths []string
+	var installerPath string
+	if len(wheels) > 0 {
+		b.p.Stage("wheels", "%d wheels from the Python package index, hash-checked, into %s", len(wheels), wheelCacheDir(b.dir))
+		paths, err := b.fetchWheels(ctx, wheelCacheDir(b.dir), append(wheels, installer))
+		if err != nil {
+			return nil, err
+		}
+		wheelPaths, installerPath = paths[:len(wheels)], paths[len(wheels)]
+	}
 	b.p.Stage("bootstrap", "mmdebstrap --variant=%s %s from %d sources (takes a few minutes)", r.Variant, r.Suite, len(r.Sources))
 	args := []string{
 		"--mount", "--propagation", "private", "--",
@@ -221,6 +249,9 @@ func (b *builder) run(ctx context.Context) (*Manifest, error) {
 		// dpkg's fsync per file makes unpacking several times slower; the build
 		// syncs the whole filesystem once before the manifest is written instead.
 		"--dpkgopt=force-unsafe-io",
+		// Manual pages are path-excluded, but update-alternatives still links into
+		// man1 (Java's postinst fails without the directory).
+		`--essential-hook=mkdir -p "$1/usr/share/man/man1"`,
 	}
 	for _, e := range r.Exclude {
 		args = append(args, "--dpkgopt=path-exclude="+e)
@@ -234,12 +265,21 @@ func (b *builder) run(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 
+	if len(wheels) > 0 {
+		b.p.Stage("pip", "installing %d wheels into Python %s (binary only, hash-checked, no index)", len(wheels), r.Python)
+		if err := b.installWheels(ctx, installerPath, wheels, wheelPaths); err != nil {
+			return nil, err
+		}
+	}
 	purged, err := b.trim(ctx)
 	if err != nil {
 		return nil, err
 	}
 	b.p.Stage("setup", "sandbox user, mount points, matplotlib, hostname")
 	if err := b.setup(); err != nil {
+		return nil, err
+	}
+	if err := b.copyFiles(); err != nil {
 		return nil, err
 	}
 	b.p.Stage("compile", "byte-compiling Python libraries for a read-only root")
@@ -254,7 +294,7 @@ func (b *builder) run(ctx context.Context) (*Manifest, error) {
 	b.p.Printf("%d files changed", len(stripped))
 	fmt.Fprintf(b.log, "stripped privileges: %s\n", strings.Join(stripped, " "))
 
-	b.p.Stage("verify", "importing every module and rendering a plot as uid %d", UID)
+	b.p.Stage("verify", "importing every module and using each library as uid %d", UID)
 	rep, err := b.verify(ctx)
 	if err != nil {
 		return nil, err
@@ -336,7 +376,8 @@ func (b *builder) compile(ctx context.Context) error {
 	// syntax; the verification step is what decides whether the libraries work.
 	var out strings.Builder
 	err := b.chroot(ctx, &out, "0:0", nil, "python3", "-m", "compileall", "-q", "-j", "0",
-		"/usr/lib/python3/dist-packages", "/usr/lib/python3.11")
+		"/usr/lib/python3/dist-packages", "/usr/local/lib/python"+b.recipe.Python+"/dist-packages",
+		"/usr/lib/python"+b.recipe.Python)
 	if err != nil && ctx.Err() != nil {
 		return err
 	}

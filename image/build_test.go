@@ -17,6 +17,7 @@ func smallRecipe() *Recipe {
 	r.Packages = []string{"python3"}
 	r.Modules = []Module{{Name: "json", Import: "json", Package: "python3"}}
 	r.Tools = []string{"bash", "python3"}
+	r.Wheels = nil
 	r.Missing = nil
 	r.Hostname = "codebox-test"
 	return r

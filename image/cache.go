@@ -50,7 +50,7 @@ func diskUsage(root string) (int64, error) {
 }
 
 // Stale returns the entries of dir that Prune would delete: images built from other
-// recipes, leftovers of interrupted builds and logs of failed ones.
+// recipes (but the current builds of custom images), leftovers of interrupted builds and logs of failed ones.
 func Stale(dir string, keep *Recipe) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -60,9 +60,10 @@ func Stale(dir string, keep *Recipe) ([]string, error) {
 		return nil, fmt.Errorf("image: %w", err)
 	}
 	hash := keep.Hash()
+	named := inUse(dir)
 	var out []string
 	for _, e := range entries {
-		if e.Name() == hash || strings.HasPrefix(e.Name(), ".") || !e.IsDir() && !strings.HasSuffix(e.Name(), ".failed.log") {
+		if e.Name() == hash || named[e.Name()] || strings.HasPrefix(e.Name(), ".") || !e.IsDir() && !strings.HasSuffix(e.Name(), ".failed.log") {
 			continue
 		}
 		out = append(out, filepath.Join(dir, e.Name()))

@@ -13,6 +13,8 @@ import (
 // root filesystems (up to the package versions the mirrors serve that day), and any
 // change to a recipe changes its Hash, which makes EnsureBuilt build a new image.
 type Recipe struct {
+	// Name is a custom image's name; empty for the default image.
+	Name string `json:"name,omitempty"`
 	// Revision is bumped whenever the build steps change meaning without a field of
 	// the recipe changing, so that cached images built the old way are rebuilt.
 	Revision int `json:"revision"`
@@ -23,6 +25,12 @@ type Recipe struct {
 	Sources []string `json:"sources"`
 	// Packages are installed without recommends.
 	Packages []string `json:"packages"`
+	// Python is the version of the suite's python3 ("3.11"); wheels are chosen for it.
+	Python string `json:"python"`
+	// Wheels are installed from the Python package index after the packages, binary
+	// only and hash-checked, without dependency resolution. The one named "pip" is the
+	// installer and is not installed.
+	Wheels []Wheel `json:"wheels"`
 	// Purge lists packages removed after installation (with dpkg --force-depends),
 	// and PurgePatterns regular expressions for more of them. They are build-time
 	// dependencies that Debian's packaging drags in (scipy depends on pythran, which
@@ -48,6 +56,8 @@ type Recipe struct {
 	Missing []Missing `json:"missing"`
 	// Hostname is written to /etc/hostname.
 	Hostname string `json:"hostname"`
+	// Files are copied into a custom image after the packages and wheels.
+	Files []File `json:"files,omitempty"`
 }
 
 // Module is a Python library the image provides.
@@ -56,8 +66,21 @@ type Module struct {
 	Name string `json:"name"`
 	// Import is the top-level module imported to check it.
 	Import string `json:"import"`
-	// Package is the Debian package that provides it.
-	Package string `json:"package"`
+	// Package is the Debian package that provides it, or Wheel the name of the wheel
+	// in the recipe's Wheels.
+	Package string `json:"package,omitempty"`
+	Wheel   string `json:"wheel,omitempty"`
+	// Check is Python code run after the import, with the module bound to its import
+	// name, that raises if the library does not work.
+	Check string `json:"check,omitempty"`
+}
+
+// Source says where m comes from: "debian <package>" or "wheel <name>".
+func (m Module) Source() string {
+	if m.Wheel != "" {
+		return "wheel " + m.Wheel
+	}
+	return "debian " + m.Package
 }
 
 // Missing is something users expect that the image does not provide, and why.
@@ -65,6 +88,8 @@ type Missing struct {
 	Name   string `json:"name"`
 	Reason string `json:"reason"`
 }
+
+var rePython = regexp.MustCompile(`^3\.[0-9]+$`)
 
 // Hash is the recipe's cache key: the first 16 hex digits of the SHA-256 of its JSON
 // encoding.
@@ -87,18 +112,58 @@ func (r *Recipe) Validate() error {
 		return fmt.Errorf("image: recipe has no sources")
 	case len(r.Packages) == 0:
 		return fmt.Errorf("image: recipe has no packages")
+	case !rePython.MatchString(r.Python):
+		return fmt.Errorf("image: recipe's python version %q is not like 3.11", r.Python)
+	}
+	if r.Name != "" && !ValidName(r.Name) {
+		return fmt.Errorf("image: %q is not a valid image name", r.Name)
+	}
+	if err := validateFiles(r.Files); err != nil {
+		return fmt.Errorf("image: %w", err)
 	}
 	for _, p := range r.PurgePatterns {
 		if _, err := regexp.Compile(p); err != nil {
 			return fmt.Errorf("image: purge pattern %q: %w", p, err)
 		}
 	}
+	wheels := map[string]bool{}
+	for _, w := range r.Wheels {
+		if err := w.validate(); err != nil {
+			return fmt.Errorf("image: %w", err)
+		}
+		if wheels[w.Name] {
+			return fmt.Errorf("image: wheel %s is listed twice", w.Name)
+		}
+		wheels[w.Name] = true
+	}
+	if len(r.Wheels) > 0 && !wheels[installerName] {
+		return fmt.Errorf("image: a recipe with wheels needs the %s wheel, the installer", installerName)
+	}
 	for _, m := range r.Modules {
-		if m.Import == "" || m.Name == "" {
+		switch {
+		case m.Import == "" || m.Name == "":
 			return fmt.Errorf("image: module %+v needs a name and an import", m)
+		case (m.Package == "") == (m.Wheel == ""):
+			return fmt.Errorf("image: module %s needs either a Debian package or a wheel", m.Name)
+		case m.Package != "" && !slices.Contains(r.Packages, m.Package):
+			return fmt.Errorf("image: module %s: Debian package %s is not in the recipe's packages", m.Name, m.Package)
+		case m.Wheel != "" && !wheels[m.Wheel]:
+			return fmt.Errorf("image: module %s: wheel %s is not in the recipe's wheels", m.Name, m.Wheel)
 		}
 	}
 	return nil
+}
+
+// installedWheels are the wheels installed into the image, and the installer's.
+func (r *Recipe) installedWheels() (wheels []Wheel, installer Wheel) {
+	for _, w := range r.Wheels {
+		if w.Name == installerName {
+			installer = w
+		} else {
+			wheels = append(wheels, w)
+		}
+	}
+	return wheels, installer
 }
 
 // purgeList returns which of the installed packages the recipe removes.
@@ -123,53 +188,71 @@ func (r *Recipe) purgeList(installed []string) []string {
 // tool, as far as Debian 12 provides it.
 func DefaultRecipe() *Recipe {
 	modules := []Module{
-		{"pandas", "pandas", "python3-pandas"},
-		{"numpy", "numpy", "python3-numpy"},
-		{"scipy", "scipy", "python3-scipy"},
-		{"scikit-learn", "sklearn", "python3-sklearn"},
-		{"statsmodels", "statsmodels", "python3-statsmodels"},
-		{"matplotlib", "matplotlib", "python3-matplotlib"},
-		{"seaborn", "seaborn", "python3-seaborn"},
-		{"openpyxl", "openpyxl", "python3-openpyxl"},
-		{"xlsxwriter", "xlsxwriter", "python3-xlsxwriter"},
-		{"xlrd", "xlrd", "python3-xlrd"},
-		{"pillow", "PIL", "python3-pil"},
-		{"python-docx", "docx", "python3-docx"},
-		{"pypdf", "pypdf", "python3-pypdf"},
-		{"pdfminer.six", "pdfminer", "python3-pdfminer"},
-		{"reportlab", "reportlab", "python3-reportlab"},
-		{"sympy", "sympy", "python3-sympy"},
-		{"mpmath", "mpmath", "python3-mpmath"},
-		{"tqdm", "tqdm", "python3-tqdm"},
-		{"python-dateutil", "dateutil", "python3-dateutil"},
-		{"pytz", "pytz", "python3-tz"},
-		{"joblib", "joblib", "python3-joblib"},
-		{"lxml", "lxml", "python3-lxml"},
-		{"beautifulsoup4", "bs4", "python3-bs4"},
-		{"tabulate", "tabulate", "python3-tabulate"},
-		{"odfpy", "odf", "python3-odf"},
-		{"PyPDF2", "PyPDF2", "python3-pypdf2"},
-		{"PyYAML", "yaml", "python3-yaml"},
+		{Name: "pandas", Import: "pandas", Package: "python3-pandas"},
+		{Name: "numpy", Import: "numpy", Package: "python3-numpy"},
+		{Name: "scipy", Import: "scipy", Package: "python3-scipy"},
+		{Name: "scikit-learn", Import: "sklearn", Package: "python3-sklearn"},
+		{Name: "statsmodels", Import: "statsmodels", Package: "python3-statsmodels"},
+		{Name: "matplotlib", Import: "matplotlib", Package: "python3-matplotlib"},
+		{Name: "seaborn", Import: "seaborn", Package: "python3-seaborn"},
+		{Name: "openpyxl", Import: "openpyxl", Package: "python3-openpyxl"},
+		{Name: "xlsxwriter", Import: "xlsxwriter", Package: "python3-xlsxwriter"},
+		{Name: "xlrd", Import: "xlrd", Package: "python3-xlrd"},
+		{Name: "pillow", Import: "PIL", Package: "python3-pil"},
+		{Name: "python-docx", Import: "docx", Package: "python3-docx"},
+		{Name: "pypdf", Import: "pypdf", Package: "python3-pypdf"},
+		{Name: "reportlab", Import: "reportlab", Package: "python3-reportlab"},
+		{Name: "sympy", Import: "sympy", Package: "python3-sympy"},
+		{Name: "mpmath", Import: "mpmath", Package: "python3-mpmath"},
+		{Name: "tqdm", Import: "tqdm", Package: "python3-tqdm"},
+		{Name: "python-dateutil", Import: "dateutil", Package: "python3-dateutil"},
+		{Name: "pytz", Import: "pytz", Package: "python3-tz"},
+		{Name: "joblib", Import: "joblib", Package: "python3-joblib"},
+		{Name: "lxml", Import: "lxml", Package: "python3-lxml"},
+		{Name: "beautifulsoup4", Import: "bs4", Package: "python3-bs4"},
+		{Name: "tabulate", Import: "tabulate", Package: "python3-tabulate"},
+		{Name: "odfpy", Import: "odf", Package: "python3-odf"},
+		{Name: "PyPDF2", Import: "PyPDF2", Package: "python3-pypdf2"},
+		{Name: "PyYAML", Import: "yaml", Package: "python3-yaml"},
+		{Name: "pdfkit", Import: "pdfkit", Package: "python3-pdfkit"},
+		{Name: "img2pdf", Import: "img2pdf", Package: "python3-img2pdf"},
+		{Name: "pycairo", Import: "cairo", Package: "python3-cairo"},
+	}
+	// Not packaged by Debian for bookworm's Python: wheels of wheels.lock. pdfminer.six
+	// is Debian's too, but pdfplumber pins a newer release.
+	for _, w := range []struct{ name, imp string }{
+		{"pyarrow", "pyarrow"}, {"python-pptx", "pptx"}, {"pdfplumber", "pdfplumber"},
+		{"pdfminer.six", "pdfminer"}, {"pypdfium2", "pypdfium2"}, {"pdf2image", "pdf2image"},
+		{"tabula-py", "tabula"},
+	} {
+		modules = append(modules, Module{Name: w.name, Import: w.imp, Wheel: w.name})
 	}
 	packages := []string{
 		"python3", "python-is-python3",
 		"unzip", "zip", "unrar-free", "7zip", "p7zip-full", "xz-utils", "bzip2",
 		"bc", "ripgrep", "fd-find", "sqlite3", "jq", "file", "less", "procps",
-		"fonts-dejavu-core", "tzdata", "poppler-utils",
+		"fonts-dejavu-core", "tzdata",
+		// pdf2image runs poppler's pdftoppm, pdfkit runs wkhtmltopdf, tabula-py runs
+		// tabula-java; unrar is in non-free.
+		"poppler-utils", "wkhtmltopdf", "default-jre-headless", "unrar",
 	}
 	for _, m := range modules {
-		packages = append(packages, m.Package)
+		if m.Package != "" {
+			packages = append(packages, m.Package)
+		}
 	}
 	return &Recipe{
-		Revision: 1,
+		Revision: 2,
 		Suite:    "bookworm",
 		Variant:  "minbase",
 		Sources: []string{
-			"deb http://deb.debian.org/debian bookworm main",
-			"deb http://deb.debian.org/debian bookworm-updates main",
-			"deb http://deb.debian.org/debian-security bookworm-security main",
+			"deb http://deb.debian.org/debian bookworm main non-free",
+			"deb http://deb.debian.org/debian bookworm-updates main non-free",
+			"deb http://deb.debian.org/debian-security bookworm-security main non-free",
 		},
 		Packages: packages,
+		Python:   "3.11",
+		Wheels:   defaultWheels(),
 		Purge: []string{
 			"python3-pythran", "python3-beniget", "python3-gast",
 			"gcc", "g++", "cpp", "gcc-12", "g++-12", "cpp-12",
@@ -194,19 +277,13 @@ func DefaultRecipe() *Recipe {
 		// The libraries' own test suites are a third of dist-packages (180 MB) and
 		// only pytest imports them. They cannot be path-excluded: py3compile fails on
 		// the missing directories during installation.
-		TestDirs: []string{"/usr/lib/python3/dist-packages"},
+		TestDirs: []string{"/usr/lib/python3/dist-packages", "/usr/local/lib/python3.11/dist-packages"},
 		Include:  []string{"/usr/share/doc/*/copyright", "/usr/share/locale/locale.alias"},
 		Modules:  modules,
 		Tools: []string{
 			"bash", "python3", "python", "unzip", "zip", "unrar-free", "7z", "7za", "7zz",
 			"xz", "bzip2", "bc", "rg", "fd", "fdfind", "sqlite3", "jq", "file", "less", "ps",
-			"pdftotext", "pdftoppm",
-		},
-		Missing: []Missing{
-			{"python-pptx", "not packaged by Debian (bookworm, trixie or sid) nor Ubuntu; PyPI is unreachable"},
-			{"pdfplumber", "not packaged by Debian (bookworm, trixie or sid) nor Ubuntu; PyPI is unreachable (pdfminer.six, which it builds on, is included)"},
-			{"pyarrow", "not in bookworm or trixie; sid's python3-pyarrow is built for Python 3.14 only, so no build for Python 3.11 is reachable"},
-			{"unrar", "non-free; only Debian main is used (unrar-free and 7z extract RAR archives)"},
+			"pdftotext", "pdftoppm", "unrar", "wkhtmltopdf", "java",
 		},
 		Hostname: "codebox",
 	}

@@ -66,6 +66,7 @@ func (b *builder) setup() error {
 		func() error { return setMatplotlibBackend(filepath.Join(root, "etc/matplotlibrc")) },
 		func() error { return appendSitecustomize(root) },
 		func() error { return symlink("/usr/bin/fdfind", filepath.Join(root, "usr/local/bin/fd")) },
+		func() error { return javaWrapper(root) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -186,6 +187,26 @@ func symlink(target, path string) error {
 		return err
 	}
 	return os.Symlink(target, path)
+}
+
+// javaLauncher runs Java with PDFBox's font cache (tabula-py's tabula-java reads PDFs
+// with PDFBox) in /tmp: its default is HOME, the workspace, where the cache file would
+// be reported to the user as a generated file.
+const javaLauncher = `#!/bin/sh
+# codebox: PDFBox's font cache goes to /tmp, not to HOME (the workspace).
+exec /usr/bin/java -Dpdfbox.fontcache=/tmp "$@"
+`
+
+// javaWrapper puts javaLauncher first on PATH when the image has Java.
+func javaWrapper(root string) error {
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/java")); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	path := filepath.Join(root, "usr/local/bin/java")
+	if err := writeFile(path, javaLauncher); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o755)
 }
 
 var reBackend = regexp.MustCompile(`(?m)^\s*#?\s*backend\s*:.*$`)

@@ -41,7 +41,7 @@ func (b *builder) verify(ctx context.Context) (*verifyReport, error) {
 	if len(failed) > 0 {
 		return nil, fmt.Errorf("image: verification failed:\n  %s", strings.Join(failed, "\n  "))
 	}
-	b.p.Printf("Python %s: %d modules import, %d tools present, plot rendered", rep.Python, len(rep.Modules), len(rep.Tools))
+	b.p.Printf("Python %s: %d modules import, %d tools present, functional checks pass", rep.Python, len(rep.Modules), len(rep.Tools))
 	return rep, nil
 }
 
