@@ -335,7 +335,7 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 	}
 	created := false
 	if ctr == nil {
-		if ctr, err = l.cfg.Sandbox.Create(ctx, ws, sandbox.CreateOptions{Provisional: true}); err != nil {
+		if ctr, err = l.cfg.Sandbox.Create(ctx, ws, sandbox.CreateOptions{Provisional: true, Image: req.ContainerImage}); err != nil {
 			return nil, err
 		}
 		created = true

@@ -54,15 +54,17 @@ type Request struct {
 	// (tools.CodeExecution20250825, …), or "" when it lists none.
 	CodeExecution string
 	// Container is the container to reuse, or "" for a new one.
-	Container     string
-	ToolChoice    *provider.ToolChoice
-	MaxTokens     int64
-	StopSequences []string
-	Temperature   *float64
-	TopP          *float64
-	TopK          *int64
-	Thinking      json.RawMessage
-	Metadata      json.RawMessage
+	Container string
+	// ContainerImage is the image of a new container; "" is the workspace's default.
+	ContainerImage string
+	ToolChoice     *provider.ToolChoice
+	MaxTokens      int64
+	StopSequences  []string
+	Temperature    *float64
+	TopP           *float64
+	TopK           *int64
+	Thinking       json.RawMessage
+	Metadata       json.RawMessage
 }
 
 // CheckUploads refuses container_upload blocks in a request without a code execution

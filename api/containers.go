@@ -121,6 +121,8 @@ type containerJSON struct {
 	// IdleExpiresAt is when it stops for idleness; the next use restarts it, files intact.
 	IdleExpiresAt int64             `json:"idle_expires_at"`
 	ExpiresAfter  *expiresAfterJSON `json:"expires_after,omitempty"`
+	// Image is the image the container runs (a codebox extension).
+	Image string `json:"image"`
 }
 
 // expiresAfterJSON is OpenAI's idle policy: the container stops (here: is stopped and
@@ -191,6 +193,10 @@ func toContainerJSON(c *sandbox.Container) containerJSON {
 		ID: c.ID, Object: "container", Name: c.Name, Status: string(c.Status),
 		CreatedAt: unixOrZero(c.CreatedAt), LastActiveAt: unixOrZero(c.LastActiveAt),
 		ExpiresAt: unixOrZero(c.ExpiresAt), IdleExpiresAt: unixOrZero(c.IdleExpiresAt),
+		Image: c.Image,
+	}
+	if out.Image == "" {
+		out.Image = sandbox.DefaultImage
 	}
 	if !c.IdleExpiresAt.IsZero() && !c.LastActiveAt.IsZero() && c.IdleExpiresAt.After(c.LastActiveAt) {
 		out.ExpiresAfter = &expiresAfterJSON{Anchor: "last_active_at",
@@ -296,6 +302,9 @@ type createContainerRequest struct {
 	FileIDs      []string          `json:"file_ids"`
 	ExpiresAfter *expiresAfterJSON `json:"expires_after"`
 	MemoryLimit  string            `json:"memory_limit"`
+	// Image names the image to run (a codebox extension); empty means the
+	// workspace's default.
+	Image string `json:"image"`
 }
 
 func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
@@ -322,7 +331,7 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
 	if req.MemoryLimit != "" {
 		return errdefs.New(errdefs.ErrInvalid, "", "memory_limit: not supported; the server sets the containers' limits")
 	}
-	c, err := s.Containers.Create(r.Context(), workspace(r), sandbox.CreateOptions{Name: req.Name, FileIDs: req.FileIDs})
+	c, err := s.Containers.Create(r.Context(), workspace(r), sandbox.CreateOptions{Name: req.Name, FileIDs: req.FileIDs, Image: req.Image})
 	if err != nil {
 		return err
 	}

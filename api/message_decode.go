@@ -105,7 +105,7 @@ func fromWireRequest(wr *wireRequest) (_ *agentloop.Request, uploads bool, _ err
 	if req.ToolChoice, err = decodeToolChoice(wr.ToolChoice); err != nil {
 		return nil, false, err
 	}
-	if req.Container, err = decodeContainer(wr.Container); err != nil {
+	if req.Container, req.ContainerImage, err = decodeContainer(wr.Container); err != nil {
 		return nil, false, err
 	}
 	for i, m := range wr.Messages {
@@ -233,28 +233,33 @@ func decodeToolChoice(raw json.RawMessage) (*provider.ToolChoice, error) {
 	return &provider.ToolChoice{Type: tc.Type, Name: tc.Name, DisableParallelToolUse: tc.DisableParallelToolUse}, nil
 }
 
-func decodeContainer(raw json.RawMessage) (string, error) {
+// decodeContainer decodes the request's container: an id, or an object with an id and,
+// as a codebox extension, the image a new container runs.
+func decodeContainer(raw json.RawMessage) (id, image string, err error) {
 	if raw = nullToNil(raw); raw == nil {
-		return "", nil
+		return "", "", nil
 	}
-	var id string
 	if json.Unmarshal(raw, &id) == nil {
-		return id, nil
+		return id, "", nil
 	}
 	var obj struct {
 		ID     *string           `json:"id"`
 		Skills []json.RawMessage `json:"skills"`
+		Image  *string           `json:"image"`
 	}
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		return "", invalidf("container: must be a container id or an object {id, skills}")
+		return "", "", invalidf("container: must be a container id or an object {id, skills, image}")
 	}
 	if len(obj.Skills) > 0 {
-		return "", invalidf("container.skills: Agent Skills are not supported by this server")
+		return "", "", invalidf("container.skills: Agent Skills are not supported by this server")
 	}
-	if obj.ID == nil {
-		return "", nil
+	if obj.ID != nil {
+		id = *obj.ID
 	}
-	return *obj.ID, nil
+	if obj.Image != nil {
+		image = *obj.Image
+	}
+	return id, image, nil
 }
 
 // decodeContent decodes a message's content: a string or an array of blocks.

@@ -53,6 +53,9 @@ type Config struct {
 	Dir string
 	// RootFS is the shared image root filesystem, mounted read-only.
 	RootFS string
+	// Images resolves the custom images containers may ask for; nil means there are
+	// none.
+	Images Images
 	// Agent is the host path of the codebox binary run as each container's init with
 	// AgentArgs (default ["agent"]).
 	Agent     string
@@ -392,12 +395,19 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	if len(opts.FileIDs) > 0 && m.files == nil {
 		return nil, errdefs.New(errdefs.ErrInvalid, "", "this server stores no files to copy into containers")
 	}
-	var inst *instance
-	select {
-	case inst = <-m.pool:
-	default:
+	img, err := m.imageFor(ctx, ws, opts.Image)
+	if err != nil {
+		return nil, err
 	}
-	m.poke()
+	// The pool holds containers of the default image only; others start cold.
+	var inst *instance
+	if img == "" {
+		select {
+		case inst = <-m.pool:
+		default:
+		}
+		m.poke()
+	}
 	if inst != nil {
 		if err := m.admit(ctx, inst, ws, true); err != nil {
 			select {
@@ -408,14 +418,13 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 			return nil, err
 		}
 	} else {
-		var err error
-		if inst, err = m.prepare(ctx, ws, true); err != nil {
+		if inst, err = m.prepare(ctx, ws, img, true); err != nil {
 			return nil, err
 		}
 	}
 	now := m.cfg.Now()
 	inst.c = Container{
-		ID: inst.id, Workspace: ws, Name: opts.Name, Status: StatusRunning,
+		ID: inst.id, Workspace: ws, Name: opts.Name, Image: img, Status: StatusRunning,
 		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(m.cfg.Idle), ExpiresAt: now.Add(m.cfg.Expiry),
 		Provisional: opts.Provisional,
 	}
@@ -452,10 +461,12 @@ func (m *Manager) copyIn(ctx context.Context, ws codebox.WorkspaceID, inst *inst
 	return m.uploadLocked(inst, name, r)
 }
 
-// prepare makes a new container for ws ("" for the pool): admission (see admit),
-// directory, disk, start. Each step is undone if a later one fails.
-func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, evict bool) (_ *instance, retErr error) {
+// prepare makes a new container of image ("" is the built-in one) for ws ("" for
+// the pool): admission (see admit), directory, disk, start. Each step is undone if a
+// later one fails.
+func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, image string, evict bool) (_ *instance, retErr error) {
 	inst := m.newInstance(ids.New(IDPrefix))
+	inst.c.Image = image
 	if err := m.admit(ctx, inst, ws, evict); err != nil {
 		return nil, err
 	}
@@ -572,8 +583,15 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	if m.cfg.PythonWarmup != "" {
 		env = append(env, agent.WarmupEnv+"="+m.cfg.PythonWarmup)
 	}
+	inst.mu.Lock()
+	image := inst.c.Image
+	inst.mu.Unlock()
+	rootfs, err := m.rootFS(image)
+	if err != nil {
+		return err
+	}
 	spec := &ContainerSpec{
-		ID: inst.id, BundleDir: inst.bundleDir(), RootFS: m.cfg.RootFS,
+		ID: inst.id, BundleDir: inst.bundleDir(), RootFS: rootfs,
 		Agent: m.cfg.Agent, AgentArgs: m.cfg.AgentArgs, RunDir: inst.runDir(),
 		WorkspaceDir: filepath.Join(inst.mntDir(), "workspace"), TmpDir: filepath.Join(inst.mntDir(), "tmp"),
 		Env: env, Limits: m.cfg.Limits, HostID: inst.hostID,

@@ -27,6 +27,8 @@ type Container struct {
 	ID        string
 	Workspace codebox.WorkspaceID
 	Name      string
+	// Image is the name of the custom image it runs; "" is the default image.
+	Image     string
 	Status    Status
 	CreatedAt time.Time
 	// LastActiveAt is the last time a command, file operation or request used it.
@@ -60,7 +62,13 @@ type CreateOptions struct {
 	FileIDs []string
 	// Provisional creates the container unconfirmed (see Container.Provisional).
 	Provisional bool
+	// Image names the image to run; "" means the workspace's default image, and
+	// DefaultImage the built-in one.
+	Image string
 }
+
+// DefaultImage names the built-in image.
+const DefaultImage = "default"
 
 // ExecRequest is one bash command.
 type ExecRequest struct {

@@ -25,6 +25,17 @@ type Store interface {
 	// AllContainers returns every container that is not expired, of every workspace,
 	// for reconciliation after a restart and for the expiry sweep.
 	AllContainers(ctx context.Context) ([]*Container, error)
+	// WorkspaceImage returns the image new containers of ws run when a request names
+	// none; "" when the operator chose none.
+	WorkspaceImage(ctx context.Context, ws codebox.WorkspaceID) (string, error)
+}
+
+// Images finds the root filesystems of custom images by name.
+type Images interface {
+	// RootFS returns the root filesystem of the named image's current build. An
+	// unknown name is errdefs.ErrInvalid; an image whose first build still runs is
+	// errdefs.ErrConflict.
+	RootFS(name string) (string, error)
 }
 
 // ListOptions pages through a workspace's containers.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,14 +40,15 @@ func newImageCmd() *cobra.Command {
 		Use:   "image",
 		Short: "Build and inspect the container root filesystem",
 	}
-	cmd.AddCommand(newImageBuildCmd(), newImageInfoCmd(), newImagePruneCmd())
+	cmd.AddCommand(newImageBuildCmd(), newImageInfoCmd(), newImagePruneCmd(), newImageListCmd(), newImageDefaultCmd())
 	return cmd
 }
 
 func newImageBuildCmd() *cobra.Command {
 	var (
-		cfg   imageDirConfig
-		force bool
+		cfg    imageDirConfig
+		force  bool
+		recipe string
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -54,14 +56,24 @@ func newImageBuildCmd() *cobra.Command {
 		Long: `Build the root filesystem every sandbox container runs on: Debian 12 with Python 3.11,
 its data-science libraries and command-line tools. The image is cached under the image
 directory by the hash of its recipe; an image that is already built is reused unless
---force is given. ` + "`codebox serve`" + ` builds it on first start when it is missing.`,
+--force is given. ` + "`codebox serve`" + ` builds it on first start when it is missing.
+
+With --recipe, build a custom image: the default image plus the Debian packages, pinned
+wheels and files a recipe file names (see the README). Until the build succeeds, the
+image's name keeps serving its previous build.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := cfg.dir()
 			if err != nil {
 				return err
 			}
-			img, err := image.Build(cmd.Context(), image.Options{Dir: dir, Progress: os.Stderr, Force: force})
+			opts := image.Options{Dir: dir, Progress: os.Stderr, Force: force}
+			if recipe != "" {
+				if opts.Recipe, err = image.LoadRecipeFile(recipe); err != nil {
+					return err
+				}
+			}
+			img, err := image.Build(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -71,23 +83,30 @@ directory by the hash of its recipe; an image that is already built is reused un
 	}
 	bindImageDirFlags(cmd.Flags(), &cfg)
 	cmd.Flags().BoolVar(&force, "force", false, "rebuild even if the image for the current recipe exists")
+	cmd.Flags().StringVar(&recipe, "recipe", "", "recipe file (JSON) of a custom image to build")
 	return cmd
 }
 
 func newImageInfoCmd() *cobra.Command {
-	var cfg imageDirConfig
+	var (
+		cfg  imageDirConfig
+		name string
+	)
 	cmd := &cobra.Command{
 		Use:   "info",
-		Short: "Show the current image: where it is, its size, and the libraries and tools in it",
+		Short: "Show an image: where it is, its size, and the libraries and tools in it, with their versions and sources",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := cfg.dir()
 			if err != nil {
 				return err
 			}
-			img, err := image.Lookup(dir)
-			if err != nil {
+			img, err := image.Resolve(dir, name)
+			if errors.Is(err, image.ErrNotBuilt) {
 				return fmt.Errorf("%w (run `codebox image build --image-dir %s`)", err, dir)
+			}
+			if err != nil {
+				return err
 			}
 			if err := printImageInfo(cmd.OutOrStdout(), img); err != nil {
 				return err
@@ -103,6 +122,7 @@ func newImageInfoCmd() *cobra.Command {
 		},
 	}
 	bindImageDirFlags(cmd.Flags(), &cfg)
+	cmd.Flags().StringVar(&name, "name", image.DefaultName, "the image to show")
 	return cmd
 }
 
@@ -140,13 +160,13 @@ func printImageInfo(w io.Writer, img *image.Image) error {
 	fmt.Fprintf(tw, "Size:\t%.0f MiB\n", float64(m.SizeBytes)/(1<<20))
 	fmt.Fprintf(tw, "Built:\t%s (in %s)\n", m.BuiltAt.Format(time.RFC3339), (time.Duration(m.BuildSeconds) * time.Second).String())
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "LIBRARY\tIMPORT\tVERSION\tDEBIAN PACKAGE")
+	fmt.Fprintln(tw, "LIBRARY\tIMPORT\tVERSION\tSOURCE")
 	for _, mod := range m.Modules {
 		v := mod.Version
 		if mod.Error != "" {
 			v = "BROKEN: " + mod.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mod.Name, mod.Import, v, mod.Package)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mod.Name, mod.Import, v, mod.Source())
 	}
 	fmt.Fprintln(tw)
 	var tools []string

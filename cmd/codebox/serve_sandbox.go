@@ -138,6 +138,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 	m, err := sandbox.New(sandbox.Config{
 		Dir:          filepath.Join(a.cfg.DataDir, "containers"),
 		RootFS:       img.RootFS,
+		Images:       image.Catalog{Dir: imageDir},
 		Agent:        self,
 		Limits:       sandbox.Limits{Memory: int64(cfg.Memory.byteSize), CPUs: cfg.CPUs, PIDs: cfg.PIDs, Disk: int64(cfg.Disk.byteSize)},
 		Capacity:     capacity,

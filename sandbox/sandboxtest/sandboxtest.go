@@ -225,12 +225,31 @@ type MemStore struct {
 	mu sync.Mutex
 	// rows by ID.
 	rows map[string]sandbox.Container
+	// images are the workspaces' default images.
+	images map[codebox.WorkspaceID]string
 }
 
 var _ sandbox.Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore { return &MemStore{rows: make(map[string]sandbox.Container)} }
+
+// WorkspaceImage implements sandbox.Store.
+func (s *MemStore) WorkspaceImage(ctx context.Context, ws codebox.WorkspaceID) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.images[ws], nil
+}
+
+// SetWorkspaceImage sets ws's default image.
+func (s *MemStore) SetWorkspaceImage(ws codebox.WorkspaceID, image string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.images == nil {
+		s.images = map[codebox.WorkspaceID]string{}
+	}
+	s.images[ws] = image
+}
 
 // CreateContainer implements sandbox.Store.
 func (s *MemStore) CreateContainer(ctx context.Context, c *sandbox.Container) error {

@@ -13,7 +13,7 @@ import (
 
 var _ sandbox.Store = (*DB)(nil)
 
-const containerColumns = `id, workspace_id, name, status, created_at, last_active_at, idle_expires_at, expires_at, provisional`
+const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional`
 
 func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, error) {
 	var (
@@ -21,7 +21,7 @@ func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, err
 		ws, status                          string
 		created, active, idleExpires, hardE string
 	)
-	if err := row.Scan(&c.ID, &ws, &c.Name, &status, &created, &active, &idleExpires, &hardE, &c.Provisional); err != nil {
+	if err := row.Scan(&c.ID, &ws, &c.Name, &c.Image, &status, &created, &active, &idleExpires, &hardE, &c.Provisional); err != nil {
 		return nil, formatError(err)
 	}
 	c.Workspace, c.Status = codebox.WorkspaceID(ws), sandbox.Status(status)
@@ -40,8 +40,8 @@ func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, err
 
 // CreateContainer records a new container; a duplicate ID is errdefs.ErrConflict.
 func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, string(c.Workspace), c.Name, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
+	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, string(c.Workspace), c.Name, c.Image, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
 		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional)
 	return formatError(err)
 }

@@ -57,6 +57,10 @@ func New(root string, fc FileCreator) *Sandbox {
 
 // Create makes a new container directory.
 func (s *Sandbox) Create(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.CreateOptions) (*sandbox.Container, error) {
+	// Like a Manager without custom images.
+	if opts.Image != "" && opts.Image != sandbox.DefaultImage {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "unknown image %q: this server has no custom images", opts.Image)
+	}
 	id := ids.New(sandbox.IDPrefix)
 	dir := filepath.Join(s.Root, id)
 	if err := os.MkdirAll(filepath.Join(dir, "workspace"), 0o755); err != nil {
