@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -262,7 +264,7 @@ func (b *builder) run(ctx context.Context) (*Manifest, error) {
 	args = append(args, "--include="+strings.Join(r.Packages, ","), r.Suite, b.rootfs)
 	args = append(args, r.Sources...)
 	if err := b.exec(ctx, nil, "unshare", args...); err != nil {
-		return nil, err
+		return nil, b.explainBootstrap(err)
 	}
 
 	if len(wheels) > 0 {
@@ -329,6 +331,33 @@ func (b *builder) run(ctx context.Context) (*Manifest, error) {
 		Tools:        rep.Tools,
 		Missing:      r.Missing,
 	}, nil
+}
+
+// reAptMissing matches apt's words for a package the sources do not have.
+var reAptMissing = regexp.MustCompile(`E: (?:Unable to locate package (\S+)|Package '([^']+)' has no installation candidate)`)
+
+// explainBootstrap names the packages apt could not find when the bootstrap failed
+// because of them: the usual mistake in a recipe.
+func (b *builder) explainBootstrap(err error) error {
+	log, rerr := os.ReadFile(filepath.Join(b.tmp, "build.log"))
+	if rerr != nil || ctxErr(err) {
+		return err
+	}
+	var missing []string
+	for _, m := range reAptMissing.FindAllStringSubmatch(string(log), -1) {
+		if name := m[1] + m[2]; !slices.Contains(missing, name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return err
+	}
+	return fmt.Errorf("image: Debian package %s: no such package in %s (%s): %w",
+		strings.Join(missing, ", "), b.recipe.Suite, strings.Join(b.recipe.Sources, "; "), err)
+}
+
+func ctxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // trim purges the build-time dependencies the recipe names.

@@ -235,6 +235,10 @@ func DefaultRecipe() *Recipe {
 		// pdf2image runs poppler's pdftoppm, pdfkit runs wkhtmltopdf, tabula-py runs
 		// tabula-java; unrar is in non-free.
 		"poppler-utils", "wkhtmltopdf", "default-jre-headless", "unrar",
+		// What the wheels need that is not in the lock: pdfminer.six's
+		// charset-normalizer and cryptography, tabula-py's distro, python-pptx's
+		// typing-extensions.
+		"python3-charset-normalizer", "python3-cryptography", "python3-distro", "python3-typing-extensions",
 	}
 	for _, m := range modules {
 		if m.Package != "" {
@@ -261,6 +265,9 @@ func DefaultRecipe() *Recipe {
 			"libcc1-0", "libisl23", "libmpc3", "libasan8", "liblsan0", "libtsan2",
 			"libubsan1", "libitm1", "libhwasan0",
 			"libjs-mathjax", "fonts-mathjax",
+			// Qt's GUI library (wkhtmltopdf) pulls Mesa's DRI drivers and LLVM; headless
+			// rendering to PDF never loads them.
+			"libgl1-mesa-dri", "libllvm15", "libz3-4",
 		},
 		PurgePatterns: []string{`-dev$`, `^libboost`},
 		Keep: []string{

@@ -2,12 +2,13 @@
 # deps.sh installs the Debian packages codebox needs to build, serve and test:
 # runc runs the sandboxes, mmdebstrap builds their root filesystem, e2fsprogs and
 # util-linux make and mount each container's size-limited workspace disk; make, gcc and
-# libc6-dev are what `make` and `go test -race` (which needs cgo) need.
+# libc6-dev are what `make` and `go test -race` (which needs cgo) need; python3-pip
+# downloads the image's pinned wheels from the Python package index.
 # It is idempotent: packages already installed are skipped, and with all of them present
 # it does nothing, not even `apt-get update`.
 set -eu
 
-PACKAGES="runc mmdebstrap e2fsprogs util-linux ca-certificates make gcc libc6-dev"
+PACKAGES="runc mmdebstrap e2fsprogs util-linux ca-certificates make gcc libc6-dev python3-pip"
 
 missing=""
 for p in $PACKAGES; do

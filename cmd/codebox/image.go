@@ -153,6 +153,11 @@ Stop containers still running on an old image first.`,
 func printImageInfo(w io.Writer, img *image.Image) error {
 	m := img.Manifest
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	name := m.Recipe.Name
+	if name == "" {
+		name = image.DefaultName
+	}
+	fmt.Fprintf(tw, "Image:\t%s\n", name)
 	fmt.Fprintf(tw, "Root filesystem:\t%s\n", img.RootFS)
 	fmt.Fprintf(tw, "Recipe hash:\t%s\n", m.Hash)
 	fmt.Fprintf(tw, "Debian:\t%s (%d packages)\n", m.Recipe.Suite, len(m.Packages))

@@ -1,0 +1,81 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/codebox-dev/codebox/internal/testenv"
+)
+
+// TestBuildBadInput: a recipe naming a Debian package that does not exist, a wheel
+// whose hash does not match the lock, or a library whose check fails stops the build
+// with the package's name and the reason, and the image's name keeps its previous
+// build. It builds two small images from deb.debian.org and downloads a small wheel
+// from the Python package index, so it runs only with CODEBOX_TEST_BUILD=1, as root.
+func TestBuildBadInput(t *testing.T) {
+	if os.Getenv("CODEBOX_TEST_BUILD") != "1" {
+		t.Skip("set CODEBOX_TEST_BUILD=1 to build images from deb.debian.org (root, network, a few minutes)")
+	}
+	testenv.NeedRoot(t)
+	testenv.NeedCommand(t, "mmdebstrap")
+	testenv.NeedCommand(t, "python3")
+	ctx := context.Background()
+	dir := t.TempDir()
+	good := smallRecipe()
+	good.Name = "small"
+	img, err := Build(ctx, Options{Dir: dir, Recipe: good})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	lock := defaultWheels()
+	installer := lock[0]
+	if installer.Name != installerName {
+		t.Fatalf("the lock's first wheel is %s, want the installer", installer)
+	}
+	badHash := smallRecipe()
+	badHash.Name = "small"
+	badHash.Wheels = []Wheel{installer, {Name: "pdf2image", Version: "1.17.0", SHA256: strings.Repeat("0", 64)}}
+	badHash.Modules = append(badHash.Modules, Module{Name: "pdf2image", Import: "pdf2image", Wheel: "pdf2image"})
+
+	missingPkg := smallRecipe()
+	missingPkg.Name = "small"
+	missingPkg.Packages = append(missingPkg.Packages, "codebox-no-such-package")
+
+	failingCheck := smallRecipe()
+	failingCheck.Name = "small"
+	failingCheck.Modules = append(failingCheck.Modules, Module{Name: "json-roundtrip", Import: "json", Package: "python3",
+		Check: "assert json.loads('[1]') == [2], 'decoded the wrong list'"})
+
+	for name, c := range map[string]struct {
+		r    *Recipe
+		want []string
+	}{
+		"wheel hash":      {badHash, []string{"pdf2image==1.17.0", "hash"}},
+		"missing package": {missingPkg, []string{"Debian package codebox-no-such-package", "no such package"}},
+		"failing check":   {failingCheck, []string{"json-roundtrip", "decoded the wrong list"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Build(ctx, Options{Dir: dir, Recipe: c.r})
+			if err == nil {
+				t.Fatal("Build() = nil error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Build() = %v\nwant it to say %q", err, w)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, c.r.Hash())); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the failed build left an image: %v", err)
+			}
+			cur, err := Resolve(dir, "small")
+			if err != nil || cur.Hash != img.Hash {
+				t.Errorf("after the failed build, small = %+v, %v; want the previous build %s", cur, err, img.Hash)
+			}
+		})
+	}
+}
