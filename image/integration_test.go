@@ -53,15 +53,26 @@ func TestImageManifest(t *testing.T) {
 			t.Errorf("tool %s: path %q, error %q", tool.Name, tool.Path, tool.Error)
 		}
 	}
-	if len(m.Missing) == 0 {
-		t.Errorf("manifest lists nothing missing; the recipe says %v", DefaultRecipe().Missing)
+	if len(m.Missing) > 0 {
+		t.Errorf("manifest lists %v as missing, want nothing", m.Missing)
 	}
-	for _, p := range []string{"python3", "python3-pandas", "python3-matplotlib", "ripgrep", "libquadmath0", "libgfortran5"} {
+	// Wheels are installed at the locked versions.
+	locked := map[string]string{}
+	for _, w := range DefaultRecipe().Wheels {
+		locked[w.Name] = w.Version
+	}
+	for _, mod := range m.Modules {
+		if mod.Wheel != "" && mod.Version != locked[mod.Wheel] {
+			t.Errorf("module %s: version %s, the lock says %s", mod.Name, mod.Version, locked[mod.Wheel])
+		}
+	}
+	for _, p := range []string{"python3", "python3-pandas", "python3-matplotlib", "ripgrep", "libquadmath0", "libgfortran5",
+		"unrar", "wkhtmltopdf", "openjdk-17-jre-headless", "python3-cairo"} {
 		if _, ok := m.Package(p); !ok {
 			t.Errorf("package %s is not installed", p)
 		}
 	}
-	for _, p := range []string{"gcc-12", "g++-12", "python3-pythran", "libboost1.74-dev", "libpython3.11-dev"} {
+	for _, p := range []string{"gcc-12", "g++-12", "python3-pythran", "libboost1.74-dev", "libpython3.11-dev", "libllvm15", "python3-pdfminer"} {
 		if v, ok := m.Package(p); ok {
 			t.Errorf("package %s %s is installed, want it trimmed", p, v)
 		}
@@ -115,7 +126,7 @@ func TestImageLayout(t *testing.T) {
 }
 
 // TestImageImports imports every required module inside the image as the sandbox user
-// and renders a plot, as the build does.
+// and runs the functional checks, as the build does.
 func TestImageImports(t *testing.T) {
 	img := builtImage(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -136,12 +147,5 @@ func TestImageImports(t *testing.T) {
 	}
 	for _, e := range rep.Errors {
 		t.Error(e)
-	}
-	// The libraries listed as missing really are missing: nothing is faked.
-	for _, name := range []string{"pptx", "pdfplumber", "pyarrow"} {
-		cmd := chrootCommand(ctx, img.RootFS, "1000:1000", nil, "python3", "-c", "import "+name)
-		if err := cmd.Run(); err == nil {
-			t.Errorf("import %s succeeded, but the recipe lists it as missing", name)
-		}
 	}
 }

@@ -45,14 +45,22 @@ func (b *builder) verify(ctx context.Context) (*verifyReport, error) {
 	return rep, nil
 }
 
+// VerifyProgram returns the verification program (Python, run with python3) and its
+// input for r: run inside a container of the image, it prints the report the build
+// checks, as JSON.
+func VerifyProgram(r *Recipe) (program string, input []byte, err error) {
+	input, err = json.Marshal(map[string]any{"modules": r.Modules, "tools": r.Tools})
+	return verifyScript, input, err
+}
+
 // runVerify runs verify.py inside root as the sandbox user and decodes its report.
 func runVerify(ctx context.Context, root string, r *Recipe, log io.Writer) (*verifyReport, error) {
-	in, err := json.Marshal(map[string]any{"modules": r.Modules, "tools": r.Tools})
+	program, in, err := VerifyProgram(r)
 	if err != nil {
 		return nil, err
 	}
 	cmd := chrootCommand(ctx, root, fmt.Sprintf("%d:%d", UID, GID),
-		[]string{"HOME=" + WorkspaceDir, "USER=user"}, "python3", "-c", verifyScript)
+		[]string{"HOME=" + WorkspaceDir, "USER=user"}, "python3", "-c", program)
 	cmd.Dir = "/"
 	cmd.Stdin = strings.NewReader(string(in))
 	var stdout strings.Builder

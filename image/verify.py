@@ -253,6 +253,6 @@ for name, needs, fn in FUNCTIONAL:
         check(name, fn)
 for m in spec["modules"]:
     if m.get("check"):
-        check(m["name"], lambda m=m: exec(m["check"], {m["import"]: importlib.import_module(m["import"])}))
+        check(m["name"], lambda m=m: exec("import %s\n%s" % (m["import"], m["check"]), {}))
 check("home", home_untouched)
 json.dump(report, sys.stdout)
