@@ -117,9 +117,9 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 	if r.Name != "" {
 		// Until the build succeeds, the name keeps its previous build, or answers
 		// "still being built" when it has none.
-		done, err := markBuilding(dir, r.Name)
-		if err != nil {
-			return nil, err
+		done, merr := markBuilding(dir, r.Name)
+		if merr != nil {
+			return nil, merr
 		}
 		defer done()
 		defer func() {

@@ -231,7 +231,7 @@ func pipFailure(out string) string {
 		l := strings.TrimSpace(line)
 		if strings.HasPrefix(l, "ERROR:") || strings.HasPrefix(l, "Expected sha256") || strings.HasPrefix(l, "Got") ||
 			strings.Contains(l, "DO NOT MATCH THE HASHES") {
-			keep = append(keep, l)
+			keep = append(keep, strings.Join(strings.Fields(l), " "))
 		}
 	}
 	if len(keep) == 0 {
