@@ -18,6 +18,7 @@ import (
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/agent"
 )
 
 // Runtime runs containers as OCI bundles with an OCI runtime binary: runc by default,
@@ -189,7 +190,17 @@ func ensureMountpoints(rootfs string) error {
 			return err
 		}
 	}
-	return nil
+	// gVisor's gofer binds the agent and its socket directory onto paths of the
+	// shared root itself, under the container's /run tmpfs, and cannot create them
+	// there: they must exist in the image (runc makes them in the tmpfs).
+	if err := os.Mkdir(filepath.Join(rootfs, agent.SocketDir), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(rootfs, AgentPath), os.O_RDONLY|os.O_CREATE, 0o755)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func tail(b []byte, n int) string {

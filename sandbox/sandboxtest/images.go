@@ -31,6 +31,13 @@ func (im Images) RootFS(name string) (string, error) {
 func DerivedRootFS(t testing.TB, base string, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
+	// Containers run in their own user namespaces: their root is another host user,
+	// who must be able to reach the image.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	upper, work, root := filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "root")
 	for _, d := range []string{upper, work, root} {
 		if err := os.Mkdir(d, 0o755); err != nil {
