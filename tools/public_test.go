@@ -3,6 +3,7 @@ package tools_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,14 +34,33 @@ func TestRunShowsNoInternalErrorText(t *testing.T) {
 	if _, err := env.Manager.Stop(ctx, "ws1", c.ID); err != nil {
 		t.Fatal(err)
 	}
-	// A server whose root filesystem went missing cannot start it again.
-	missing := filepath.Join(t.TempDir(), "gone", "rootfs")
+	// A server whose root filesystem was emptied cannot start it again (a missing one
+	// is refused when the Manager is made).
+	missing := filepath.Join(t.TempDir(), "empty", "rootfs")
+	if err := os.MkdirAll(missing, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	env.Config.RootFS = missing
 	m := env.Start(t)
 
-	res, err := tools.NewRunner(m).Run(ctx, "ws1", c.ID, tools.CodeExecution20250825, tools.Bash, json.RawMessage(`{"command":"true"}`))
+	// The full error goes to the log; the test reads it there to check that none of it
+	// reached the result.
+	var logged strings.Builder
+	runner := tools.NewRunner(m)
+	runner.Logger = slog.New(slog.NewJSONHandler(&logged, nil))
+	res, err := runner.Run(ctx, "ws1", c.ID, tools.CodeExecution20250825, tools.Bash, json.RawMessage(`{"command":"true"}`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	var entry struct {
+		Err string `json:"err"`
+	}
+	if err := json.Unmarshal([]byte(logged.String()), &entry); err != nil || entry.Err == "" {
+		t.Fatalf("the failure was not logged with its error: %q (%v)", logged.String(), err)
+	}
+	internal := strings.TrimPrefix(entry.Err, "unavailable: ")
+	if strings.Contains(res.ErrorMessage, internal) || strings.Contains(res.Text(), internal) {
+		t.Errorf("result shows the internal error %q: %q", internal, res.ErrorMessage)
 	}
 	if res.ErrorCode != errdefs.CodeUnavailable {
 		t.Fatalf("result = %+v, want %s", res, errdefs.CodeUnavailable)
