@@ -12,9 +12,11 @@ import (
 
 // TestSymlinkedRootFS gives the Manager its root filesystem through a symlink, which
 // runc refuses as such: containers must start all the same, and Check must pass.
-func TestSymlinkedRootFS(t *testing.T) {
+func TestSymlinkedRootFS(t *testing.T) { sandboxtest.ForEachRuntime(t, testSymlinkedRootFS) }
+
+func testSymlinkedRootFS(t *testing.T, runtime string) {
 	link := filepath.Join(t.TempDir(), "rootfs")
-	e := sandboxtest.New(t, func(c *sandbox.Config) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) {
 		if err := os.Symlink(c.RootFS, link); err != nil {
 			t.Fatal(err)
 		}

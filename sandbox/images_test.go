@@ -15,9 +15,11 @@ import (
 // default image, else the built-in one; it records the image; unknown and unfinished
 // images are refused before anything starts; and a custom image has no network
 // either.
-func TestCustomImages(t *testing.T) {
+func TestCustomImages(t *testing.T) { sandboxtest.ForEachRuntime(t, testCustomImages) }
+
+func testCustomImages(t *testing.T, runtime string) {
 	marked := sandboxtest.DerivedRootFS(t, sandboxtest.RootFS(t), map[string]string{"etc/codebox-image": "marked\n"})
-	e := sandboxtest.New(t, func(c *sandbox.Config) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) {
 		c.Images = sandboxtest.Images{"marked": marked, "building": ""}
 		c.PoolSize = 1
 	})
