@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/codebox-dev/codebox/errdefs"
@@ -11,14 +12,17 @@ import (
 
 // resolvePaths resolves the symlinks in the directories the runtime is given: runc
 // refuses a root filesystem whose path goes through one, which would otherwise fail
-// every start with an error that names no cause an operator can act on.
+// every start with an error that names no cause an operator can act on. A path that
+// does not exist is left as it is: starting a container reports it (see Check).
 func resolvePaths(cfg *Config) error {
 	for _, p := range []struct {
 		name string
 		path *string
 	}{{"root filesystem", &cfg.RootFS}, {"container directory", &cfg.Dir}, {"agent", &cfg.Agent}} {
 		resolved, err := filepath.EvalSymlinks(*p.path)
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			resolved = *p.path
+		} else if err != nil {
 			return fmt.Errorf("sandbox: %s: %w", p.name, err)
 		}
 		if *p.path, err = filepath.Abs(resolved); err != nil {
