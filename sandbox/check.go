@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 
 	"github.com/codebox-dev/codebox/errdefs"
@@ -12,17 +11,14 @@ import (
 
 // resolvePaths resolves the symlinks in the directories the runtime is given: runc
 // refuses a root filesystem whose path goes through one, which would otherwise fail
-// every start with an error that names no cause an operator can act on. A path that
-// does not exist is left as it is: starting a container reports it (see Check).
+// every start with an error that names no cause an operator can act on.
 func resolvePaths(cfg *Config) error {
 	for _, p := range []struct {
 		name string
 		path *string
 	}{{"root filesystem", &cfg.RootFS}, {"container directory", &cfg.Dir}, {"agent", &cfg.Agent}} {
 		resolved, err := filepath.EvalSymlinks(*p.path)
-		if errors.Is(err, fs.ErrNotExist) {
-			resolved = *p.path
-		} else if err != nil {
+		if err != nil {
 			return fmt.Errorf("sandbox: %s: %w", p.name, err)
 		}
 		if *p.path, err = filepath.Abs(resolved); err != nil {
