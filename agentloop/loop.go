@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -28,7 +27,7 @@ type Models interface {
 // Files gives the loop the workspace's uploaded files; *files.Service satisfies it.
 type Files interface {
 	Get(ctx context.Context, ws codebox.WorkspaceID, id string) (*files.File, error)
-	Open(ctx context.Context, ws codebox.WorkspaceID, id string) (*files.File, io.ReadSeekCloser, error)
+	sandbox.InputFiles
 }
 
 // UsageRecorder persists metered usage; *sqlite.DB satisfies it.
@@ -171,7 +170,7 @@ func (l *Loop) UpstreamRequest(ctx context.Context, ws codebox.WorkspaceID, req 
 				if err != nil {
 					return nil, err
 				}
-				names[b.FileID] = containerName(f.Filename, b.FileID)
+				names[b.FileID] = sandbox.ContainerFileName(f.Filename, b.FileID)
 			}
 			uploadList = append(uploadList, names[b.FileID])
 		}
@@ -299,35 +298,26 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 		}
 	}
 	names := uploadNames{}
-	type upload struct {
-		name string
-		body io.ReadSeekCloser
-	}
-	var uploads []upload
-	defer func() {
-		for _, u := range uploads {
-			u.body.Close()
-		}
-	}()
+	var copyIn []string
 	var uploadList []string
 	for i, m := range req.Messages {
 		for _, b := range m.Content {
 			if b.Type != TypeContainerUpload || names[b.FileID] != "" {
 				continue
 			}
-			if i < copyFrom {
-				if f, err := l.cfg.Files.Get(ctx, ws, b.FileID); err == nil {
-					names[b.FileID] = containerName(f.Filename, b.FileID)
-				}
-				continue
-			}
-			f, body, err := l.cfg.Files.Open(ctx, ws, b.FileID)
+			// Every file is looked up before a container is made, so that an unknown one
+			// fails the request without one.
+			f, err := l.cfg.Files.Get(ctx, ws, b.FileID)
 			if err != nil {
+				if i < copyFrom {
+					continue
+				}
 				return nil, err
 			}
-			name := containerName(f.Filename, b.FileID)
-			names[b.FileID] = name
-			uploads = append(uploads, upload{name: name, body: body})
+			names[b.FileID] = sandbox.ContainerFileName(f.Filename, b.FileID)
+			if i >= copyFrom {
+				copyIn = append(copyIn, b.FileID)
+			}
 		}
 	}
 	for _, n := range names {
@@ -369,9 +359,9 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 		}
 		l.record(ctx, ws, r.resp, ctr.ID, sessionStart, l.cfg.Now())
 	}()
-	for _, u := range uploads {
-		if err := l.cfg.Sandbox.Upload(ctx, ws, ctr.ID, u.name, u.body); err != nil {
-			return nil, fmt.Errorf("copy %s into container: %w", u.name, err)
+	for _, fid := range copyIn {
+		if _, _, err := sandbox.CopyFile(ctx, l.cfg.Files, l.cfg.Sandbox, ws, ctr.ID, fid, names[fid]); err != nil {
+			return nil, fmt.Errorf("copy %s into container: %w", names[fid], err)
 		}
 	}
 
@@ -685,13 +675,4 @@ func containerError(id string, err error) error {
 func expiredError(id string) error {
 	return &errdefs.Public{Kind: errdefs.ErrInvalid, Code: errdefs.CodeContainerExpired,
 		Message: fmt.Sprintf("container_expired: container %s has expired and can no longer be used; omit container to start a new one", id)}
-}
-
-// containerName is the name an uploaded file gets in the container's working
-// directory: its base name, or its id when the name is unusable.
-func containerName(filename, id string) string {
-	if name := sandbox.UploadName(filename); name != "" {
-		return name
-	}
-	return id
 }

@@ -1,7 +1,6 @@
 package agentloop_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,10 +28,6 @@ const ws codebox.WorkspaceID = "ws1"
 // memFiles is an in-memory Files.
 type memFiles struct{ m map[string]*files.File }
 
-type nopSeeker struct{ *bytes.Reader }
-
-func (nopSeeker) Close() error { return nil }
-
 func (f *memFiles) Get(ctx context.Context, w codebox.WorkspaceID, id string) (*files.File, error) {
 	if x, ok := f.m[id]; ok && x.Workspace == w {
 		return x, nil
@@ -40,12 +35,12 @@ func (f *memFiles) Get(ctx context.Context, w codebox.WorkspaceID, id string) (*
 	return nil, errdefs.New(errdefs.ErrNotFound, "", "file %s not found", id)
 }
 
-func (f *memFiles) Open(ctx context.Context, w codebox.WorkspaceID, id string) (*files.File, io.ReadSeekCloser, error) {
+func (f *memFiles) OpenInput(ctx context.Context, w codebox.WorkspaceID, id string) (string, io.ReadCloser, error) {
 	x, err := f.Get(ctx, w, id)
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
-	return x, nopSeeker{bytes.NewReader([]byte(x.Checksum))}, nil // Checksum holds the content in this fake
+	return x.Filename, io.NopCloser(strings.NewReader(x.Checksum)), nil // Checksum holds the content in this fake
 }
 
 type memUsage struct {

@@ -38,17 +38,14 @@ func (b brokenBody) Read(p []byte) (int, error) {
 	return b.r.Read(p)
 }
 
-func (b brokenBody) Seek(off int64, whence int) (int64, error) { return b.r.Seek(off, whence) }
-
 func (brokenBody) Close() error { return nil }
 
 func (failingFiles) Get(ctx context.Context, w codebox.WorkspaceID, id string) (*files.File, error) {
 	return &files.File{ID: id, Workspace: w, Filename: "data.csv"}, nil
 }
 
-func (f failingFiles) Open(ctx context.Context, w codebox.WorkspaceID, id string) (*files.File, io.ReadSeekCloser, error) {
-	x, _ := f.Get(ctx, w, id)
-	return x, brokenBody{bytes.NewReader([]byte("a,b\n"))}, nil
+func (failingFiles) OpenInput(ctx context.Context, w codebox.WorkspaceID, id string) (string, io.ReadCloser, error) {
+	return "data.csv", brokenBody{bytes.NewReader([]byte("a,b\n"))}, nil
 }
 
 // A container made for a request is deleted when the request fails before anything

@@ -21,7 +21,8 @@ type copyFileRequest struct {
 
 // uploadContainerFile writes a file into the container: a multipart upload (part "file",
 // optional field "path") or a JSON {file_id, path?} copying a Files API file in. Without
-// a path the file lands in the working directory under its own name.
+// a path the file lands in the working directory under its own name (a stored file whose
+// name is unusable under its id, as everywhere a stored file is copied in).
 func (s *Server) uploadContainerFile(w http.ResponseWriter, r *http.Request) error {
 	id, err := containerID(r)
 	if err != nil {
@@ -29,8 +30,8 @@ func (s *Server) uploadContainerFile(w http.ResponseWriter, r *http.Request) err
 	}
 	ctx, ws := r.Context(), workspace(r)
 	var (
-		name, dest string
-		body       io.Reader
+		dest string
+		n    int64
 	)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mediaType {
@@ -50,7 +51,18 @@ func (s *Server) uploadContainerFile(w http.ResponseWriter, r *http.Request) err
 			return errdefs.New(errdefs.ErrInvalid, "", "file: a multipart part named \"file\" is required")
 		}
 		defer f.Close()
-		name, dest, body = hdr.Filename, r.FormValue("path"), f
+		if dest = r.FormValue("path"); dest == "" {
+			if dest = sandbox.UploadName(hdr.Filename); dest == "" {
+				return errdefs.New(errdefs.ErrInvalid, "", "path: is required when the file has no usable name")
+			}
+		}
+		if dest, err = checkPath("path", dest, false); err != nil {
+			return err
+		}
+		if err := s.Containers.Upload(ctx, ws, id, dest, f); err != nil {
+			return err
+		}
+		n = hdr.Size
 	case "application/json":
 		if s.StoredFiles == nil {
 			return errdefs.New(errdefs.ErrInvalid, "", "Copying a stored file in is not available on this server")
@@ -62,41 +74,20 @@ func (s *Server) uploadContainerFile(w http.ResponseWriter, r *http.Request) err
 		if !ids.Valid("file_", req.FileID) {
 			return errdefs.New(errdefs.ErrInvalid, "", "file_id: invalid file id")
 		}
-		filename, rc, err := s.StoredFiles.OpenInput(ctx, ws, req.FileID)
-		if err != nil {
+		if req.Path != "" {
+			if dest, err = checkPath("path", req.Path, false); err != nil {
+				return err
+			}
+		}
+		if dest, n, err = sandbox.CopyFile(ctx, s.StoredFiles, s.Containers, ws, id, req.FileID, dest); err != nil {
 			return err
 		}
-		defer rc.Close()
-		name, dest, body = filename, req.Path, rc
 	default:
 		return errdefs.New(errdefs.ErrInvalid, "", "Content-Type must be multipart/form-data or application/json")
 	}
-	if dest == "" {
-		if dest = sandbox.UploadName(name); dest == "" {
-			return errdefs.New(errdefs.ErrInvalid, "", "path: is required when the file has no usable name")
-		}
-	}
-	if dest, err = checkPath("path", dest, false); err != nil {
-		return err
-	}
-	cr := &countingReader{r: body}
-	if err := s.Containers.Upload(ctx, ws, id, dest, cr); err != nil {
-		return err
-	}
 	writeJSON(w, http.StatusOK, containerFileJSON{Object: "container.file", Path: absContainerPath(dest),
-		Type: "file", Bytes: cr.n, ModifiedAt: s.now().Unix(), Source: "user"})
+		Type: "file", Bytes: n, ModifiedAt: s.now().Unix(), Source: "user"})
 	return nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func (s *Server) listContainerFiles(w http.ResponseWriter, r *http.Request) error {

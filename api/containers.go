@@ -66,20 +66,12 @@ type StreamingContainers interface {
 	RunPythonStream(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.PythonRequest, out sandbox.OutputFunc) (*sandbox.ExecResult, error)
 }
 
-// StoredFiles opens a file of the Files API so that it can be copied into a container.
-// The sandbox's FileStore (sandbox.FileStore.OpenInput) has the same method.
-type StoredFiles interface {
-	// OpenInput returns the file's name and bytes; errdefs.ErrNotFound for an unknown,
-	// foreign or expired id.
-	OpenInput(ctx context.Context, ws codebox.WorkspaceID, id string) (filename string, r io.ReadCloser, err error)
-}
-
 // ContainersConfig holds the dependencies of the containers routes. With Containers nil
 // the routes are not registered (the server runs without a sandbox).
 type ContainersConfig struct {
 	Containers ContainerManager
 	// StoredFiles, when set, lets POST /v1/containers/{id}/files copy a Files API file in.
-	StoredFiles StoredFiles
+	StoredFiles sandbox.InputFiles
 	// MaxUploadBytes caps a multipart upload into a container (default 500 MiB, the
 	// Files API's limit).
 	MaxUploadBytes int64

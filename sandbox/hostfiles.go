@@ -438,14 +438,3 @@ func (m *Manager) collectOutputs(ctx context.Context, ws codebox.WorkspaceID, in
 		res.Files = append(res.Files, OutputFile{FileID: id, Path: displayPath(p), Size: size, MimeType: mime})
 	}
 }
-
-// UploadName is the name a file uploaded as filename gets in a container's working
-// directory: its last path component, with "/" and "\" both separators, or "" when
-// nothing usable is left.
-func UploadName(filename string) string {
-	name := path.Base(strings.ReplaceAll(filename, "\\", "/"))
-	if name == "." || name == ".." || name == "/" {
-		return ""
-	}
-	return name
-}

@@ -437,28 +437,12 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	m.instances[inst.id] = inst
 	m.mu.Unlock()
 	for _, fid := range opts.FileIDs {
-		if err := m.copyIn(ctx, ws, inst, fid); err != nil {
+		if _, _, err := CopyFile(ctx, m.files, m, ws, inst.id, fid, ""); err != nil {
 			m.Delete(context.WithoutCancel(ctx), ws, inst.id)
 			return nil, err
 		}
 	}
 	return inst.snapshot(), nil
-}
-
-func (m *Manager) copyIn(ctx context.Context, ws codebox.WorkspaceID, inst *instance, fileID string) error {
-	name, r, err := m.files.OpenInput(ctx, ws, fileID)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if name = UploadName(name); name == "" {
-		name = fileID
-	}
-	if err := inst.acquire(ctx); err != nil {
-		return err
-	}
-	defer inst.release()
-	return m.uploadLocked(inst, name, r)
 }
 
 // prepare makes a new container of image ("" is the built-in one) for ws ("" for
