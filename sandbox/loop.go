@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -37,9 +39,14 @@ func loopMount(img, mnt string) error {
 		return err
 	}
 	defer f.Close()
-	dev, loop, err := attachLoop(f)
+	dev, loop, err := attachedLoop(f)
 	if err != nil {
 		return err
+	}
+	if loop == nil {
+		if dev, loop, err = attachLoop(f); err != nil {
+			return err
+		}
 	}
 	err = unix.Mount(dev, mnt, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, "discard")
 	// Closing the device after the mount holds it leaves autoclear to detach it at
@@ -49,6 +56,48 @@ func loopMount(img, mnt string) error {
 		return fmt.Errorf("mount %s: %w", dev, err)
 	}
 	return nil
+}
+
+// attachedLoop returns the loop device f is still attached to, open, or no device.
+// A disk unmounted here lives on while another mount namespace holds a copy of its
+// mount: every container a runtime sets up clones the host's mounts for a moment,
+// and a long-lived one (a gVisor sandbox) for its life. The kernel keeps that
+// filesystem, with changes not yet written to the image, until the copy goes. A
+// second loop device on the image would be a second ext4 on the same blocks, blind
+// to them: a container started again that way lost files it had just written. On
+// the device that is still attached, the mount gets the kernel's live filesystem.
+func attachedLoop(f *os.File) (string, *os.File, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return "", nil, fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	img, err := filepath.Abs(f.Name())
+	if err != nil {
+		return "", nil, err
+	}
+	devs, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	if err != nil {
+		return "", nil, err
+	}
+	for _, p := range devs {
+		b, err := os.ReadFile(p)
+		if err != nil || strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)") != img {
+			continue // detached meanwhile, or another image
+		}
+		dev := "/dev/" + filepath.Base(filepath.Dir(filepath.Dir(p)))
+		loop, err := os.OpenFile(dev, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		// Held open, the device cannot detach (autoclear) and be reused for another
+		// image: what it is bound to now is what gets mounted.
+		info, err := unix.IoctlLoopGetStatus64(int(loop.Fd()))
+		if err == nil && info.Device == st.Dev && info.Inode == st.Ino {
+			return dev, loop, nil
+		}
+		loop.Close()
+	}
+	return "", nil, nil
 }
 
 // attachLoop binds f to a free loop device (autoclear) and returns its path and an

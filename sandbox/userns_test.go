@@ -137,6 +137,10 @@ func TestUserRangeSurvivesRestartAndMigrates(t *testing.T) {
 			return err
 		})
 	}
+	// As under load, when other containers are being set up: a mount namespace
+	// cloned meanwhile keeps the disk's filesystem, and these changes, alive after
+	// the unmount.
+	holdMounts(t)
 	if err := syscall.Unmount(filepath.Join(dir, "mnt"), 0); err != nil {
 		t.Fatal(err)
 	}
