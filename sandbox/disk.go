@@ -115,13 +115,18 @@ func copySparse(src, dst string, size int64) (retErr error) {
 	return nil
 }
 
+// tmpMode is the mode of the container's /tmp: everyone's, but only a file's owner
+// removes or renames it. (In an os.FileMode the sticky bit is os.ModeSticky; the octal
+// 01000 of chmod(1) is another bit, and Chmod drops it.)
+const tmpMode = os.ModeSticky | 0o777
+
 // initDisk creates the disk's two directories, owned by the container's user (host ID
 // uid).
 func initDisk(mnt string, uid int) error {
 	for _, d := range []struct {
 		name string
 		mode os.FileMode
-	}{{"workspace", 0o755}, {"tmp", 0o1777}} {
+	}{{"workspace", 0o755}, {"tmp", tmpMode}} {
 		p := filepath.Join(mnt, d.name)
 		if err := os.Mkdir(p, d.mode); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
@@ -132,6 +137,20 @@ func initDisk(mnt string, uid int) error {
 		if err := os.Chown(p, uid, uid); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// repairTmp gives back the sticky bit to the /tmp of a disk made without it. The
+// caller has mounted the disk.
+func repairTmp(mnt string) error {
+	p := filepath.Join(mnt, "tmp")
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() && fi.Mode()&os.ModeSticky == 0 {
+		return os.Chmod(p, fi.Mode().Perm()|os.ModeSticky)
 	}
 	return nil
 }

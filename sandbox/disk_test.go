@@ -78,3 +78,25 @@ func loopDevicesOf(t *testing.T, img string) []string {
 	}
 	return devs
 }
+
+// TestTmpIsSticky: every user may create files in /tmp, and only a file's owner may
+// remove or rename it; a disk made without the sticky bit gets it on its next start.
+func TestTmpIsSticky(t *testing.T) {
+	eachRuntime(t, nil, func(t *testing.T, e *sandboxtest.Env) {
+		ctx := context.Background()
+		c := create(t, e, sandbox.CreateOptions{})
+		if res := run(t, e, c.ID, "stat -c %a /tmp"); res.Stdout != "1777\n" {
+			t.Errorf("stat -c %%a /tmp in a new container: %+v", res)
+		}
+		// The disk as the previous release made it: /tmp 0777.
+		if err := os.Chmod(filepath.Join(e.Config.Dir, c.ID, "mnt", "tmp"), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Manager.Stop(ctx, ws, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if res := run(t, e, c.ID, "stat -c %a /tmp"); res.Stdout != "1777\n" {
+			t.Errorf("stat -c %%a /tmp after a restart: %+v", res)
+		}
+	})
+}

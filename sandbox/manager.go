@@ -541,6 +541,9 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	if err := m.ensureIDs(inst); err != nil {
 		return err
 	}
+	if err := repairTmp(inst.mntDir()); err != nil {
+		return err
+	}
 	// A container the runtime still holds (stopped, or left from a crash) goes first.
 	if _, err := os.Stat(filepath.Join(inst.bundleDir(), "config.json")); err == nil {
 		if err := m.rt.Delete(ctx, inst.id); err != nil {
