@@ -16,7 +16,7 @@ import (
 
 // TestRestartWhileAnotherNamespaceHoldsTheDisk: a stopped container's filesystem lives
 // on in any mount namespace cloned while its disk was mounted (another container being
-// set up, a gVisor sandbox), with changes not yet written to the image. Started again,
+// set up, an image build's chroot), with changes not yet written to the image. Started again,
 // the container gets that same filesystem, its files as it left them, and not a second
 // one over the image's stale blocks.
 func TestRestartWhileAnotherNamespaceHoldsTheDisk(t *testing.T) {

@@ -60,12 +60,13 @@ func loopMount(img, mnt string) error {
 
 // attachedLoop returns the loop device f is still attached to, open, or no device.
 // A disk unmounted here lives on while another mount namespace holds a copy of its
-// mount: every container a runtime sets up clones the host's mounts for a moment,
-// and a long-lived one (a gVisor sandbox) for its life. The kernel keeps that
-// filesystem, with changes not yet written to the image, until the copy goes. A
-// second loop device on the image would be a second ext4 on the same blocks, blind
-// to them: a container started again that way lost files it had just written. On
-// the device that is still attached, the mount gets the kernel's live filesystem.
+// mount: every container a runtime sets up clones the host's mounts until it has
+// moved into its own root, and a command run in an image being built (unshare
+// --mount) for its whole run. The kernel keeps that filesystem, with changes not yet
+// written to the image, until the copy goes. A second loop device on the image would
+// be a second ext4 on the same blocks, blind to them: a container started again that
+// way lost files it had just written. On the device that is still attached, the mount
+// gets the kernel's live filesystem.
 func attachedLoop(f *os.File) (string, *os.File, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
