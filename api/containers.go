@@ -72,6 +72,10 @@ type ContainersConfig struct {
 	Containers ContainerManager
 	// StoredFiles, when set, lets POST /v1/containers/{id}/files copy a Files API file in.
 	StoredFiles sandbox.InputFiles
+	// Runner checks exec and python requests and seats them in its limiter, as it does
+	// the Messages API's bash and Python calls (nil: checks with no limiter and the
+	// sandbox's default timeout).
+	Runner *tools.Runner
 	// MaxUploadBytes caps a multipart upload into a container (default 500 MiB, the
 	// Files API's limit).
 	MaxUploadBytes int64
@@ -86,6 +90,9 @@ func (s *Server) registerContainerRoutes() {
 	}
 	if s.MaxUploadBytes == 0 {
 		s.MaxUploadBytes = 500 << 20
+	}
+	if s.Runner == nil {
+		s.Runner = &tools.Runner{}
 	}
 	s.handle("POST", "/v1/containers", s.createContainer)
 	s.handle("GET", "/v1/containers", s.listContainers)
@@ -385,9 +392,9 @@ func (s *Server) deleteContainer(w http.ResponseWriter, r *http.Request) error {
 }
 
 type execRequest struct {
-	Command   *string `json:"command"`
-	TimeoutMS *int64  `json:"timeout_ms"`
-	Stream    bool    `json:"stream"`
+	Command   string `json:"command"`
+	TimeoutMS *int64 `json:"timeout_ms"`
+	Stream    bool   `json:"stream"`
 }
 
 func (s *Server) execContainer(w http.ResponseWriter, r *http.Request) error {
@@ -399,31 +406,26 @@ func (s *Server) execContainer(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Command == nil || strings.TrimSpace(*req.Command) == "" {
-		return errdefs.New(errdefs.ErrInvalid, "", "command: is required")
-	}
 	timeout, err := timeoutOf(req.TimeoutMS)
 	if err != nil {
 		return err
 	}
-	ereq := sandbox.ExecRequest{Command: *req.Command, Timeout: timeout}
-	if sc, ok := s.Containers.(StreamingContainers); ok && wantsStream(r, req.Stream) {
-		return s.streamRun(w, r, func(out sandbox.OutputFunc) (*sandbox.ExecResult, error) {
-			return sc.ExecStream(r.Context(), workspace(r), id, ereq, out)
-		})
-	}
-	res, err := s.Containers.Exec(r.Context(), workspace(r), id, ereq)
+	ereq, err := s.Runner.ExecRequest(req.Command, timeout)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toExecResultJSON(res))
-	return nil
+	ws := workspace(r)
+	return s.runCode(w, r, req.Stream, func(ctx context.Context) (*sandbox.ExecResult, error) {
+		return s.Containers.Exec(ctx, ws, id, ereq)
+	}, func(ctx context.Context, sc StreamingContainers, out sandbox.OutputFunc) (*sandbox.ExecResult, error) {
+		return sc.ExecStream(ctx, ws, id, ereq, out)
+	})
 }
 
 type pythonRequest struct {
-	Code      *string `json:"code"`
-	TimeoutMS *int64  `json:"timeout_ms"`
-	Stream    bool    `json:"stream"`
+	Code      string `json:"code"`
+	TimeoutMS *int64 `json:"timeout_ms"`
+	Stream    bool   `json:"stream"`
 }
 
 func (s *Server) pythonContainer(w http.ResponseWriter, r *http.Request) error {
@@ -435,20 +437,39 @@ func (s *Server) pythonContainer(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.Code == nil {
-		return errdefs.New(errdefs.ErrInvalid, "", "code: is required")
-	}
 	timeout, err := timeoutOf(req.TimeoutMS)
 	if err != nil {
 		return err
 	}
-	preq := sandbox.PythonRequest{Code: *req.Code, Timeout: timeout}
-	if sc, ok := s.Containers.(StreamingContainers); ok && wantsStream(r, req.Stream) {
+	preq, err := s.Runner.PythonRequest(req.Code, timeout)
+	if err != nil {
+		return err
+	}
+	ws := workspace(r)
+	return s.runCode(w, r, req.Stream, func(ctx context.Context) (*sandbox.ExecResult, error) {
+		return s.Containers.RunPython(ctx, ws, id, preq)
+	}, func(ctx context.Context, sc StreamingContainers, out sandbox.OutputFunc) (*sandbox.ExecResult, error) {
+		return sc.RunPythonStream(ctx, ws, id, preq, out)
+	})
+}
+
+// runCode runs a checked exec or python request under an execution seat of the
+// Runner's limiter: through stream when the request asks for a stream and the manager
+// can deliver one, through run otherwise.
+func (s *Server) runCode(w http.ResponseWriter, r *http.Request, wantStream bool,
+	run func(ctx context.Context) (*sandbox.ExecResult, error),
+	stream func(ctx context.Context, sc StreamingContainers, out sandbox.OutputFunc) (*sandbox.ExecResult, error)) error {
+	ctx, release, err := s.Runner.Admit(r.Context(), workspace(r))
+	if err != nil {
+		return err
+	}
+	defer release()
+	if sc, ok := s.Containers.(StreamingContainers); ok && wantsStream(r, wantStream) {
 		return s.streamRun(w, r, func(out sandbox.OutputFunc) (*sandbox.ExecResult, error) {
-			return sc.RunPythonStream(r.Context(), workspace(r), id, preq, out)
+			return stream(ctx, sc, out)
 		})
 	}
-	res, err := s.Containers.RunPython(r.Context(), workspace(r), id, preq)
+	res, err := run(ctx)
 	if err != nil {
 		return err
 	}

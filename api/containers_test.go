@@ -22,6 +22,7 @@ import (
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/tools"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -545,11 +546,12 @@ func TestContainersErrors(t *testing.T) {
 		{"other workspace python", call{method: "POST", path: other + "/python", key: "key2", body: jsonBody(`{"code":"1"}`)}, 404, "not_found_error", ""},
 		{"other workspace edit", call{method: "POST", path: other + "/edit", key: "key2", body: jsonBody(`{"command":"view","path":"a"}`)}, 404, "not_found_error", ""},
 		{"other workspace list files", call{method: "GET", path: other + "/files", key: "key2"}, 404, "not_found_error", ""},
-		{"missing command", call{method: "POST", path: other + "/exec", body: jsonBody(`{}`)}, 400, "invalid_request_error", ""},
-		{"blank command", call{method: "POST", path: other + "/exec", body: jsonBody(`{"command":"  "}`)}, 400, "invalid_request_error", ""},
+		{"missing command", call{method: "POST", path: other + "/exec", body: jsonBody(`{}`)}, 400, "invalid_request_error", "invalid_tool_input"},
+		{"blank command", call{method: "POST", path: other + "/exec", body: jsonBody(`{"command":"  "}`)}, 400, "invalid_request_error", "invalid_tool_input"},
 		{"bad json", call{method: "POST", path: other + "/exec", body: jsonBody(`{"command":`)}, 400, "invalid_request_error", ""},
 		{"negative timeout", call{method: "POST", path: other + "/exec", body: jsonBody(`{"command":"echo hi","timeout_ms":-1}`)}, 400, "invalid_request_error", ""},
-		{"missing code", call{method: "POST", path: other + "/python", body: jsonBody(`{}`)}, 400, "invalid_request_error", ""},
+		{"missing code", call{method: "POST", path: other + "/python", body: jsonBody(`{}`)}, 400, "invalid_request_error", "invalid_tool_input"},
+		{"empty code", call{method: "POST", path: other + "/python", body: jsonBody(`{"code":""}`)}, 400, "invalid_request_error", "invalid_tool_input"},
 		{"edit bad command", call{method: "POST", path: other + "/edit", body: jsonBody(`{"command":"delete","path":"a"}`)}, 400, "invalid_request_error", ""},
 		{"edit missing path", call{method: "POST", path: other + "/edit", body: jsonBody(`{"command":"view"}`)}, 400, "invalid_request_error", ""},
 		{"edit traversal", call{method: "POST", path: other + "/edit", body: jsonBody(`{"command":"view","path":"../../etc/passwd"}`)}, 400, "invalid_request_error", ""},
@@ -608,6 +610,39 @@ func TestContainersErrors(t *testing.T) {
 	do(t, srv, call{method: "POST", path: other + "/exec", body: jsonBody(`{"command":"echo hi","timeout_ms":2500}`)})
 	if fake.lastExec.Timeout != 2500*time.Millisecond {
 		t.Errorf("Timeout = %v, want 2.5s", fake.lastExec.Timeout)
+	}
+}
+
+// exec and python take a seat of the same limiter as the Messages API's code execution,
+// and run with its runner's timeout when the request names none.
+func TestContainersRunThroughTheRunner(t *testing.T) {
+	fake := newFakeContainers(testNow)
+	lim := &tools.Limiter{PerWorkspace: 1, Global: 2, Queue: 2, Wait: time.Millisecond}
+	runner := &tools.Runner{Limiter: lim, Timeout: 7 * time.Second}
+	srv := httptest.NewServer(New(Config{Auth: keyAuth{"key1": "ws1"},
+		ContainersConfig: ContainersConfig{Containers: fake, Runner: runner}}))
+	t.Cleanup(srv.Close)
+	_, _, body := do(t, srv, call{method: "POST", path: "/v1/containers", body: jsonBody(`{}`)})
+	var c struct{ ID string }
+	if err := json.Unmarshal(body, &c); err != nil || c.ID == "" {
+		t.Fatalf("create: %s", body)
+	}
+	if status, _, body := do(t, srv, call{method: "POST", path: "/v1/containers/" + c.ID + "/exec", body: jsonBody(`{"command":"echo hi"}`)}); status != 200 {
+		t.Fatalf("exec: %d %s", status, body)
+	}
+	if fake.lastExec.Timeout != 7*time.Second {
+		t.Errorf("Timeout = %v, want the runner's 7s", fake.lastExec.Timeout)
+	}
+	_, release, err := lim.Acquire(context.Background(), "ws1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for _, route := range []string{"exec", "python"} {
+		status, hdr, body := do(t, srv, call{method: "POST", path: "/v1/containers/" + c.ID + "/" + route, body: jsonBody(`{"command":"echo hi","code":"1"}`)})
+		if status != 429 || hdr.Get("Retry-After") == "" {
+			t.Errorf("%s with the workspace's seat taken: %d retry-after %q %s, want 429 with retry-after", route, status, hdr.Get("Retry-After"), body)
+		}
 	}
 }
 

@@ -166,9 +166,12 @@ func (r *Runner) bash(ctx context.Context, ws codebox.WorkspaceID, id string, in
 			// Every command runs in a fresh shell, so a restart has nothing to reset.
 			return &Result{Tool: Bash, Stdout: "", ReturnCode: 0}, nil
 		}
-		return errorResult(Bash, errdefs.CodeInvalidToolInput, "command is required"), nil
 	}
-	res, err := r.sb.Exec(ctx, ws, id, sandbox.ExecRequest{Command: *in.Command, Timeout: r.Timeout})
+	req, err := r.ExecRequest(deref(in.Command), 0)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.sb.Exec(ctx, ws, id, req)
 	if err != nil {
 		return nil, err
 	}
@@ -182,15 +185,16 @@ func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version
 	if msg := decodeInput(input, &in); msg != "" {
 		return errorResult(Python, errdefs.CodeInvalidToolInput, "%s", msg), nil
 	}
-	if in.Code == nil || *in.Code == "" {
-		return errorResult(Python, errdefs.CodeInvalidToolInput, "code is required"), nil
+	var timeout time.Duration
+	if version == CodeExecution20260521 {
+		timeout = r.CellTimeout
+	}
+	req, err := r.PythonRequest(deref(in.Code), timeout)
+	if err != nil {
+		return nil, err
 	}
 	if PersistentPython(version) {
-		timeout := r.Timeout
-		if version == CodeExecution20260521 && r.CellTimeout > 0 {
-			timeout = r.CellTimeout
-		}
-		res, err := r.sb.RunPython(ctx, ws, id, sandbox.PythonRequest{Code: *in.Code, Timeout: timeout})
+		res, err := r.sb.RunPython(ctx, ws, id, req)
 		if err != nil {
 			return nil, err
 		}
@@ -198,16 +202,23 @@ func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version
 	}
 	// The legacy tool runs each call in a fresh interpreter. The code travels base64
 	// encoded in the command line, so no quoting can break out of it.
-	if len(*in.Code) > maxLegacyCode {
+	if len(req.Code) > maxLegacyCode {
 		return errorResult(Python, errdefs.CodeInvalidToolInput, "code is longer than %d bytes", maxLegacyCode), nil
 	}
 	cmd := "exec python3 -c 'import base64,sys; sys.argv=[\"-c\"]; " +
-		"exec(compile(base64.b64decode(\"" + base64.StdEncoding.EncodeToString([]byte(*in.Code)) + "\").decode(), \"<code>\", \"exec\"))'"
-	res, err := r.sb.Exec(ctx, ws, id, sandbox.ExecRequest{Command: cmd, Timeout: r.Timeout})
+		"exec(compile(base64.b64decode(\"" + base64.StdEncoding.EncodeToString([]byte(req.Code)) + "\").decode(), \"<code>\", \"exec\"))'"
+	res, err := r.sb.Exec(ctx, ws, id, sandbox.ExecRequest{Command: cmd, Timeout: req.Timeout})
 	if err != nil {
 		return nil, err
 	}
 	return execResult(Python, res), nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func execResult(tool string, res *sandbox.ExecResult) *Result {

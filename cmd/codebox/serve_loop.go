@@ -94,6 +94,8 @@ func setupLoop(ctx context.Context, a *app) error {
 		runner.Limiter = &tools.Limiter{Global: cfg.Executions.Global, PerWorkspace: cfg.Executions.PerWorkspace,
 			Queue: cfg.Executions.Queue, Wait: cfg.Executions.Wait}
 		lc.Runner = runner
+		// The containers API runs code with the same checks, timeout and limiter.
+		a.api.ContainersConfig.Runner = runner
 		lc.Libraries, lc.Commands = imageContents(a)
 		lc.LimitsText = fmt.Sprintf("%s of memory, %s of disk, %g CPU", a.cfg.sandboxConfig.Memory.String(),
 			a.cfg.sandboxConfig.Disk.String(), a.cfg.sandboxConfig.CPUs)
