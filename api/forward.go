@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,23 +14,38 @@ import (
 
 // forwardCount passes a count_tokens request through and copies upstream's answer back.
 func (s *Server) forwardCount(w http.ResponseWriter, r *http.Request, f provider.CountForwarder, body []byte, model, upstream string) error {
-	body, err := withModel(body, model, upstream)
+	resp, done, err := s.sendUpstream(w, r, f.ForwardCountTokens, body, model, upstream)
 	if err != nil {
 		return err
 	}
-	began := time.Now()
-	resp, err := f.ForwardCountTokens(r.Context(), body, r.Header)
-	if err != nil {
-		s.observeForward(model, began, 0, err)
-		return err
-	}
-	defer resp.Body.Close()
-	defer s.observeForward(model, began, resp.StatusCode, nil)
-	writeUpstreamHead(w, resp)
+	defer done()
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		s.Logger.Warn("forwarded response cut", "request_id", requestID(r.Context()), "err", err)
 	}
 	return nil
+}
+
+// sendUpstream sends a passed-through request body, under the upstream model name,
+// with send, and writes upstream's status and headers to w. The caller copies the
+// answer's body and then calls done, which closes it and observes the call.
+func (s *Server) sendUpstream(w http.ResponseWriter, r *http.Request,
+	send func(ctx context.Context, body []byte, header http.Header) (*http.Response, error),
+	body []byte, model, upstream string) (_ *http.Response, done func(), _ error) {
+	body, err := withModel(body, model, upstream)
+	if err != nil {
+		return nil, nil, err
+	}
+	began := time.Now()
+	resp, err := send(r.Context(), body, r.Header)
+	if err != nil {
+		s.observeForward(model, began, 0, err)
+		return nil, nil, err
+	}
+	writeUpstreamHead(w, resp)
+	return resp, func() {
+		s.observeForward(model, began, resp.StatusCode, nil)
+		resp.Body.Close()
+	}, nil
 }
 
 // writeUpstreamHead copies a forwarded answer's status and the headers a client acts on
@@ -59,19 +75,11 @@ func withModel(body []byte, model, upstream string) ([]byte, error) {
 // forward passes the request through to a driver that speaks Anthropic's wire format,
 // metering the tokens the answer reports.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, f provider.Forwarder, body []byte, model, upstream string) error {
-	body, err := withModel(body, model, upstream)
+	resp, done, err := s.sendUpstream(w, r, f.Forward, body, model, upstream)
 	if err != nil {
 		return err
 	}
-	began := time.Now()
-	resp, err := f.Forward(r.Context(), body, r.Header)
-	if err != nil {
-		s.observeForward(model, began, 0, err)
-		return err
-	}
-	defer resp.Body.Close()
-	defer s.observeForward(model, began, resp.StatusCode, nil)
-	writeUpstreamHead(w, resp)
+	defer done()
 	var meter usageSniffer
 	meter.sse = strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
 	// What upstream answered is metered even when the client leaves mid-answer: the
