@@ -54,6 +54,10 @@ type Options struct {
 	Progress io.Writer
 	// Force rebuilds even if an image for the recipe exists.
 	Force bool
+	// Base is the recipe Recipe adds to (a custom image's is DefaultRecipe). When
+	// Base's image is built, the new image is made from a copy of it, installing only
+	// what Recipe adds, instead of from scratch.
+	Base *Recipe
 }
 
 // Lookup returns the image in dir built from DefaultRecipe, or an error wrapping
@@ -144,7 +148,21 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("image: building the image needs root (mmdebstrap, chroot)")
 	}
-	for _, bin := range []string{"mmdebstrap", "unshare", "chroot", "mount"} {
+	var base *Image
+	var extraPkgs []string
+	var extraWheels []Wheel
+	if opts.Base != nil {
+		if pkgs, wheels, ok := derivable(r, opts.Base); ok {
+			if img, err := LookupRecipe(dir, opts.Base); err == nil {
+				base, extraPkgs, extraWheels = img, pkgs, wheels
+			}
+		}
+	}
+	tools := []string{"unshare", "chroot", "mount", "cp"}
+	if base == nil {
+		tools = append(tools, "mmdebstrap")
+	}
+	for _, bin := range tools {
 		if _, err := exec.LookPath(bin); err != nil {
 			return nil, fmt.Errorf("image: %s is required to build the image (scripts/deps.sh installs it): %w", bin, err)
 		}
@@ -176,8 +194,14 @@ func Build(ctx context.Context, opts Options) (img *Image, err error) {
 	defer logf.Close()
 	b.log = logf
 
-	p.Stage("build", "image %s (Debian %s, %d packages) in %s", b.hash, r.Suite, len(r.Packages), dir)
-	m, err := b.run(ctx)
+	var m *Manifest
+	if base != nil {
+		p.Stage("build", "image %s from image %s, with %d more packages and %d more wheels, in %s", b.hash, base.Hash, len(extraPkgs), len(extraWheels), dir)
+		m, err = b.derive(ctx, base, extraPkgs, extraWheels)
+	} else {
+		p.Stage("build", "image %s (Debian %s, %d packages) in %s", b.hash, r.Suite, len(r.Packages), dir)
+		m, err = b.run(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +305,13 @@ func (b *builder) run(ctx context.Context) (*Manifest, error) {
 	if err := b.setup(); err != nil {
 		return nil, err
 	}
+	return b.finish(ctx, purged)
+}
+
+// finish completes a root filesystem whose packages and wheels are installed: the
+// recipe's files, bytecode, privileges, verification; and returns its manifest.
+func (b *builder) finish(ctx context.Context, purged []string) (*Manifest, error) {
+	r := b.recipe
 	if err := b.copyFiles(); err != nil {
 		return nil, err
 	}

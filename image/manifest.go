@@ -21,6 +21,9 @@ const ManifestFile = "manifest.json"
 type Manifest struct {
 	Hash   string  `json:"hash"`
 	Recipe *Recipe `json:"recipe"`
+	// Base is the hash of the image this one was made from a copy of; empty for an
+	// image bootstrapped from scratch.
+	Base string `json:"base,omitempty"`
 	// BuiltAt is when the build finished; BuildSeconds how long it took.
 	BuiltAt      time.Time `json:"built_at"`
 	BuildSeconds float64   `json:"build_seconds"`

@@ -61,7 +61,7 @@ func (b *builder) setup() error {
 		},
 		// Containers have no network: no resolver to name.
 		func() error {
-			return writeFile(filepath.Join(root, "etc/resolv.conf"), "# no network in codebox containers\n")
+			return writeFile(filepath.Join(root, "etc/resolv.conf"), noResolver)
 		},
 		func() error { return setMatplotlibBackend(filepath.Join(root, "etc/matplotlibrc")) },
 		func() error { return appendSitecustomize(root) },

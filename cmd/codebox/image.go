@@ -72,6 +72,8 @@ image's name keeps serving its previous build.`,
 				if opts.Recipe, err = image.LoadRecipeFile(recipe); err != nil {
 					return err
 				}
+				// Made from a copy of the default image when that is built.
+				opts.Base = image.DefaultRecipe()
 			}
 			img, err := image.Build(cmd.Context(), opts)
 			if err != nil {
