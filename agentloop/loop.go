@@ -70,10 +70,14 @@ type Config struct {
 	PingInterval time.Duration
 	// Libraries are the image's Python packages for the system prompt (default
 	// DefaultLibraries); LimitsText describes the container's limits.
-	Libraries  []string
-	Commands   []string
-	LimitsText string
-	Now        func() time.Time
+	Libraries []string
+	Commands  []string
+	// ImageContents lists the working Python libraries and commands of a custom
+	// image, for the system prompt of its containers; nil, or an empty answer, means
+	// Libraries and Commands.
+	ImageContents func(image string) (libraries, commands []string)
+	LimitsText    string
+	Now           func() time.Time
 	// Observer, if set, is told how each model turn went (metrics).
 	Observer TurnObserver
 }
@@ -176,7 +180,7 @@ func (l *Loop) UpstreamRequest(ctx context.Context, ws codebox.WorkspaceID, req 
 		}
 	}
 	preq.Messages = convert(req.Messages, names).messages
-	l.addCodeExecution(preq, req.CodeExecution, uploadList)
+	l.addCodeExecution(preq, req.CodeExecution, req.ContainerImage, uploadList)
 	return preq, nil
 }
 
@@ -191,8 +195,8 @@ func baseRequest(req *Request, upstream string) *provider.Request {
 
 // addCodeExecution shows the model the code execution tool of the given version: its
 // sub-tools as client tools and the system addendum naming the uploaded files.
-func (l *Loop) addCodeExecution(preq *provider.Request, version string, uploads []string) {
-	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(version, uploads)}
+func (l *Loop) addCodeExecution(preq *provider.Request, version, image string, uploads []string) {
+	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(version, image, uploads)}
 	preq.System = append(append([]provider.Block(nil), preq.System...), addendum)
 	preq.Tools = append([]provider.Tool(nil), preq.Tools...)
 	for _, d := range tools.Definitions(version) {
@@ -367,7 +371,7 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 
 	conv := convert(req.Messages, names)
 	r.preq.Messages = conv.messages
-	l.addCodeExecution(r.preq, req.CodeExecution, uploadList)
+	l.addCodeExecution(r.preq, req.CodeExecution, ctr.Image, uploadList)
 
 	// Calls the client sent back unanswered run first; their results open the response.
 	for _, p := range conv.pending {

@@ -20,16 +20,10 @@ var DefaultLibraries = []string{
 // DefaultCommands are the documented command-line tools of the image.
 var DefaultCommands = []string{"unzip", "unrar", "7z", "bc", "rg", "fd", "sqlite3"}
 
-// systemAddendum tells the model about the container it is working in.
-func (l *Loop) systemAddendum(version string, uploads []string) string {
-	libs := l.cfg.Libraries
-	if len(libs) == 0 {
-		libs = DefaultLibraries
-	}
-	cmds := l.cfg.Commands
-	if len(cmds) == 0 {
-		cmds = DefaultCommands
-	}
+// systemAddendum tells the model about the container it is working in, which runs
+// image ("" for the built-in one).
+func (l *Loop) systemAddendum(version, image string, uploads []string) string {
+	libs, cmds := l.contents(image)
 	var b strings.Builder
 	b.WriteString("You have a sandboxed Linux (x86_64) container for running code, through the tools ")
 	var names []string
@@ -53,4 +47,25 @@ func (l *Loop) systemAddendum(version string, uploads []string) string {
 	b.WriteString("- Limits: " + l.cfg.LimitsText + ". A call that runs past its time limit is killed.\n")
 	b.WriteString("- Call the tools directly; do not describe the calls. When you are done, answer the user in text.")
 	return b.String()
+}
+
+// contents returns the Python libraries and commands of image ("" for the built-in
+// one).
+func (l *Loop) contents(image string) (libs, cmds []string) {
+	if image != "" && l.cfg.ImageContents != nil {
+		libs, cmds = l.cfg.ImageContents(image)
+	}
+	if len(libs) == 0 {
+		libs = l.cfg.Libraries
+	}
+	if len(libs) == 0 {
+		libs = DefaultLibraries
+	}
+	if len(cmds) == 0 {
+		cmds = l.cfg.Commands
+	}
+	if len(cmds) == 0 {
+		cmds = DefaultCommands
+	}
+	return libs, cmds
 }

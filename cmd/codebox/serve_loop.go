@@ -97,6 +97,7 @@ func setupLoop(ctx context.Context, a *app) error {
 		// The containers API runs code with the same checks, timeout and limiter.
 		a.api.ContainersConfig.Runner = runner
 		lc.Libraries, lc.Commands = imageContents(a)
+		lc.ImageContents = customImageContents(a)
 		lc.LimitsText = fmt.Sprintf("%s of memory, %s of disk, %g CPU", a.cfg.sandboxConfig.Memory.String(),
 			a.cfg.sandboxConfig.Disk.String(), a.cfg.sandboxConfig.CPUs)
 	}
@@ -136,14 +137,26 @@ func loadScripts(path string) (map[string]provider.Model, error) {
 	return out, nil
 }
 
-// imageContents lists the image's working Python libraries and commands from its
-// manifest, for the model's system prompt; nil when there is no manifest.
+// imageContents lists the default image's working Python libraries and commands from
+// its manifest, for the model's system prompt; nil when there is no manifest.
 func imageContents(a *app) (libs, cmds []string) {
-	dir := a.cfg.sandboxConfig.ImageDir
-	if dir == "" {
-		dir = filepath.Join(a.cfg.DataDir, "images")
+	return manifestContents(image.Lookup(imageDir(a)))
+}
+
+// customImageContents lists a custom image's, for the system prompt of its containers.
+func customImageContents(a *app) func(name string) (libs, cmds []string) {
+	dir := imageDir(a)
+	return func(name string) (libs, cmds []string) { return manifestContents(image.Resolve(dir, name)) }
+}
+
+func imageDir(a *app) string {
+	if dir := a.cfg.sandboxConfig.ImageDir; dir != "" {
+		return dir
 	}
-	img, err := image.Lookup(dir)
+	return filepath.Join(a.cfg.DataDir, "images")
+}
+
+func manifestContents(img *image.Image, err error) (libs, cmds []string) {
 	if err != nil || img.Manifest == nil {
 		return nil, nil
 	}
