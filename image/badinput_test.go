@@ -56,7 +56,7 @@ func TestBuildBadInput(t *testing.T) {
 		t.Errorf("small's packages lack figlet: %v", img.Manifest.Packages)
 	}
 	for _, f := range []string{"usr/bin/figlet", "opt/extra/marker"} {
-		if _, err := os.Stat(filepath.Join(img.RootFS, f)); err != nil {
+		if _, err := os.Lstat(filepath.Join(img.RootFS, f)); err != nil {
 			t.Errorf("small: %v", err)
 		}
 	}

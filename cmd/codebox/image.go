@@ -162,6 +162,9 @@ func printImageInfo(w io.Writer, img *image.Image) error {
 	fmt.Fprintf(tw, "Image:\t%s\n", name)
 	fmt.Fprintf(tw, "Root filesystem:\t%s\n", img.RootFS)
 	fmt.Fprintf(tw, "Recipe hash:\t%s\n", m.Hash)
+	if m.Base != "" {
+		fmt.Fprintf(tw, "Made from:\t%s (a copy, with the recipe's additions)\n", m.Base)
+	}
 	fmt.Fprintf(tw, "Debian:\t%s (%d packages)\n", m.Recipe.Suite, len(m.Packages))
 	fmt.Fprintf(tw, "Python:\t%s\n", m.Python)
 	fmt.Fprintf(tw, "Size:\t%.0f MiB\n", float64(m.SizeBytes)/(1<<20))
