@@ -99,3 +99,30 @@ func TestForwardedStreamMeteredOnDisconnect(t *testing.T) {
 		t.Errorf("usage = %+v, want 1 request of 25 input and 1 output tokens", sum)
 	}
 }
+
+// A message_delta's usage replaces only the counts it reports; those of message_start
+// it leaves out are kept.
+func TestUsageSnifferKeepsCountsADeltaLeavesOut(t *testing.T) {
+	stream := "event: message_start\n" +
+		`data: {"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":10,"output_tokens":1,"cache_read_input_tokens":3}}}` + "\n\n" +
+		"event: message_delta\n" +
+		`data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":20}}` + "\n\n"
+	u := usageSniffer{sse: true}
+	// Fed in small pieces, as a network read would split it.
+	for b := []byte(stream); len(b) > 0; {
+		n := min(7, len(b))
+		u.Write(b[:n])
+		b = b[n:]
+	}
+	got, id, ok := u.result()
+	want := provider.Usage{InputTokens: 10, OutputTokens: 20, CacheReadInputTokens: 3}
+	if !ok || id != "msg_1" || got.Usage != want {
+		t.Errorf("result = %+v %q %v, want %+v msg_1 true", got.Usage, id, ok, want)
+	}
+	var json usageSniffer
+	json.Write([]byte(`{"id":"msg_2","usage":{"input_tokens":4,"output_tokens":5,"cache_creation_input_tokens":6}}`))
+	got, id, ok = json.result()
+	if want := (provider.Usage{InputTokens: 4, OutputTokens: 5, CacheCreationInputTokens: 6}); !ok || id != "msg_2" || got.Usage != want {
+		t.Errorf("JSON result = %+v %q %v, want %+v msg_2 true", got.Usage, id, ok, want)
+	}
+}

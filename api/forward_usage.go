@@ -23,26 +23,14 @@ type usageSniffer struct {
 // maxSniffed bounds what the sniffer keeps: a JSON answer, or one SSE line.
 const maxSniffed = 8 << 20
 
-type sniffedUsage struct {
-	InputTokens              *int64 `json:"input_tokens"`
-	OutputTokens             *int64 `json:"output_tokens"`
-	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
-	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
-}
-
-func (u *usageSniffer) apply(su *sniffedUsage) {
-	if su == nil {
+// apply takes the counts a usage object reports. Decoding over the counts so far
+// keeps those it leaves out: a message_delta may report only some.
+func (u *usageSniffer) apply(raw json.RawMessage) {
+	if len(raw) == 0 || string(raw) == "null" {
 		return
 	}
-	u.found = true
-	for _, f := range []struct {
-		src *int64
-		dst *int64
-	}{{su.InputTokens, &u.usage.InputTokens}, {su.OutputTokens, &u.usage.OutputTokens},
-		{su.CacheCreationInputTokens, &u.usage.CacheCreationInputTokens}, {su.CacheReadInputTokens, &u.usage.CacheReadInputTokens}} {
-		if f.src != nil {
-			*f.dst = *f.src
-		}
+	if json.Unmarshal(raw, &u.usage.Usage) == nil {
+		u.found = true
 	}
 }
 
@@ -79,10 +67,10 @@ func (u *usageSniffer) line(l []byte) {
 	}
 	var ev struct {
 		Message *struct {
-			ID    string        `json:"id"`
-			Usage *sniffedUsage `json:"usage"`
+			ID    string          `json:"id"`
+			Usage json.RawMessage `json:"usage"`
 		} `json:"message"`
-		Usage *sniffedUsage `json:"usage"`
+		Usage json.RawMessage `json:"usage"`
 	}
 	if json.Unmarshal(data, &ev) != nil {
 		return
@@ -97,8 +85,8 @@ func (u *usageSniffer) line(l []byte) {
 func (u *usageSniffer) result() (agentloop.Usage, string, bool) {
 	if !u.sse && !u.tooLong {
 		var m struct {
-			ID    string        `json:"id"`
-			Usage *sniffedUsage `json:"usage"`
+			ID    string          `json:"id"`
+			Usage json.RawMessage `json:"usage"`
 		}
 		if json.Unmarshal(u.buf, &m) == nil {
 			u.id = m.ID

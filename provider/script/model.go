@@ -45,18 +45,12 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 	if turn.Error != nil && (!turn.Error.MidStream || events == nil) {
 		return nil, provider.UpstreamError(turn.Error.Status, turn.Error.Message, nil)
 	}
-	u := turn.usage(requestBytes(req))
 	resp := &provider.Response{
 		ID:           fmt.Sprintf("msg_script_%d", idx),
 		Model:        req.Model,
 		StopReason:   turn.stopReason(),
 		StopSequence: turn.StopSequence,
-		Usage: provider.Usage{
-			InputTokens:              u.InputTokens,
-			OutputTokens:             u.OutputTokens,
-			CacheCreationInputTokens: u.CacheCreationInputTokens,
-			CacheReadInputTokens:     u.CacheReadInputTokens,
-		},
+		Usage:        turn.usage(requestBytes(req)),
 	}
 	for j, sb := range turn.Content {
 		b := toProvider(sb, idx, j)

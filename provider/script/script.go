@@ -71,11 +71,11 @@ type Script struct {
 
 // Turn is one canned model turn, or an upstream failure.
 type Turn struct {
-	Content      []Block `json:"content"`
-	StopReason   string  `json:"stop_reason,omitempty"`
-	StopSequence string  `json:"stop_sequence,omitempty"`
-	Usage        *Usage  `json:"usage,omitempty"`
-	Error        *Error  `json:"error,omitempty"`
+	Content      []Block         `json:"content"`
+	StopReason   string          `json:"stop_reason,omitempty"`
+	StopSequence string          `json:"stop_sequence,omitempty"`
+	Usage        *provider.Usage `json:"usage,omitempty"`
+	Error        *Error          `json:"error,omitempty"`
 }
 
 // Block is one block of a canned turn.
@@ -87,14 +87,6 @@ type Block struct {
 	ID        string          `json:"id,omitempty"`
 	Name      string          `json:"name,omitempty"`
 	Input     json.RawMessage `json:"input,omitempty"`
-}
-
-// Usage is a turn's token counts.
-type Usage struct {
-	InputTokens              int64 `json:"input_tokens"`
-	OutputTokens             int64 `json:"output_tokens"`
-	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens,omitempty"`
-	CacheReadInputTokens     int64 `json:"cache_read_input_tokens,omitempty"`
 }
 
 // Error is a simulated upstream failure: the HTTP status, the error type of the
@@ -272,11 +264,11 @@ func (t Turn) outputTokens() int64 {
 func estimate(bytes int) int64 { return int64(bytes/4) + 1 }
 
 // usage is the turn's usage; inputBytes is the size of the request's text.
-func (t Turn) usage(inputBytes int) Usage {
+func (t Turn) usage(inputBytes int) provider.Usage {
 	if t.Usage != nil {
 		return *t.Usage
 	}
-	return Usage{InputTokens: estimate(inputBytes), OutputTokens: t.outputTokens()}
+	return provider.Usage{InputTokens: estimate(inputBytes), OutputTokens: t.outputTokens()}
 }
 
 // splitText cuts s into up to three pieces on rune boundaries, for streaming.
