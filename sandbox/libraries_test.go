@@ -55,7 +55,7 @@ func TestImageLibraries(t *testing.T) {
 	if len(rep.Modules) != len(image.DefaultRecipe().Modules) {
 		t.Errorf("verified %d modules, want %d", len(rep.Modules), len(image.DefaultRecipe().Modules))
 	}
-	if res.Files != nil && len(res.Files) > 0 {
+	if len(res.Files) > 0 {
 		var names []string
 		for _, f := range res.Files {
 			names = append(names, f.Path)
