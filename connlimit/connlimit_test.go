@@ -13,8 +13,10 @@ import (
 )
 
 // serve runs an HTTP server on loopback behind a Listener of max connections whose
-// handler, for /block, reports on entered and waits on block.
-func serve(t *testing.T, max int, entered, block chan struct{}) (*connlimit.Listener, string) {
+// handler, for /block, reports on entered and waits on block. Each time the server
+// marks a connection idle it sends on idle, if idle is not nil: a client reads its
+// response before the server has done so.
+func serve(t *testing.T, max int, entered, block, idle chan struct{}) (*connlimit.Listener, string) {
 	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -23,7 +25,13 @@ func serve(t *testing.T, max int, entered, block chan struct{}) (*connlimit.List
 	ln := connlimit.New(inner, max, func(c net.Conn) {
 		io.WriteString(c, "HTTP/1.1 529 full\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 	})
-	srv := &http.Server{ConnState: ln.ConnState, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	state := func(c net.Conn, s http.ConnState) {
+		ln.ConnState(c, s)
+		if s == http.StateIdle && idle != nil {
+			idle <- struct{}{}
+		}
+	}
+	srv := &http.Server{ConnState: state, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/block" {
 			entered <- struct{}{}
 			<-block
@@ -60,10 +68,13 @@ func dial(t *testing.T, addr string) net.Conn {
 // TestIdleMakesRoom: at the limit, the connection idle the longest is closed for the
 // new one.
 func TestIdleMakesRoom(t *testing.T) {
-	ln, addr := serve(t, 2, nil, nil)
+	idle := make(chan struct{}, 8)
+	ln, addr := serve(t, 2, nil, nil, idle)
 	first, second := dial(t, addr), dial(t, addr)
 	get(t, first, "/")
+	<-idle
 	get(t, second, "/")
+	<-idle
 	third := dial(t, addr)
 	if got := get(t, third, "/"); got != 200 {
 		t.Fatalf("third connection: %d", got)
@@ -84,7 +95,7 @@ func TestIdleMakesRoom(t *testing.T) {
 // through reject, and served again once one frees up.
 func TestBusyRefuses(t *testing.T) {
 	entered, block := make(chan struct{}), make(chan struct{})
-	_, addr := serve(t, 2, entered, block)
+	_, addr := serve(t, 2, entered, block, nil)
 	for range 2 {
 		c := dial(t, addr)
 		fmt.Fprint(c, "GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
