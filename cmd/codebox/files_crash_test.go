@@ -26,6 +26,7 @@ import (
 
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/ids"
 	"github.com/codebox-dev/codebox/store/sqlite"
 )
 
@@ -74,6 +75,16 @@ type child struct {
 
 const testAPIKey = "sk-cbx-test-key-for-child-servers-0123456789"
 
+// serveEnv is the environment of a child server: the test's, a parent cgroup of the
+// child's own, then env. A server limits its parent cgroup, and so removes it and
+// the empty cgroups in it when it stops: with the shared default it removed those of
+// containers that other tests' runtimes were creating ("open …/cpuset/codebox/
+// container_…/cpuset.cpus: no such file or directory" from runsc).
+func serveEnv(env ...string) []string {
+	parent := "CODEBOX_SANDBOX_CGROUP_PARENT=/codebox-test-" + strings.ToLower(ids.New("")[:12])
+	return append(append(os.Environ(), parent), env...)
+}
+
 // startChild runs `codebox serve` on a free loopback port over dataDir, without the
 // sandbox, and waits for its listening line.
 func startChild(tb testing.TB, dataDir string, extra ...string) *child {
@@ -86,7 +97,7 @@ func startChildEnv(tb testing.TB, dataDir string, env []string, extra ...string)
 	tb.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--sandbox=false", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(codeboxBinary(tb), args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = serveEnv(env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

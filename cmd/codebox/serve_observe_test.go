@@ -343,7 +343,7 @@ func runServeFailing(t *testing.T, dataDir string, extra ...string) (string, err
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, codeboxBinary(t), args...)
-	cmd.Env = append(os.Environ(), "CODEBOX_API_KEY="+testAPIKey)
+	cmd.Env = serveEnv("CODEBOX_API_KEY=" + testAPIKey)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -58,7 +58,7 @@ func serveOutcome(t *testing.T, dataDir string, args ...string) (out string, sta
 	defer cancel()
 	cmd := exec.CommandContext(ctx, codeboxBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0",
 		"--data-dir", dataDir, "--log-level", "warn"}, args...)...)
-	cmd.Env = append(os.Environ(), "CODEBOX_API_KEY="+testAPIKey)
+	cmd.Env = serveEnv("CODEBOX_API_KEY=" + testAPIKey)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
