@@ -72,6 +72,8 @@ func attachedLoop(f *os.File) (string, *os.File, error) {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return "", nil, fmt.Errorf("stat %s: %w", f.Name(), err)
 	}
+	// The kernel names the backing file by its absolute path with no symbolic link
+	// in it, as the containers' directory is (resolvePaths).
 	img, err := filepath.Abs(f.Name())
 	if err != nil {
 		return "", nil, err
