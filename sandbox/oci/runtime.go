@@ -6,15 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	runc "github.com/containerd/go-runc"
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
@@ -27,7 +31,9 @@ import (
 type Runtime struct {
 	binary string
 	root   string
-	args   []string
+	// rc drives the binary (runc's command line, which runsc shares) with the root and
+	// the global flags.
+	rc     *runc.Runc
 	gvisor bool
 	parent string
 	// ownsParent is set when this runtime limits the parent cgroup, which makes it
@@ -83,11 +89,12 @@ func New(cfg Config) (*Runtime, error) {
 	if err := limitParent(cfg.CgroupParent, cfg.ParentLimits); err != nil {
 		return nil, fmt.Errorf("%w: limits of the containers' cgroup: %v", errdefs.ErrUnavailable, err)
 	}
-	r := &Runtime{binary: bin, root: cfg.Root, args: cfg.Args, parent: path.Clean(cfg.CgroupParent),
+	r := &Runtime{binary: bin, root: cfg.Root, parent: path.Clean(cfg.CgroupParent),
 		ownsParent: cfg.ParentLimits != (ParentLimits{})}
+	r.rc = &runc.Runc{Command: bin, Root: cfg.Root, ExtraArgs: cfg.Args}
 	if filepath.Base(bin) == "runsc" {
 		r.gvisor = true
-		r.args = append(gvisorArgs(), r.args...) // flags and why: runsc.go
+		r.rc.ExtraArgs = append(gvisorArgs(), cfg.Args...) // flags and why: runsc.go
 	} else if err := raiseHostInotify(); err != nil {
 		return nil, fmt.Errorf("%w: raising the host's inotify limits for containers: %v", errdefs.ErrUnavailable, err) // why: userns.go
 	}
@@ -108,11 +115,6 @@ func checkBinary(bin string) error {
 		return fmt.Errorf("runtime %s does not work: %s --version: %v: %s", bin, filepath.Base(bin), err, tail(out, 1024))
 	}
 	return nil
-}
-
-func (r *Runtime) cmd(ctx context.Context, args ...string) *exec.Cmd {
-	all := append([]string{"--root", r.root}, r.args...)
-	return exec.CommandContext(ctx, r.binary, append(all, args...)...)
 }
 
 // Start writes config.json into the bundle and runs the container detached. The
@@ -161,9 +163,7 @@ func (r *Runtime) Start(ctx context.Context, cs *sandbox.ContainerSpec) error {
 		return err
 	}
 	defer devnull.Close()
-	c := r.cmd(ctx, "run", "--detach", "--bundle", cs.BundleDir, cs.ID)
-	c.Stdin, c.Stdout, c.Stderr = devnull, log, log
-	if err := c.Run(); err != nil {
+	if _, err := r.rc.Run(ctx, cs.ID, cs.BundleDir, &runc.CreateOpts{Detach: true, IO: fileIO{devnull, log}}); err != nil {
 		msg, _ := os.ReadFile(logPath)
 		// A half-created container must not linger.
 		r.Delete(context.WithoutCancel(ctx), cs.ID)
@@ -213,34 +213,31 @@ func tail(b []byte, n int) string {
 
 // Delete kills and removes the container; an absent one is not an error.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
-	out, err := r.cmd(ctx, "delete", "--force", id).CombinedOutput()
-	if err != nil {
+	if err := r.rc.Delete(ctx, id, &runc.DeleteOpts{Force: true}); err != nil {
 		if st, serr := r.State(ctx, id); serr == nil && st == sandbox.StateAbsent {
 			return nil
 		}
-		return fmt.Errorf("%s delete %s: %v: %s", filepath.Base(r.binary), id, err, tail(out, 1024))
+		return fmt.Errorf("%s delete %s: %w", filepath.Base(r.binary), id, err)
 	}
 	return nil
 }
 
-// State reports whether the container exists and runs.
+// State reports whether the container exists and runs. A failed state command is
+// told apart from an absent container by the runtime's list of containers, not by
+// the wording of its error.
 func (r *Runtime) State(ctx context.Context, id string) (sandbox.RunState, error) {
-	var stdout, stderr bytes.Buffer
-	c := r.cmd(ctx, "state", id)
-	c.Stdout, c.Stderr = &stdout, &stderr
-	if err := c.Run(); err != nil {
-		if strings.Contains(stderr.String(), "does not exist") || strings.Contains(stderr.String(), "not found") {
+	c, err := r.rc.State(ctx, id)
+	if err != nil {
+		ids, lerr := r.List(ctx)
+		if lerr != nil {
+			return sandbox.StateAbsent, fmt.Errorf("%s state %s: %w", filepath.Base(r.binary), id, errors.Join(err, lerr))
+		}
+		if !slices.Contains(ids, id) {
 			return sandbox.StateAbsent, nil
 		}
-		return sandbox.StateAbsent, fmt.Errorf("%s state %s: %v: %s", filepath.Base(r.binary), id, err, tail(stderr.Bytes(), 1024))
+		return sandbox.StateAbsent, fmt.Errorf("%s state %s: %w", filepath.Base(r.binary), id, err)
 	}
-	var st struct {
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &st); err != nil {
-		return sandbox.StateAbsent, err
-	}
-	if st.Status == "running" {
+	if c.Status == "running" {
 		return sandbox.StateRunning, nil
 	}
 	return sandbox.StateStopped, nil
@@ -248,17 +245,9 @@ func (r *Runtime) State(ctx context.Context, id string) (sandbox.RunState, error
 
 // List returns the IDs of the containers in this runtime's state root.
 func (r *Runtime) List(ctx context.Context) ([]string, error) {
-	out, err := r.cmd(ctx, "list", "--format", "json").Output()
+	list, err := r.rc.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s list: %w", filepath.Base(r.binary), err)
-	}
-	var list []struct {
-		ID string `json:"id"`
-	}
-	if s := bytes.TrimSpace(out); len(s) > 0 && !bytes.Equal(s, []byte("null")) {
-		if err := json.Unmarshal(s, &list); err != nil {
-			return nil, fmt.Errorf("%s list: %w", filepath.Base(r.binary), err)
-		}
 	}
 	ids := make([]string, 0, len(list))
 	for _, c := range list {
@@ -266,6 +255,19 @@ func (r *Runtime) List(ctx context.Context) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// fileIO gives a runtime command files for its stdio instead of pipes (runc.IO).
+type fileIO struct{ in, out *os.File }
+
+func (f fileIO) Set(c *exec.Cmd) { c.Stdin, c.Stdout, c.Stderr = f.in, f.out, f.out }
+
+func (fileIO) Close() error { return nil }
+
+func (fileIO) Stdin() io.WriteCloser { return nil }
+
+func (fileIO) Stdout() io.ReadCloser { return nil }
+
+func (fileIO) Stderr() io.ReadCloser { return nil }
 
 // OOMKills reads the memory cgroup's OOM-kill counter (cgroup v1 memory.oom_control, or
 // v2 memory.events).

@@ -1,9 +1,7 @@
 package oci
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -69,17 +67,9 @@ func (r *Runtime) limitUserNamespace(ctx context.Context, id string) error {
 
 // initPID returns the host PID of container id's init.
 func (r *Runtime) initPID(ctx context.Context, id string) (int, error) {
-	var stdout, stderr bytes.Buffer
-	c := r.cmd(ctx, "state", id)
-	c.Stdout, c.Stderr = &stdout, &stderr
-	if err := c.Run(); err != nil {
-		return 0, fmt.Errorf("state %s: %v: %s", id, err, tail(stderr.Bytes(), 512))
-	}
-	var st struct {
-		Pid int `json:"pid"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &st); err != nil {
-		return 0, err
+	st, err := r.rc.State(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("state %s: %w", id, err)
 	}
 	if st.Pid <= 0 {
 		return 0, errors.New("state " + id + ": no init pid")
