@@ -256,16 +256,10 @@ func (b *builder) run(ctx context.Context) (*Manifest, error) {
 	r := b.recipe
 	// Wheels are fetched first: a wrong hash or a missing release fails the build
 	// before minutes of bootstrapping.
-	wheels, installer := r.installedWheels()
-	var wheelPaths []string
-	var installerPath string
-	if len(wheels) > 0 {
-		b.p.Stage("wheels", "%d wheels from the Python package index, hash-checked, into %s", len(wheels), wheelCacheDir(b.dir))
-		paths, err := b.fetchWheels(ctx, wheelCacheDir(b.dir), append(wheels, installer))
-		if err != nil {
-			return nil, err
-		}
-		wheelPaths, installerPath = paths[:len(wheels)], paths[len(wheels)]
+	wheels, _ := r.installedWheels()
+	wheelPaths, installerPath, err := b.fetchAll(ctx, wheels)
+	if err != nil {
+		return nil, err
 	}
 	b.p.Stage("bootstrap", "mmdebstrap --variant=%s %s from %d sources (takes a few minutes)", r.Variant, r.Suite, len(r.Sources))
 	args := []string{
@@ -362,6 +356,21 @@ func (b *builder) finish(ctx context.Context, purged []string) (*Manifest, error
 		Tools:        rep.Tools,
 		Missing:      r.Missing,
 	}, nil
+}
+
+// fetchAll fetches wheels and the recipe's installer into the wheel cache and returns
+// their paths; nothing when wheels is empty.
+func (b *builder) fetchAll(ctx context.Context, wheels []Wheel) (paths []string, installer string, err error) {
+	if len(wheels) == 0 {
+		return nil, "", nil
+	}
+	_, inst := b.recipe.installedWheels()
+	b.p.Stage("wheels", "%d wheels from the Python package index, hash-checked, into %s", len(wheels), wheelCacheDir(b.dir))
+	all, err := b.fetchWheels(ctx, wheelCacheDir(b.dir), append(slices.Clone(wheels), inst))
+	if err != nil {
+		return nil, "", err
+	}
+	return all[:len(wheels)], all[len(wheels)], nil
 }
 
 // reAptMissing matches apt's words for a package the sources do not have.

@@ -54,16 +54,9 @@ func derivable(r, base *Recipe) (packages []string, wheels []Wheel, ok bool) {
 // additions: minutes less than a bootstrap, since only the new packages and wheels are
 // fetched and installed. The result is verified as thoroughly as a bootstrapped image.
 func (b *builder) derive(ctx context.Context, base *Image, packages []string, wheels []Wheel) (*Manifest, error) {
-	var wheelPaths []string
-	var installerPath string
-	if len(wheels) > 0 {
-		_, installer := b.recipe.installedWheels()
-		b.p.Stage("wheels", "%d wheels from the Python package index, hash-checked, into %s", len(wheels), wheelCacheDir(b.dir))
-		paths, err := b.fetchWheels(ctx, wheelCacheDir(b.dir), append(slices.Clone(wheels), installer))
-		if err != nil {
-			return nil, err
-		}
-		wheelPaths, installerPath = paths[:len(wheels)], paths[len(wheels)]
+	wheelPaths, installerPath, err := b.fetchAll(ctx, wheels)
+	if err != nil {
+		return nil, err
 	}
 	b.p.Stage("copy", "root filesystem of image %s", base.Hash)
 	if err := b.exec(ctx, nil, "cp", "-a", "--reflink=auto", base.RootFS, b.rootfs); err != nil {
