@@ -190,8 +190,11 @@ func (b *builder) downloadWheel(ctx context.Context, pip []string, cache string,
 		"--no-cache-dir", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-d", dl, "-r", req)
 	args = append(args, pythonTags(b.recipe.Python)...)
 	var out strings.Builder
-	cmd, lw := b.command(ctx, &out, pip[0], args...)
-	cmd.Stderr = io.MultiWriter(&out, lw)
+	cmd, lw := b.command(ctx, nil, pip[0], args...)
+	// One writer for both streams: exec then copies them in one goroutine, so out is
+	// never written from two at once.
+	both := io.MultiWriter(&out, lw)
+	cmd.Stdout, cmd.Stderr = both, both
 	err = cmd.Run()
 	lw.Flush()
 	fmt.Fprintf(b.log, "%s", out.String())
