@@ -1,0 +1,94 @@
+"""Checks the xlsx skill: create_workbook.py, recalc.py and describe_workbook.py."""
+
+import json
+import zipfile
+
+import openpyxl
+from checklib import check, done, equal, run
+
+spec = {"sheets": [
+    {"name": "Sales", "header": True, "borders": True, "autofilter": True,
+     "rows": [["Region", "Q1", "Q2", "Total", "Share"],
+              ["North", 120, 135, "=SUM(B2:C2)", "=D2/$D$5"],
+              ["South", 80, 95.5, "=SUM(B3:C3)", "=D3/$D$5"],
+              ["West", 60, 70, "=B4+C4", "=D4/$D$5"],
+              ["Total", "=SUM(B2:B4)", "=SUM(C2:C4)", "=SUM(D2:D4)", "=ROUND(SUM(E2:E4),2)"]],
+     "number_formats": {"E2:E5": "0.0%", "B2:D5": "#,##0.0"},
+     "styles": [{"range": "A5:E5", "bold": True, "fill": "FFF2CC"}],
+     "charts": [{"type": "bar", "title": "By region", "data": "B1:C4", "categories": "A2:A4"},
+                {"type": "pie", "title": "Share", "data": "D1:D4", "categories": "A2:A4", "anchor": "G20"}]},
+    {"name": "Checks",
+     "rows": [["=Sales!D5*2", "=VLOOKUP(\"South\",Sales!A2:D4,4,FALSE)", "=IF(A1>500,\"big\",\"small\")",
+               "=IFERROR(1/0,\"none\")", "=COUNTIF(Sales!B2:B4,\">70\")", "=\"n=\"&Sales!B2",
+               "=INDEX(Sales!A2:A4,MATCH(135,Sales!C2:C4,0))", "=SUMPRODUCT(Sales!B2:B4,Sales!C2:C4)",
+               "=AVERAGE(Sales!B:B)", "=ROUND(2.5,0)+ROUNDDOWN(-1.7,0)"]]},
+]}
+with open("spec.json", "w") as f:
+    json.dump(spec, f)
+out = run("create_workbook.py", "spec.json", "sales.xlsx")
+check('"status": "ok"' in out, "create_workbook reported formula errors:\n" + out)
+
+wb = openpyxl.load_workbook("sales.xlsx")
+ws = wb["Sales"]
+equal(wb.sheetnames, ["Sales", "Checks"], "sheet names")
+equal(ws["D2"].value, "=SUM(B2:C2)", "Sales!D2 formula")
+equal(ws["E5"].number_format, "0.0%", "Sales!E5 number format")
+check(ws["A1"].font.b and ws["A5"].font.b, "header and total rows are bold")
+equal(ws.freeze_panes, "A2", "freeze panes")
+equal(ws.auto_filter.ref, "A1:E5", "autofilter")
+with zipfile.ZipFile("sales.xlsx") as z:
+    equal(sorted(n for n in z.namelist() if n.startswith("xl/charts/chart")),
+          ["xl/charts/chart1.xml", "xl/charts/chart2.xml"], "chart parts")
+
+vals = openpyxl.load_workbook("sales.xlsx", data_only=True)
+s, c = vals["Sales"], vals["Checks"]
+equal(s["D2"].value, 255, "Sales!D2")
+equal(s["C5"].value, 300.5, "Sales!C5")
+equal(s["D5"].value, 560.5, "Sales!D5")
+check(abs(s["E3"].value - 175.5 / 560.5) < 1e-12, "Sales!E3 = %r" % s["E3"].value)
+equal(s["E5"].value, 1, "Sales!E5")
+equal([c.cell(row=1, column=i).value for i in range(1, 11)],
+      [1121, 175.5, "big", "none", 2, "n=120", "North", 120 * 135 + 80 * 95.5 + 60 * 70, 130, 2],
+      "Checks row")
+
+# Errors are found, reported and stored as error values.
+ws = wb["Checks"]
+ws["A3"] = "=1/0"
+ws["B3"] = "=NOSUCHFUNCTION(1)"
+ws["C3"] = "=A3+1"
+wb.save("edited.xlsx")
+out = run("recalc.py", "edited.xlsx", expect=2)
+rep = json.loads(out)
+equal(rep["errors"]["#DIV/0!"]["count"], 2, "#DIV/0! count (A3 and C3, which uses it)")
+equal(rep["unsupported_functions"], ["NOSUCHFUNCTION"], "unsupported functions")
+vals = openpyxl.load_workbook("edited.xlsx", data_only=True)
+equal(vals["Checks"]["A3"].value, "#DIV/0!", "error cell value")
+equal(vals["Sales"]["D5"].value, 560.5, "values kept after editing")
+
+# recalc.py into another file leaves the source alone and keeps the charts.
+wb = openpyxl.load_workbook("sales.xlsx")
+wb["Sales"]["B2"] = 1000
+wb.save("bigger.xlsx")
+run("recalc.py", "bigger.xlsx", "bigger2.xlsx")
+equal(openpyxl.load_workbook("bigger2.xlsx", data_only=True)["Sales"]["D5"].value, 1440.5, "recalculated total")
+equal(openpyxl.load_workbook("bigger.xlsx", data_only=True)["Sales"]["D5"].value, None, "source left alone")
+run("recalc.py", "sales.xlsx")
+with zipfile.ZipFile("sales.xlsx") as z:
+    check(any(n.startswith("xl/charts/") for n in z.namelist()), "recalc.py dropped the charts")
+
+out = run("describe_workbook.py", "sales.xlsx")
+check("D5: =SUM(D2:D4) -> 560.5" in out, "describe_workbook output:\n" + out)
+check("2 charts" in out, "describe_workbook counts the charts:\n" + out)
+desc = json.loads(run("describe_workbook.py", "sales.xlsx", "--json", "--sheet", "Checks"))
+equal(desc["sheets"][0]["cells"][0], {"cell": "A1", "formula": "=Sales!D5*2", "value": 1121}, "described cell")
+
+# Bad input gets a clear message and exit status 1.
+with open("bad.json", "w") as f:
+    f.write('{"sheets": 3}')
+out = run("create_workbook.py", "bad.json", "x.xlsx", expect=1)
+check('"sheets"' in out, "bad spec message: " + out)
+out = run("describe_workbook.py", "sales.xlsx", "--sheet", "Nope", expect=1)
+check("Nope" in out and "Sales" in out, "missing sheet message: " + out)
+out = run("recalc.py", "spec.json", expect=1)
+check("cannot recalculate" in out, "not a workbook message: " + out)
+done()
