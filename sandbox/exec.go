@@ -23,8 +23,20 @@ func (m *Manager) Exec(ctx context.Context, ws codebox.WorkspaceID, id string, r
 // costs the REPL its state, never the container.
 func (m *Manager) RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req PythonRequest) (res *ExecResult, err error) {
 	defer m.observeExec(ExecKindPython, time.Now(), &res, &err)
-	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
-		return c.Python(ctx, cmdID, req.Code, timeout, req.Output)
+	return m.runPython(ctx, ws, id, req, req.Output)
+}
+
+// runPython runs req's cell with its output going to out.
+func (m *Manager) runPython(ctx context.Context, ws codebox.WorkspaceID, id string, req PythonRequest, out OutputFunc) (*ExecResult, error) {
+	if req.Tools != nil && len(req.Tools.Functions) > 0 {
+		return m.run(ctx, ws, id, req.Timeout, false, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
+			opts := *req.Tools
+			opts.Bound = timeout + agent.KillGrace + hostGrace
+			return c.Cell(ctx, cmdID, req.Code, timeout, &opts, agent.Output(out))
+		})
+	}
+	return m.run(ctx, ws, id, req.Timeout, true, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
+		return c.Python(ctx, cmdID, req.Code, timeout, agent.Output(out))
 	})
 }
 
@@ -38,7 +50,10 @@ func (m *Manager) timeout(t time.Duration) time.Duration {
 	return min(t, m.cfg.MaxExecTimeout)
 }
 
-func (m *Manager) run(ctx context.Context, ws codebox.WorkspaceID, id string, timeout time.Duration,
+// run runs call in container id. bounded says whether the host bounds the wait by the
+// timeout; a cell whose code calls client tools bounds it itself, without the time it
+// waits for answers.
+func (m *Manager) run(ctx context.Context, ws codebox.WorkspaceID, id string, timeout time.Duration, bounded bool,
 	call func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error)) (*ExecResult, error) {
 	inst, err := m.use(ctx, ws, id)
 	if err != nil {
@@ -48,8 +63,11 @@ func (m *Manager) run(ctx context.Context, ws codebox.WorkspaceID, id string, ti
 	timeout = m.timeout(timeout)
 	// The agent enforces the limit; the host bounds the wait as well, so that a
 	// container whose agent stopped answering cannot hold a request forever.
-	ctx, cancel := context.WithTimeout(ctx, timeout+agent.KillGrace+hostGrace)
-	defer cancel()
+	if bounded {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout+agent.KillGrace+hostGrace)
+		defer cancel()
+	}
 	var (
 		ar      *agent.Result
 		before  *workspaceScan

@@ -18,6 +18,8 @@ package sandbox
 import (
 	"time"
 
+	"github.com/codebox-dev/codebox/sandbox/agent"
+
 	"github.com/codebox-dev/codebox"
 )
 
@@ -87,7 +89,19 @@ type PythonRequest struct {
 	Timeout time.Duration
 	// Output is as in ExecRequest.
 	Output func(stream string, p []byte)
+	// Tools, when it names functions, lets the cell's code call client tools; the
+	// time the code waits for their answers does not count against Timeout. Its Bound
+	// is set by the sandbox.
+	Tools *CellTools
 }
+
+// CellTools, ToolCall and ToolReply are how a cell's code calls client tools (see
+// agent.CellOptions).
+type (
+	CellTools = agent.CellOptions
+	ToolCall  = agent.Call
+	ToolReply = agent.Reply
+)
 
 // ExecResult is what a command or a REPL cell produced. A command that fails, is killed
 // or times out is still a result; only infrastructure failures are errors.

@@ -21,7 +21,7 @@ func (m *Manager) ExecStream(ctx context.Context, ws codebox.WorkspaceID, id str
 		return nil, errdefs.New(errdefs.ErrInvalid, "", "%s", err)
 	}
 	defer m.observeExec(ExecKindBash, time.Now(), &res, &err)
-	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
+	return m.run(ctx, ws, id, req.Timeout, true, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
 		return c.Exec(ctx, cmdID, req.Command, timeout, agent.Output(out))
 	})
 }
@@ -29,7 +29,5 @@ func (m *Manager) ExecStream(ctx context.Context, ws codebox.WorkspaceID, id str
 // RunPythonStream is RunPython with the cell's output also delivered to out.
 func (m *Manager) RunPythonStream(ctx context.Context, ws codebox.WorkspaceID, id string, req PythonRequest, out OutputFunc) (res *ExecResult, err error) {
 	defer m.observeExec(ExecKindPython, time.Now(), &res, &err)
-	return m.run(ctx, ws, id, req.Timeout, func(c *agent.Client, cmdID string, timeout time.Duration) (*agent.Result, error) {
-		return c.Python(ctx, cmdID, req.Code, timeout, agent.Output(out))
-	})
+	return m.runPython(ctx, ws, id, req, out)
 }

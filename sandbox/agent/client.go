@@ -68,6 +68,12 @@ func dial(ctx context.Context, path string) (net.Conn, error) {
 // roundTrip sends req and calls fn for each event until fn returns done or the agent
 // closes the connection.
 func (c *Client) roundTrip(ctx context.Context, req *Request, fn func(*Event) (done bool, err error)) error {
+	return c.roundTripWith(ctx, req, nil, fn)
+}
+
+// roundTripWith is roundTrip that also runs write, if set, to send further lines after
+// the request; write must return when stop is closed.
+func (c *Client) roundTripWith(ctx context.Context, req *Request, write func(w io.Writer, stop <-chan struct{}), fn func(*Event) (done bool, err error)) error {
 	req.Version, req.Token = Version, c.Token
 	nc, err := dial(ctx, c.Socket)
 	if err != nil {
@@ -82,6 +88,18 @@ func (c *Client) roundTrip(ctx context.Context, req *Request, fn func(*Event) (d
 	}
 	if _, err := nc.Write(append(line, '\n')); err != nil {
 		return ctxErr(ctx, fmt.Errorf("send to agent: %w", err))
+	}
+	if write != nil {
+		stop := make(chan struct{})
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			write(nc, stop)
+		}()
+		defer func() {
+			close(stop)
+			<-wrote
+		}()
 	}
 	r := bufio.NewReaderSize(nc, 64<<10)
 	for {
@@ -145,22 +163,43 @@ func (c *Client) Ping(ctx context.Context) error {
 // Exec runs command with bash under timeout. If ctx ends first, the command's process
 // group is killed through a separate kill request, and ctx's error is returned.
 func (c *Client) Exec(ctx context.Context, id, command string, timeout time.Duration, out Output) (*Result, error) {
-	return c.run(ctx, &Request{Op: OpExec, ID: id, Command: command, TimeoutMS: timeout.Milliseconds()}, out)
+	return c.run(ctx, &Request{Op: OpExec, ID: id, Command: command, TimeoutMS: timeout.Milliseconds()}, nil, out)
 }
 
 // Python runs one cell in the container's persistent REPL.
 func (c *Client) Python(ctx context.Context, id, code string, timeout time.Duration, out Output) (*Result, error) {
-	return c.run(ctx, &Request{Op: OpPython, ID: id, Code: code, TimeoutMS: timeout.Milliseconds()}, out)
+	return c.run(ctx, &Request{Op: OpPython, ID: id, Code: code, TimeoutMS: timeout.Milliseconds()}, nil, out)
 }
 
-func (c *Client) run(ctx context.Context, req *Request, out Output) (*Result, error) {
+// Cell runs one cell whose code may call client tools (see CellOptions).
+func (c *Client) Cell(ctx context.Context, id, code string, timeout time.Duration, opts *CellOptions, out Output) (*Result, error) {
+	req := &Request{Op: OpPython, ID: id, Code: code, TimeoutMS: timeout.Milliseconds(), Functions: opts.Functions, Fresh: opts.Fresh}
+	return c.run(ctx, req, opts, out)
+}
+
+func (c *Client) run(ctx context.Context, req *Request, opts *CellOptions, out Output) (*Result, error) {
 	if req.TimeoutMS <= 0 {
 		req.TimeoutMS = 1
 	}
 	res := &Result{}
 	ended := false
-	err := c.roundTrip(ctx, req, func(ev *Event) (bool, error) {
+	var write func(io.Writer, <-chan struct{})
+	var w *watchdog
+	if opts != nil && len(opts.Functions) > 0 {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		w = newWatchdog(opts.Bound, func() { cancel(errCellUnanswered) })
+		defer w.stop()
+		write = func(wr io.Writer, stop <-chan struct{}) { writeReplies(wr, stop, opts.Replies, w) }
+	}
+	err := c.roundTripWith(ctx, req, write, func(ev *Event) (bool, error) {
 		switch ev.Type {
+		case EventCalls:
+			if w != nil && len(ev.Calls) > 0 {
+				w.pause(len(ev.Calls))
+				opts.Calls(ev.Calls)
+			}
 		case EventData:
 			// The agent caps output; the host caps again rather than trust it.
 			switch ev.Stream {

@@ -1,6 +1,9 @@
 package agent
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Version is the protocol version. The agent refuses requests of any other version, so a
 // host and an agent from different builds fail loudly rather than misread each other.
@@ -42,6 +45,8 @@ const (
 	MaxCommandBytes = 32*4096 - 1
 	// MaxRequestBytes bounds one request line.
 	MaxRequestBytes = MaxFileBytes*4/3 + 1<<20
+	// MaxCallBytes bounds one batch of tool calls a cell's code makes.
+	MaxCallBytes = 4 << 20
 	// KillGrace is how long an interrupted REPL cell may take to stop before the REPL
 	// is killed and restarted.
 	KillGrace = 2 * time.Second
@@ -69,6 +74,17 @@ const (
 	EventFile  = "file"  // answer to read: Data, Size, IsDir
 	EventOK    = "ok"    // answer to write: Existed
 	EventError = "error" // the request failed: Error, ErrorKind
+	// EventCalls: a cell's code awaits client tools (Calls). The host answers each
+	// call with a Reply line on the same connection; until every call it was sent is
+	// answered, the cell's clock stands still.
+	EventCalls = "calls"
+)
+
+// Reply statuses.
+const (
+	ReplyOK      = "ok"      // Content is the tool's result text
+	ReplyError   = "error"   // the tool failed: the call raises ToolError(Content)
+	ReplyTimeout = "timeout" // nobody answered in time: the call raises TimeoutError(Content)
 )
 
 // Error kinds in EventError, mapped by the host onto its own error kinds.
@@ -92,10 +108,15 @@ type Request struct {
 	Token   string `json:"token"`
 	Op      string `json:"op"`
 	// ID names a command so a later kill request can address it.
-	ID        string `json:"id,omitempty"`
-	Command   string `json:"command,omitempty"` // exec: passed to bash -c
-	Code      string `json:"code,omitempty"`    // python: one cell
-	TimeoutMS int64  `json:"timeout_ms,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Command string `json:"command,omitempty"` // exec: passed to bash -c
+	Code    string `json:"code,omitempty"`    // python: one cell
+	// Functions maps Python names to the client tools the cell's code may call as
+	// async functions (python); Fresh runs the cell in an interpreter of its own that
+	// ends with it.
+	Functions map[string]string `json:"functions,omitempty"`
+	Fresh     bool              `json:"fresh,omitempty"`
+	TimeoutMS int64             `json:"timeout_ms,omitempty"`
 	// Path is absolute or relative to WorkDir (read, write).
 	Path     string `json:"path,omitempty"`
 	Data     []byte `json:"data,omitempty"`      // write
@@ -123,4 +144,20 @@ type Event struct {
 
 	Error     string `json:"error,omitempty"`
 	ErrorKind string `json:"error_kind,omitempty"`
+
+	Calls []Call `json:"calls,omitempty"`
+}
+
+// Call is one client tool call a cell's code awaits. ID is unique within the cell.
+type Call struct {
+	ID    string          `json:"id"`
+	Name  string          `json:"name"`
+	Input json.RawMessage `json:"input"`
+}
+
+// Reply answers a Call.
+type Reply struct {
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Content string `json:"content"`
 }

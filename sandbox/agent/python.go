@@ -44,6 +44,16 @@ type replProc struct {
 	// ends receives the status line of each cell (the stdout marker) and nil when the
 	// stderr marker arrived; a closed channel means the process is gone.
 	outEnds, errEnds chan string
+	// calls receives each batch of tool calls the code makes (closed when the
+	// process is gone); replies queues answers for the process.
+	calls chan []Call
+	// queue holds answers for the interpreter, written by writeReplies when woken;
+	// dead is closed when the process is killed.
+	qmu      sync.Mutex
+	queue    [][]byte
+	wake     chan struct{}
+	dead     chan struct{}
+	killOnce sync.Once
 	// sink is where the streams of the current cell go.
 	mu      sync.Mutex
 	out, er *capture
@@ -74,42 +84,48 @@ func (r *repl) startProc() (*replProc, error) {
 		return nil, err
 	}
 	defer devnull.Close()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	// The interpreter's ends of its pipes: stdout, stderr, cells (fd 3), tool calls
+	// out (fd 4) and their replies in (fd 5).
+	var ours, theirs []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, err
+	for _, toChild := range []bool{false, false, true, false, true} {
+		rd, wr, err := os.Pipe()
+		if err != nil {
+			closeAll(ours)
+			closeAll(theirs)
+			return nil, err
+		}
+		if toChild {
+			ours, theirs = append(ours, wr), append(theirs, rd)
+		} else {
+			ours, theirs = append(ours, rd), append(theirs, wr)
+		}
 	}
-	ctlR, ctlW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		errR.Close()
-		errW.Close()
-		return nil, err
-	}
+	outR, errR, ctlW, callsR, repliesW := ours[0], ours[1], ours[2], ours[3], ours[4]
 	env := commandEnv
 	if w := os.Getenv(WarmupEnv); w != "" {
 		env = append(append([]string(nil), env...), WarmupEnv+"="+w)
 	}
-	pid, done, err := r.procs.start([]string{"/usr/bin/python3", "-c", replSource}, env, WorkDir,
-		[]uintptr{devnull.Fd(), outW.Fd(), errW.Fd(), ctlR.Fd()})
-	outW.Close()
-	errW.Close()
-	ctlR.Close()
+	fds := []uintptr{devnull.Fd()}
+	for _, f := range theirs {
+		fds = append(fds, f.Fd())
+	}
+	pid, done, err := r.procs.start([]string{"/usr/bin/python3", "-c", replSource}, env, WorkDir, fds)
+	closeAll(theirs)
 	if err != nil {
-		outR.Close()
-		errR.Close()
-		ctlW.Close()
+		closeAll(ours)
 		return nil, err
 	}
-	p := &replProc{pid: pid, done: done, ctl: ctlW, outEnds: make(chan string, 4), errEnds: make(chan string, 4)}
+	p := &replProc{pid: pid, done: done, ctl: ctlW, outEnds: make(chan string, 4), errEnds: make(chan string, 4),
+		calls: make(chan []Call, 16), wake: make(chan struct{}, 1), dead: make(chan struct{})}
 	go p.splitTo(outR, p.outEnds, func(b []byte) { p.emit(Stdout, b) })
 	go p.splitTo(errR, p.errEnds, func(b []byte) { p.emit(Stderr, b) })
+	go p.readCalls(callsR)
+	go p.writeReplies(repliesW)
 	// Wait for the bootstrap's own markers: a REPL that cannot start is an error now
 	// rather than a hung first cell.
 	t := time.NewTimer(30 * time.Second)
@@ -129,9 +145,22 @@ func (r *repl) startProc() (*replProc, error) {
 	return p, nil
 }
 
+// killed reports whether kill has run.
+func (p *replProc) killed() bool {
+	select {
+	case <-p.dead:
+		return true
+	default:
+		return false
+	}
+}
+
 func (p *replProc) kill() {
-	killGroup(p.pid)
-	p.ctl.Close()
+	p.killOnce.Do(func() {
+		killGroup(p.pid)
+		p.ctl.Close()
+		close(p.dead)
+	})
 }
 
 // splitTo reads one of the REPL's streams, passes the current cell's bytes to emit and
@@ -228,8 +257,10 @@ func (r *repl) prestart() {
 	}
 }
 
-// run executes one cell.
-func (r *repl) run(c *conn, req *Request) {
+// run executes one cell. replies carries the host's answers to the cell's tool calls
+// (nil when the cell may call none); its closing means the host is gone, and the cell
+// is interrupted like a cancelled one.
+func (r *repl) run(c *conn, req *Request, replies <-chan Reply) {
 	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
 	if timeout <= 0 {
 		c.fail(KindInvalid, errString("python needs a timeout"))
@@ -239,15 +270,31 @@ func (r *repl) run(c *conn, req *Request) {
 	defer func() { <-r.turn }()
 	defer r.settle()
 	began := time.Now()
-	if r.proc == nil {
-		p, err := r.startProc()
+	var p *replProc
+	if req.Fresh {
+		fp, err := r.startProc()
 		if err != nil {
 			c.fail(KindInternal, err)
 			return
 		}
-		r.proc = p
+		p = fp
+		defer func() {
+			if !fp.killed() {
+				fp.kill()
+				<-fp.done
+			}
+		}()
+	} else {
+		if r.proc == nil {
+			rp, err := r.startProc()
+			if err != nil {
+				c.fail(KindInternal, err)
+				return
+			}
+			r.proc = rp
+		}
+		p = r.proc
 	}
-	p := r.proc
 	cancel := make(chan struct{})
 	r.mu.Lock()
 	r.current, r.cancel = req.ID, cancel
@@ -274,52 +321,80 @@ func (r *repl) run(c *conn, req *Request) {
 	c.send(&Event{Type: EventStart, PID: p.pid})
 
 	line, _ := json.Marshal(struct {
-		Code string `json:"code"`
-	}{req.Code})
+		Code      string            `json:"code"`
+		Functions map[string]string `json:"functions,omitempty"`
+	}{req.Code, req.Functions})
 	end := &Event{Type: EventEnd}
+	// ended reports how the cell ended; a fresh interpreter's loss is no restart.
+	ended := func() {
+		if req.Fresh {
+			end.Restarted = false
+		}
+		end.DurationMS = time.Since(began).Milliseconds()
+		c.send(end)
+	}
 	syscall.Kill(p.pid, syscall.SIGCONT)
 	if _, err := p.ctl.Write(append(line, '\n')); err != nil {
 		r.lost(p, end)
-		c.send(end)
+		ended()
 		return
 	}
 
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	calls := newCellCalls(req.Functions, timeout)
+	batches := p.calls
 	status, gotOut, gotErr := "", false, false
 	var grace <-chan time.Time
+	interrupt := func() {
+		syscall.Kill(p.pid, syscall.SIGINT)
+		if grace == nil {
+			grace = time.After(KillGrace)
+		}
+	}
 	for !gotOut || !gotErr {
 		select {
 		case s, ok := <-p.outEnds:
 			if !ok {
 				r.lost(p, end)
-				end.DurationMS = time.Since(began).Milliseconds()
-				c.send(end)
+				ended()
 				return
 			}
 			status, gotOut = s, true
 		case _, ok := <-p.errEnds:
 			if !ok {
 				r.lost(p, end)
-				end.DurationMS = time.Since(began).Milliseconds()
-				c.send(end)
+				ended()
 				return
 			}
 			gotErr = true
+		case b, ok := <-batches:
+			if !ok {
+				batches = nil
+				continue
+			}
+			if sent := calls.batch(p, b, timer); len(sent) > 0 {
+				c.send(&Event{Type: EventCalls, Calls: sent})
+			}
+		case rep, ok := <-replies:
+			if !ok {
+				// The host is gone: nobody will answer, nobody reads the output.
+				replies = nil
+				interrupt()
+				continue
+			}
+			calls.reply(p, rep, timer)
 		case <-timer.C:
 			end.TimedOut = true
-			syscall.Kill(p.pid, syscall.SIGINT)
-			grace = time.After(KillGrace)
+			interrupt()
 		case <-cancel:
 			cancel = nil
-			syscall.Kill(p.pid, syscall.SIGINT)
-			grace = time.After(KillGrace)
+			interrupt()
 		case <-grace:
 			// The cell ignores KeyboardInterrupt (or is stuck in C code): the REPL
 			// and its state go, the container stays.
 			r.lost(p, end)
-			end.DurationMS = time.Since(began).Milliseconds()
-			c.send(end)
+			ended()
 			return
 		}
 	}
@@ -331,8 +406,7 @@ func (r *repl) run(c *conn, req *Request) {
 		end.ExitCode = 1
 	}
 	end.Truncated = out.truncated || er.truncated
-	end.DurationMS = time.Since(began).Milliseconds()
-	c.send(end)
+	ended()
 }
 
 // lost kills the REPL process and records in end that its state is gone; the next cell
@@ -340,7 +414,9 @@ func (r *repl) run(c *conn, req *Request) {
 func (r *repl) lost(p *replProc, end *Event) {
 	p.kill()
 	ws := <-p.done
-	r.proc = nil
+	if r.proc == p {
+		r.proc = nil
+	}
 	end.Restarted = true
 	if end.ExitCode == 0 {
 		fillStatus(end, ws)

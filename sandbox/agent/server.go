@@ -185,7 +185,11 @@ func (s *server) handle(nc net.Conn) {
 	case OpExec:
 		s.exec(c, &req)
 	case OpPython:
-		s.repl.run(c, &req)
+		var replies <-chan Reply
+		if len(req.Functions) > 0 {
+			replies = readReplies(r)
+		}
+		s.repl.run(c, &req, replies)
 	case OpKill:
 		s.kill(c, &req)
 	case OpRead, OpWrite:
