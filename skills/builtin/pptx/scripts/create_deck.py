@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""Build a 16:9 PowerPoint deck (.pptx) from an outline: JSON or Markdown.
+
+    python3 create_deck.py outline.json deck.pptx
+    python3 create_deck.py outline.md deck.pptx [--accent 1F4E78]
+
+JSON: {"title": "Deck", "accent": "1F4E78", "slides": [slide, ...]} where a slide is
+    {"layout": "title", "title": "...", "subtitle": "..."}
+    {"layout": "section", "title": "...", "subtitle": "..."}
+    {"title": "...", "bullets": ["point", ["sub-point", "sub-point"], "point"], "notes": "..."}
+    {"title": "...", "image": "chart.png", "caption": "..."}        (with "bullets": text left, image right)
+    {"title": "...", "chart": {"type": "column|bar|line|pie|area|scatter", "categories": ["Q1", "Q2"],
+                               "series": {"2025": [1, 2]}, "number_format": "0%", "y_title": "..."}}
+    {"title": "...", "table": [["Header", "Header"], ["cell", "cell"]]}
+    {"title": "...", "text": "a paragraph"}
+
+Markdown: "# Title" opens the title slide (the next paragraph is its subtitle), "## Title"
+opens a slide, "- item" / "  - sub-item" (or "1. item") are bullets, "![caption](file.png)"
+an image, a pipe table a table, "Notes: ..." the speaker notes, "---" alone an empty break.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+from PIL import Image
+from pptx import Presentation
+from pptx.chart.data import CategoryChartData, XyChartData
+from pptx.dml.color import RGBColor
+from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+from pptx.enum.shapes import MSO_SHAPE
+from pptx.enum.text import PP_ALIGN
+from pptx.util import Emu, Inches, Pt
+
+
+class OutlineError(ValueError):
+    """The outline is malformed; the message says where."""
+
+
+WIDTH, HEIGHT = Inches(13.333), Inches(7.5)
+MARGIN = Inches(0.6)
+LAYOUT_TITLE, LAYOUT_SECTION, LAYOUT_CONTENT, LAYOUT_TITLE_ONLY = 0, 2, 1, 5
+CHARTS = {
+    "column": XL_CHART_TYPE.COLUMN_CLUSTERED, "bar": XL_CHART_TYPE.BAR_CLUSTERED,
+    "stacked_column": XL_CHART_TYPE.COLUMN_STACKED, "stacked_bar": XL_CHART_TYPE.BAR_STACKED,
+    "line": XL_CHART_TYPE.LINE_MARKERS, "pie": XL_CHART_TYPE.PIE, "doughnut": XL_CHART_TYPE.DOUGHNUT,
+    "area": XL_CHART_TYPE.AREA, "scatter": XL_CHART_TYPE.XY_SCATTER,
+}
+
+
+def build(outline, base_dir="."):
+    """A python-pptx Presentation made from outline (a dict as in the module docstring)."""
+    slides = outline.get("slides")
+    if not isinstance(slides, list) or not slides:
+        raise OutlineError('the outline needs "slides": a non-empty list')
+    accent = RGBColor.from_string(str(outline.get("accent", "1F4E78")).lstrip("#"))
+    prs = Presentation()
+    prs.slide_width, prs.slide_height = WIDTH, HEIGHT
+    if outline.get("title"):
+        prs.core_properties.title = outline["title"]
+    for i, s in enumerate(slides):
+        if not isinstance(s, dict):
+            raise OutlineError("slides[%d] must be an object" % i)
+        try:
+            _slide(prs, s, accent, base_dir)
+        except (OutlineError, KeyError, TypeError, ValueError, OSError) as e:
+            raise OutlineError("slide %d (%s): %s" % (i + 1, s.get("title", "untitled"), e)) from None
+    return prs
+
+
+def _slide(prs, s, accent, base_dir):
+    layout = s.get("layout", "content")
+    if layout in ("title", "section"):
+        slide = prs.slides.add_slide(prs.slide_layouts[LAYOUT_TITLE if layout == "title" else LAYOUT_SECTION])
+        bg = slide.background.fill
+        bg.solid()
+        bg.fore_color.rgb = accent
+        title, sub = slide.placeholders[0], slide.placeholders[1]
+        top = Inches(2.4) if layout == "title" else Inches(2.8)
+        _place(title, MARGIN, top, WIDTH - 2 * MARGIN, Inches(1.5))
+        _place(sub, MARGIN, top + Inches(1.6), WIDTH - 2 * MARGIN, Inches(1.2))
+        _set_text(title, s.get("title", ""), Pt(44 if layout == "title" else 36), RGBColor(255, 255, 255), bold=True)
+        if s.get("subtitle"):
+            _set_text(sub, s["subtitle"], Pt(22), RGBColor(0xE7, 0xEE, 0xF6))
+        else:
+            sub._element.getparent().remove(sub._element)
+        for p in list(title.text_frame.paragraphs) + (list(sub.text_frame.paragraphs) if s.get("subtitle") else []):
+            p.alignment = PP_ALIGN.LEFT
+    else:
+        has_bullets = bool(s.get("bullets") or s.get("text"))
+        slide = prs.slides.add_slide(prs.slide_layouts[LAYOUT_CONTENT if has_bullets else LAYOUT_TITLE_ONLY])
+        title = slide.shapes.title
+        _place(title, MARGIN, Inches(0.35), WIDTH - 2 * MARGIN, Inches(1.0))
+        _set_text(title, s.get("title", ""), Pt(32), accent, bold=True)
+        title.text_frame.paragraphs[0].alignment = PP_ALIGN.LEFT
+        bar = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, MARGIN, Inches(1.35), Inches(1.2), Inches(0.06))
+        bar.fill.solid()
+        bar.fill.fore_color.rgb = accent
+        bar.line.fill.background()
+        top, height = Inches(1.65), HEIGHT - Inches(1.65) - Inches(0.5)
+        visual = s.get("image") or s.get("chart") or s.get("table")
+        left_w = (WIDTH - 2 * MARGIN) * (0.45 if visual else 1.0)
+        if has_bullets:
+            body = slide.placeholders[1]
+            _place(body, MARGIN, top, int(left_w), height)
+            _bullets(body.text_frame, s.get("bullets") or [s["text"]], plain=not s.get("bullets"))
+        box = (MARGIN + int(left_w) + Inches(0.3), top, WIDTH - 2 * MARGIN - int(left_w) - Inches(0.3), height) \
+            if has_bullets and visual else (MARGIN, top, WIDTH - 2 * MARGIN, height)
+        if s.get("image"):
+            path = s["image"] if os.path.exists(s["image"]) else os.path.join(base_dir, s["image"])
+            _image(slide, path, box, s.get("caption"))
+        elif s.get("chart"):
+            _chart(slide, s["chart"], box)
+        elif s.get("table"):
+            _table(slide, s["table"], box, accent)
+    if s.get("notes"):
+        slide.notes_slide.notes_text_frame.text = s["notes"]
+    return slide
+
+
+def _place(shape, left, top, width, height):
+    shape.left, shape.top, shape.width, shape.height = int(left), int(top), int(width), int(height)
+
+
+def _set_text(shape, text, size, color, bold=False):
+    tf = shape.text_frame
+    tf.text = str(text)
+    for p in tf.paragraphs:
+        for r in p.runs:
+            r.font.size, r.font.bold, r.font.color.rgb = size, bold, color
+
+
+def _bullets(tf, items, plain=False):
+    tf.word_wrap = True
+    first = True
+
+    def add(item, level):
+        nonlocal first
+        if isinstance(item, list):
+            for sub in item:
+                add(sub, level + 1)
+            return
+        p = tf.paragraphs[0] if first else tf.add_paragraph()
+        first = False
+        p.text = str(item)
+        p.level = max(0, min(level, 4))
+        for r in p.runs:
+            r.font.size = Pt(20 if level <= 0 else 17)
+        if plain:
+            p.space_after = Pt(8)
+
+    for item in items:
+        add(item, 0)
+
+
+def _image(slide, path, box, caption):
+    left, top, width, height = box
+    if caption:
+        height -= Inches(0.5)
+    with Image.open(path) as im:
+        w, h = im.size
+    scale = min(width / w, height / h)
+    pw, ph = int(w * scale), int(h * scale)
+    slide.shapes.add_picture(path, left + (width - pw) // 2, top + (height - ph) // 2, pw, ph)
+    if caption:
+        tb = slide.shapes.add_textbox(left, top + height + Inches(0.05), width, Inches(0.45))
+        tb.text_frame.text = caption
+        p = tb.text_frame.paragraphs[0]
+        p.alignment = PP_ALIGN.CENTER
+        p.runs[0].font.size, p.runs[0].font.italic = Pt(14), True
+
+
+def _chart(slide, spec, box):
+    kind = spec.get("type", "column")
+    if kind not in CHARTS:
+        raise OutlineError("chart type must be one of %s" % ", ".join(sorted(CHARTS)))
+    series = spec.get("series")
+    if not isinstance(series, dict) or not series:
+        raise OutlineError('a chart needs "series": {"name": [values]}')
+    if kind == "scatter":
+        data = XyChartData()
+        for name, points in series.items():
+            s = data.add_series(name)
+            for x, y in points:
+                s.add_data_point(x, y)
+    else:
+        data = CategoryChartData()
+        data.categories = spec.get("categories") or []
+        for name, values in series.items():
+            if len(values) != len(data.categories):
+                raise OutlineError("series %r has %d values for %d categories" % (name, len(values), len(data.categories)))
+            data.add_series(name, values, number_format=spec.get("number_format"))
+    chart = slide.shapes.add_chart(CHARTS[kind], *box, data).chart
+    if spec.get("title"):
+        chart.has_title = True
+        chart.chart_title.text_frame.text = spec["title"]
+    chart.has_legend = len(series) > 1 or kind in ("pie", "doughnut")
+    if chart.has_legend:
+        chart.legend.position = XL_LEGEND_POSITION.BOTTOM
+        chart.legend.include_in_layout = False
+    if kind in ("pie", "doughnut"):
+        plot = chart.plots[0]
+        plot.has_data_labels = True
+        plot.data_labels.number_format = spec.get("number_format") or "0%"
+        plot.data_labels.number_format_is_linked = False
+        plot.data_labels.show_percentage = not spec.get("number_format")
+    else:
+        for key, axis in (("x_title", chart.category_axis), ("y_title", chart.value_axis)):
+            if spec.get(key):
+                axis.has_title = True
+                axis.axis_title.text_frame.text = spec[key]
+
+
+def _table(slide, rows, box, accent):
+    if not rows or not all(isinstance(r, list) for r in rows):
+        raise OutlineError("a table is a list of rows, each a list of cells")
+    ncols = max(len(r) for r in rows)
+    left, top, width, height = box
+    row_h = min(Inches(0.5), height // len(rows))
+    table = slide.shapes.add_table(len(rows), ncols, left, top, width, Emu(row_h * len(rows))).table
+    for r, row in enumerate(rows):
+        for c in range(ncols):
+            cell = table.cell(r, c)
+            cell.text = "" if c >= len(row) or row[c] is None else str(row[c])
+            for p in cell.text_frame.paragraphs:
+                for run in p.runs:
+                    run.font.size = Pt(14)
+                    run.font.bold = r == 0
+            if r == 0:
+                cell.fill.solid()
+                cell.fill.fore_color.rgb = accent
+
+
+_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(.*)$")
+_IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)]+)\)\s*$")
+
+
+def parse_markdown(text):
+    """The outline dict of a Markdown outline (see the module docstring)."""
+    outline, slide, para = {"slides": []}, None, []
+
+    def flush_para():
+        if para and slide is not None:
+            key = "subtitle" if slide.get("layout") == "title" else "text"
+            slide[key] = (slide.get(key, "") + " " + " ".join(para)).strip()
+        para.clear()
+
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        i += 1
+        if not stripped or stripped == "---":
+            flush_para()
+            continue
+        m = re.match(r"^(#{1,3})\s+(.*)$", stripped)
+        if m:
+            flush_para()
+            level, title = len(m.group(1)), m.group(2).strip()
+            if level == 1 and not outline["slides"]:
+                outline["title"] = title
+                slide = {"layout": "title", "title": title}
+            elif level == 1:
+                slide = {"layout": "section", "title": title}
+            else:
+                slide = {"title": title}
+            outline["slides"].append(slide)
+            continue
+        if slide is None:
+            slide = {"title": ""}
+            outline["slides"].append(slide)
+        if stripped.lower().startswith("notes:"):
+            flush_para()
+            slide["notes"] = stripped[6:].strip()
+            continue
+        img = _IMAGE.match(stripped)
+        if img:
+            flush_para()
+            slide["image"], slide["caption"] = img.group(2), img.group(1) or None
+            continue
+        if stripped.startswith("|"):
+            flush_para()
+            rows = []
+            while True:
+                cells = [c.strip() for c in stripped.strip("|").split("|")]
+                if not all(re.fullmatch(r":?-+:?", c) for c in cells):
+                    rows.append(cells)
+                if i >= len(lines) or not lines[i].strip().startswith("|"):
+                    break
+                stripped = lines[i].strip()
+                i += 1
+            slide["table"] = rows
+            continue
+        b = _BULLET.match(line)
+        if b:
+            flush_para()
+            _add_bullet(slide.setdefault("bullets", []), len(b.group(1).expandtabs(4)) // 2, b.group(2).strip())
+            continue
+        para.append(stripped)
+    flush_para()
+    for s in outline["slides"]:
+        if s.get("layout") != "title" and s.get("text") and s.get("bullets"):
+            s["bullets"].insert(0, s.pop("text"))
+    return outline
+
+
+def _add_bullet(items, level, text):
+    while level > 0 and items and isinstance(items[-1], list):
+        items, level = items[-1], level - 1
+    if level > 0:
+        items.append([text])
+    else:
+        items.append(text)
+
+
+def create(outline, out, base_dir="."):
+    prs = build(outline, base_dir)
+    prs.save(out)
+    return len(prs.slides)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Build a .pptx deck from a JSON or Markdown outline.")
+    ap.add_argument("outline", help="outline file (.json, or Markdown), or - for Markdown on standard input")
+    ap.add_argument("out", help="the .pptx file to write")
+    ap.add_argument("--accent", help="accent colour as RRGGBB (default 1F4E78)")
+    args = ap.parse_args(argv)
+    try:
+        text = sys.stdin.read() if args.outline == "-" else open(args.outline, encoding="utf-8").read()
+        outline = json.loads(text) if args.outline.endswith(".json") else parse_markdown(text)
+        if args.accent:
+            outline["accent"] = args.accent
+        base = os.path.dirname(os.path.abspath(args.outline)) if args.outline != "-" else "."
+        n = create(outline, args.out, base)
+    except json.JSONDecodeError as e:
+        print("create_deck.py: %s is not valid JSON: %s" % (args.outline, e), file=sys.stderr)
+        return 1
+    except (OutlineError, OSError) as e:
+        print("create_deck.py: %s" % e, file=sys.stderr)
+        return 1
+    print("wrote %s: %d slides" % (args.out, n))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
