@@ -26,6 +26,7 @@ package api
 import (
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"path"
 	"strconv"
@@ -120,16 +121,26 @@ type containerJSON struct {
 	// IdleExpiresAt is when it stops for idleness; the next use restarts it, files intact.
 	IdleExpiresAt int64             `json:"idle_expires_at"`
 	ExpiresAfter  *expiresAfterJSON `json:"expires_after,omitempty"`
+	// MemoryLimit is the limit the container asked for ("1g", "4g", "16g", "64g");
+	// absent for one running under the server's own limit.
+	MemoryLimit string `json:"memory_limit,omitempty"`
 	// Image is the image the container runs (a codebox extension).
 	Image string `json:"image"`
 }
 
-// expiresAfterJSON is OpenAI's idle policy: the container stops (here: is stopped and
-// restarted on next use, never lost) Minutes after its last activity.
+// expiresAfterJSON is OpenAI's idle policy: the container expires Minutes after its
+// last activity. A container created without one reports the server's idle period,
+// after which it is stopped and restarted on its next use, never lost.
 type expiresAfterJSON struct {
 	Anchor  string `json:"anchor"`
-	Minutes int    `json:"minutes"`
+	Minutes int64  `json:"minutes"`
 }
+
+// memoryLimits are the memory limits OpenAI's containers offer.
+var memoryLimits = []struct {
+	name  string
+	bytes int64
+}{{"1g", 1 << 30}, {"4g", 4 << 30}, {"16g", 16 << 30}, {"64g", 64 << 30}}
 
 type containerListJSON struct {
 	Object  string          `json:"object"` // "list"
@@ -197,9 +208,17 @@ func toContainerJSON(c *sandbox.Container) containerJSON {
 	if out.Image == "" {
 		out.Image = sandbox.DefaultImage
 	}
-	if !c.IdleExpiresAt.IsZero() && !c.LastActiveAt.IsZero() && c.IdleExpiresAt.After(c.LastActiveAt) {
+	switch {
+	case c.ExpiresAfter > 0:
+		out.ExpiresAfter = &expiresAfterJSON{Anchor: "last_active_at", Minutes: int64(c.ExpiresAfter / time.Minute)}
+	case !c.IdleExpiresAt.IsZero() && !c.LastActiveAt.IsZero() && c.IdleExpiresAt.After(c.LastActiveAt):
 		out.ExpiresAfter = &expiresAfterJSON{Anchor: "last_active_at",
-			Minutes: int(c.IdleExpiresAt.Sub(c.LastActiveAt).Round(time.Minute) / time.Minute)}
+			Minutes: int64(c.IdleExpiresAt.Sub(c.LastActiveAt).Round(time.Minute) / time.Minute)}
+	}
+	for _, l := range memoryLimits {
+		if c.MemoryLimit == l.bytes {
+			out.MemoryLimit = l.name
+		}
 	}
 	return out
 }
@@ -322,15 +341,29 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
 			return errdefs.New(errdefs.ErrInvalid, "", "file_ids.%d: invalid file id %q", i, truncate(id, 80))
 		}
 	}
-	if req.ExpiresAfter != nil {
-		// The idle period is a server setting; a container never expires for idleness
-		// (it stops and restarts with its files), so a per-container policy has no effect.
-		return errdefs.New(errdefs.ErrInvalid, "", "expires_after: not supported; containers stop after the server's idle period and restart on their next use")
+	opts := sandbox.CreateOptions{Name: req.Name, FileIDs: req.FileIDs, Image: req.Image}
+	if e := req.ExpiresAfter; e != nil {
+		if e.Anchor != "last_active_at" {
+			return errdefs.New(errdefs.ErrInvalid, "", "expires_after.anchor: must be \"last_active_at\", not %q", truncate(e.Anchor, 40))
+		}
+		if e.Minutes < 1 {
+			return errdefs.New(errdefs.ErrInvalid, "", "expires_after.minutes: must be at least 1")
+		}
+		// The server caps the period at its hard expiry; this only keeps the
+		// multiplication in range.
+		opts.ExpiresAfter = time.Duration(min(e.Minutes, int64(math.MaxInt64/time.Minute))) * time.Minute
 	}
 	if req.MemoryLimit != "" {
-		return errdefs.New(errdefs.ErrInvalid, "", "memory_limit: not supported; the server sets the containers' limits")
+		for _, l := range memoryLimits {
+			if req.MemoryLimit == l.name {
+				opts.MemoryLimit = l.bytes
+			}
+		}
+		if opts.MemoryLimit == 0 {
+			return errdefs.New(errdefs.ErrInvalid, "", "memory_limit: must be one of \"1g\", \"4g\", \"16g\" or \"64g\", not %q", truncate(req.MemoryLimit, 40))
+		}
 	}
-	c, err := s.Containers.Create(r.Context(), workspace(r), sandbox.CreateOptions{Name: req.Name, FileIDs: req.FileIDs, Image: req.Image})
+	c, err := s.Containers.Create(r.Context(), workspace(r), opts)
 	if err != nil {
 		return err
 	}
@@ -340,7 +373,14 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	opts := sandbox.ListOptions{Limit: 20, After: q.Get("after")}
+	opts := sandbox.ListOptions{Limit: 20, After: q.Get("after"), Name: q.Get("name")}
+	switch q.Get("order") {
+	case "", "desc":
+	case "asc":
+		opts.Ascending = true
+	default:
+		return errdefs.New(errdefs.ErrInvalid, "", "order: must be \"asc\" or \"desc\"")
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {

@@ -180,14 +180,27 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 		return
 	}
 	for _, c := range all {
+		m.mu.Lock()
+		if inst := m.instances[c.ID]; inst != nil {
+			// Its latest use may not be stored yet (persistEvery).
+			c = inst.snapshot()
+		}
+		m.mu.Unlock()
 		if now.Before(c.ExpiresAt) {
 			continue
 		}
-		m.logger.Info("destroying expired container", "container", c.ID)
 		inst, err := m.lookup(ctx, c.Workspace, c.ID, true)
 		if err != nil {
 			continue
 		}
+		if now.Before(c.CreatedAt.Add(m.cfg.Expiry)) {
+			// Expiry after inactivity: a container running a command is active.
+			if !inst.tryAcquire() {
+				continue
+			}
+			inst.release()
+		}
+		m.logger.Info("destroying expired container", "container", c.ID)
 		if err := m.destroy(ctx, inst); err != nil {
 			m.logger.Warn("destroy expired container", "container", c.ID, "err", err)
 			continue

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/errdefs"
@@ -359,6 +361,9 @@ func (m *Manager) touch(ctx context.Context, inst *instance) {
 	inst.c.Status = StatusRunning
 	inst.c.LastActiveAt = now
 	inst.c.IdleExpiresAt = now.Add(m.cfg.Idle)
+	if inst.c.ExpiresAfter > 0 {
+		inst.c.ExpiresAt = m.expiresAt(&inst.c, now)
+	}
 	write := changed || now.Sub(inst.persisted) >= persistEvery
 	if write {
 		inst.persisted = now
@@ -391,13 +396,20 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	if len(opts.FileIDs) > 0 && m.files == nil {
 		return nil, errdefs.New(errdefs.ErrInvalid, "", "this server stores no files to copy into containers")
 	}
+	if opts.MemoryLimit < 0 || opts.MemoryLimit > m.cfg.Limits.Memory {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "a memory limit of %s is more than this server's maximum of %s per container",
+			humanize.IBytes(uint64(max(opts.MemoryLimit, 0))), humanize.IBytes(uint64(m.cfg.Limits.Memory)))
+	}
+	if opts.ExpiresAfter < 0 {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "an expiry after last activity must not be negative")
+	}
 	img, err := m.imageFor(ctx, ws, opts.Image)
 	if err != nil {
 		return nil, err
 	}
-	// The pool holds containers of the default image only; others start cold.
+	// The pool holds containers of the default image and limit only; others start cold.
 	var inst *instance
-	if img == "" {
+	if img == "" && (opts.MemoryLimit == 0 || opts.MemoryLimit == m.cfg.Limits.Memory) {
 		select {
 		case inst = <-m.pool:
 		default:
@@ -414,16 +426,18 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 			return nil, err
 		}
 	} else {
-		if inst, err = m.prepare(ctx, ws, img, true); err != nil {
+		if inst, err = m.prepare(ctx, ws, img, opts.MemoryLimit, true); err != nil {
 			return nil, err
 		}
 	}
 	now := m.cfg.Now()
 	inst.c = Container{
 		ID: inst.id, Workspace: ws, Name: opts.Name, Image: img, Status: StatusRunning,
-		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(m.cfg.Idle), ExpiresAt: now.Add(m.cfg.Expiry),
+		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(m.cfg.Idle),
+		MemoryLimit: opts.MemoryLimit, ExpiresAfter: min(opts.ExpiresAfter, m.cfg.Expiry),
 		Provisional: opts.Provisional,
 	}
+	inst.c.ExpiresAt = m.expiresAt(&inst.c, now)
 	inst.persisted = now
 	if err := m.store.CreateContainer(ctx, &inst.c); err != nil {
 		m.destroy(context.WithoutCancel(ctx), inst)
@@ -441,12 +455,24 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	return inst.snapshot(), nil
 }
 
-// prepare makes a new container of image ("" is the built-in one) for ws ("" for
-// the pool): admission (see admit), directory, disk, start. Each step is undone if a
-// later one fails.
-func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, image string, evict bool) (_ *instance, retErr error) {
+// expiresAt is when c expires if it was last active at lastActive: the hard expiry,
+// CreatedAt plus Config.Expiry, or sooner when c expires after inactivity.
+func (m *Manager) expiresAt(c *Container, lastActive time.Time) time.Time {
+	hard := c.CreatedAt.Add(m.cfg.Expiry)
+	if c.ExpiresAfter > 0 {
+		if idle := lastActive.Add(c.ExpiresAfter); idle.Before(hard) {
+			return idle
+		}
+	}
+	return hard
+}
+
+// prepare makes a new container of image ("" is the built-in one) with memory bytes of
+// memory (0: the server's limit) for ws ("" for the pool): admission (see admit),
+// directory, disk, start. Each step is undone if a later one fails.
+func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, image string, memory int64, evict bool) (_ *instance, retErr error) {
 	inst := m.newInstance(ids.New(IDPrefix))
-	inst.c.Image = image
+	inst.c.Image, inst.c.MemoryLimit = image, memory
 	if err := m.admit(ctx, inst, ws, evict); err != nil {
 		return nil, err
 	}

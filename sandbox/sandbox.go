@@ -41,6 +41,13 @@ type Container struct {
 	// ExpiresAt is the hard limit (default 30 days after creation), after which the
 	// container and its files are destroyed and it cannot be used again.
 	ExpiresAt time.Time
+	// MemoryLimit is the memory limit the container asked for at creation, in bytes;
+	// 0 is the server's (Limits.Memory).
+	MemoryLimit int64
+	// ExpiresAfter, when set, makes the container expire (destroyed with its files)
+	// this long after its last activity, rather than only at the hard expiry:
+	// ExpiresAt then moves with every use, never past CreatedAt plus Config.Expiry.
+	ExpiresAfter time.Duration
 	// Provisional marks a container created for a request that has not answered yet
 	// (CreateOptions.Provisional). Until Confirm it lives only while the request may
 	// still use it: the next server start, or Config.ProvisionalGrace without a use,
@@ -67,6 +74,13 @@ type CreateOptions struct {
 	// Image names the image to run; "" means the workspace's default image, and
 	// DefaultImage the built-in one.
 	Image string
+	// MemoryLimit is the container's memory limit in bytes, at most the server's
+	// Limits.Memory; 0 means the server's.
+	MemoryLimit int64
+	// ExpiresAfter is how long after its last activity the container expires (see
+	// Container.ExpiresAfter); 0 keeps the server's idle policy. It is capped at
+	// Config.Expiry.
+	ExpiresAfter time.Duration
 }
 
 // DefaultImage names the built-in image.

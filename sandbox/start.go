@@ -90,7 +90,10 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 		env = append(env, agent.WarmupEnv+"="+m.cfg.PythonWarmup)
 	}
 	inst.mu.Lock()
-	image := inst.c.Image
+	image, limits := inst.c.Image, m.cfg.Limits
+	if inst.c.MemoryLimit > 0 {
+		limits.Memory = inst.c.MemoryLimit
+	}
 	inst.mu.Unlock()
 	rootfs, err := m.rootFS(image)
 	if err != nil {
@@ -100,7 +103,7 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 		ID: inst.id, BundleDir: inst.bundleDir(), RootFS: rootfs,
 		Agent: m.cfg.Agent, AgentArgs: m.cfg.AgentArgs, RunDir: inst.runDir(),
 		WorkspaceDir: filepath.Join(inst.mntDir(), "workspace"), TmpDir: filepath.Join(inst.mntDir(), "tmp"),
-		Env: env, Limits: m.cfg.Limits, HostID: inst.hostID,
+		Env: env, Limits: limits, HostID: inst.hostID,
 	}
 	began := time.Now()
 	if err := m.rt.Start(ctx, spec); err != nil {

@@ -15,10 +15,12 @@ type Store interface {
 	CreateContainer(ctx context.Context, c *Container) error
 	// GetContainer returns one container of ws, or errdefs.ErrNotFound.
 	GetContainer(ctx context.Context, ws codebox.WorkspaceID, id string) (*Container, error)
-	// ListContainers returns ws's containers, newest first, after the container with
-	// ID opts.After when set, at most opts.Limit of them, and whether more follow.
+	// ListContainers returns ws's containers, newest first (oldest first with
+	// opts.Ascending), named opts.Name when set, after the container with ID
+	// opts.After when set, at most opts.Limit of them, and whether more follow.
 	ListContainers(ctx context.Context, ws codebox.WorkspaceID, opts ListOptions) ([]*Container, bool, error)
-	// UpdateContainer saves c's Status, LastActiveAt, IdleExpiresAt and Provisional.
+	// UpdateContainer saves c's Status, LastActiveAt, IdleExpiresAt, ExpiresAt and
+	// Provisional.
 	UpdateContainer(ctx context.Context, c *Container) error
 	// DeleteContainer removes the record; an absent one is errdefs.ErrNotFound.
 	DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error
@@ -40,8 +42,10 @@ type Images interface {
 
 // ListOptions pages through a workspace's containers.
 type ListOptions struct {
-	Limit int    // 1 to 1000; 0 means 20
-	After string // a container ID from the previous page
+	Limit     int    // 1 to 1000; 0 means 20
+	After     string // a container ID from the previous page
+	Ascending bool   // oldest first
+	Name      string // only the containers of this name
 }
 
 // FileStore is where generated files go and uploads come from; serve wires it to the

@@ -279,15 +279,15 @@ func (s *MemStore) ListContainers(ctx context.Context, ws codebox.WorkspaceID, o
 	defer s.mu.Unlock()
 	var all []*sandbox.Container
 	for _, c := range s.rows {
-		if c.Workspace == ws {
+		if c.Workspace == ws && (opts.Name == "" || c.Name == opts.Name) {
 			all = append(all, &c)
 		}
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if !all[i].CreatedAt.Equal(all[j].CreatedAt) {
-			return all[i].CreatedAt.After(all[j].CreatedAt)
+			return all[i].CreatedAt.After(all[j].CreatedAt) != opts.Ascending
 		}
-		return all[i].ID > all[j].ID
+		return (all[i].ID > all[j].ID) != opts.Ascending
 	})
 	if opts.After != "" {
 		for i, c := range all {
@@ -315,7 +315,7 @@ func (s *MemStore) UpdateContainer(ctx context.Context, c *sandbox.Container) er
 	if !ok || old.Workspace != c.Workspace {
 		return errdefs.ErrNotFound
 	}
-	old.Status, old.LastActiveAt, old.IdleExpiresAt, old.Provisional = c.Status, c.LastActiveAt, c.IdleExpiresAt, c.Provisional
+	old.Status, old.LastActiveAt, old.IdleExpiresAt, old.ExpiresAt, old.Provisional = c.Status, c.LastActiveAt, c.IdleExpiresAt, c.ExpiresAt, c.Provisional
 	s.rows[c.ID] = old
 	return nil
 }

@@ -13,18 +13,21 @@ import (
 
 var _ sandbox.Store = (*DB)(nil)
 
-const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional`
+const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional, memory_limit, expires_after_seconds`
 
 func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, error) {
 	var (
 		c                                   sandbox.Container
 		ws, status                          string
 		created, active, idleExpires, hardE string
+		expiresAfter                        int64
 	)
-	if err := row.Scan(&c.ID, &ws, &c.Name, &c.Image, &status, &created, &active, &idleExpires, &hardE, &c.Provisional); err != nil {
+	if err := row.Scan(&c.ID, &ws, &c.Name, &c.Image, &status, &created, &active, &idleExpires, &hardE, &c.Provisional,
+		&c.MemoryLimit, &expiresAfter); err != nil {
 		return nil, formatError(err)
 	}
 	c.Workspace, c.Status = codebox.WorkspaceID(ws), sandbox.Status(status)
+	c.ExpiresAfter = time.Duration(expiresAfter) * time.Second
 	for _, t := range []struct {
 		dst *time.Time
 		s   string
@@ -40,9 +43,9 @@ func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, err
 
 // CreateContainer records a new container; a duplicate ID is errdefs.ErrConflict.
 func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, string(c.Workspace), c.Name, c.Image, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
-		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional)
+		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second))
 	return formatError(err)
 }
 
@@ -52,7 +55,8 @@ func (db *DB) GetContainer(ctx context.Context, ws codebox.WorkspaceID, id strin
 		`SELECT `+containerColumns+` FROM containers WHERE workspace_id = ? AND id = ?`, string(ws), id))
 }
 
-// ListContainers returns ws's containers newest first, after opts.After.
+// ListContainers returns ws's containers newest first (oldest first with
+// opts.Ascending), of opts.Name when set, after opts.After.
 func (db *DB) ListContainers(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.ListOptions) ([]*sandbox.Container, bool, error) {
 	limit := opts.Limit
 	if limit <= 0 {
@@ -61,16 +65,24 @@ func (db *DB) ListContainers(ctx context.Context, ws codebox.WorkspaceID, opts s
 	limit = min(limit, 1000)
 	q := `SELECT ` + containerColumns + ` FROM containers WHERE workspace_id = ?`
 	args := []any{string(ws)}
+	if opts.Name != "" {
+		q += ` AND name = ?`
+		args = append(args, opts.Name)
+	}
+	cmp, order := "<", "DESC"
+	if opts.Ascending {
+		cmp, order = ">", "ASC"
+	}
 	if opts.After != "" {
 		after, err := db.GetContainer(ctx, ws, opts.After)
 		if err != nil {
 			return nil, false, err
 		}
 		c := formatTime(after.CreatedAt)
-		q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`
+		q += ` AND (created_at ` + cmp + ` ? OR (created_at = ? AND id ` + cmp + ` ?))`
 		args = append(args, c, c, after.ID)
 	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	q += ` ORDER BY created_at ` + order + `, id ` + order + ` LIMIT ?`
 	args = append(args, limit+1)
 	out, err := db.queryContainers(ctx, q, args...)
 	if err != nil {
@@ -100,11 +112,12 @@ func (db *DB) queryContainers(ctx context.Context, q string, args ...any) ([]*sa
 	return out, formatError(rows.Err())
 }
 
-// UpdateContainer saves c's status, activity times and whether it is provisional.
+// UpdateContainer saves c's status, activity and expiry times and whether it is
+// provisional.
 func (db *DB) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
 	res, err := db.db.ExecContext(ctx,
-		`UPDATE containers SET status = ?, last_active_at = ?, idle_expires_at = ?, provisional = ? WHERE workspace_id = ? AND id = ?`,
-		string(c.Status), formatTime(c.LastActiveAt), formatTime(c.IdleExpiresAt), c.Provisional, string(c.Workspace), c.ID)
+		`UPDATE containers SET status = ?, last_active_at = ?, idle_expires_at = ?, expires_at = ?, provisional = ? WHERE workspace_id = ? AND id = ?`,
+		string(c.Status), formatTime(c.LastActiveAt), formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, string(c.Workspace), c.ID)
 	return rowsAffected(res, err)
 }
 

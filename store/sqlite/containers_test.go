@@ -109,3 +109,45 @@ func TestContainerProvisional(t *testing.T) {
 		t.Errorf("after confirming: %+v, %v", got, err)
 	}
 }
+
+// TestContainerLimitsAndOrder covers what OpenAI's containers API adds: a container's own
+// memory limit and expiry after inactivity kept across a reload, a moving expires_at,
+// oldest-first pages and the name filter.
+func TestContainerLimitsAndOrder(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	base := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		c := &sandbox.Container{
+			ID: fmt.Sprintf("container_%d", i), Workspace: "ws1", Name: []string{"a", "b"}[i%2], Status: sandbox.StatusRunning,
+			CreatedAt: base.Add(time.Duration(i) * time.Second), LastActiveAt: base, IdleExpiresAt: base, ExpiresAt: base.Add(time.Hour),
+			MemoryLimit: 1 << 30, ExpiresAfter: 20 * time.Minute,
+		}
+		if err := db.CreateContainer(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := db.GetContainer(ctx, "ws1", "container_2")
+	if err != nil || c.MemoryLimit != 1<<30 || c.ExpiresAfter != 20*time.Minute {
+		t.Fatalf("GetContainer = %+v, %v; want 1 GiB and 20 minutes", c, err)
+	}
+	c.ExpiresAt = base.Add(2 * time.Hour)
+	if err := db.UpdateContainer(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.GetContainer(ctx, "ws1", c.ID); !got.ExpiresAt.Equal(c.ExpiresAt) {
+		t.Errorf("expires_at after update = %v, want %v", got.ExpiresAt, c.ExpiresAt)
+	}
+	page, more, err := db.ListContainers(ctx, "ws1", sandbox.ListOptions{Limit: 2, Ascending: true})
+	if err != nil || !more || fmt.Sprint(containerIDs(page)) != "[container_0 container_1]" {
+		t.Fatalf("ascending page 1 = %v more %v err %v", containerIDs(page), more, err)
+	}
+	page, more, err = db.ListContainers(ctx, "ws1", sandbox.ListOptions{Limit: 2, Ascending: true, After: "container_1"})
+	if err != nil || more || fmt.Sprint(containerIDs(page)) != "[container_2 container_3]" {
+		t.Fatalf("ascending page 2 = %v more %v err %v", containerIDs(page), more, err)
+	}
+	page, _, err = db.ListContainers(ctx, "ws1", sandbox.ListOptions{Name: "b"})
+	if err != nil || fmt.Sprint(containerIDs(page)) != "[container_3 container_1]" {
+		t.Fatalf("named b = %v err %v", containerIDs(page), err)
+	}
+}

@@ -1,0 +1,100 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
+)
+
+// TestContainerMemoryLimit: a container that asks for less memory than the server's
+// limit gets that limit in its memory cgroup, and keeps it across a restart; more
+// than the server's limit is refused, naming the maximum.
+func TestContainerMemoryLimit(t *testing.T) { sandboxtest.ForEachRuntime(t, testContainerMemoryLimit) }
+
+func testContainerMemoryLimit(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Limits.Memory = 1 << 30 })
+	ctx := context.Background()
+	const small = 256 << 20
+	c := create(t, e, sandbox.CreateOptions{MemoryLimit: small})
+	if c.MemoryLimit != small {
+		t.Errorf("MemoryLimit = %d, want %d", c.MemoryLimit, small)
+	}
+	if got := e.CgroupFile(t, c.ID, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(small) {
+		t.Errorf("memory.limit_in_bytes = %s, want %d", got, small)
+	}
+	alloc := `python3 -c 'b = bytearray(400 << 20); print("allocated")'`
+	if res := run(t, e, c.ID, alloc); !res.OOMKilled || strings.Contains(res.Stdout, "allocated") {
+		t.Errorf("400 MiB in 256 MiB = %+v, want OOMKilled", res)
+	}
+	if _, err := e.Manager.Stop(ctx, ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	run(t, e, c.ID, "true")
+	if got := e.CgroupFile(t, c.ID, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(small) {
+		t.Errorf("after a restart memory.limit_in_bytes = %s, want %d", got, small)
+	}
+
+	def := create(t, e, sandbox.CreateOptions{})
+	if got := e.CgroupFile(t, def.ID, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(1<<30) {
+		t.Errorf("default memory.limit_in_bytes = %s, want the server's %d", got, 1<<30)
+	}
+	if res := run(t, e, def.ID, alloc); res.OOMKilled || res.Stdout != "allocated\n" {
+		t.Errorf("400 MiB in the server's 1 GiB = %+v, want allocated", res)
+	}
+
+	_, err := e.Manager.Create(ctx, ws, sandbox.CreateOptions{MemoryLimit: 4 << 30})
+	if !errors.Is(err, errdefs.ErrInvalid) || err == nil || !strings.Contains(err.Error(), "maximum of 1.0 GiB") {
+		t.Errorf("4 GiB on a 1 GiB server = %v, want invalid naming the maximum", err)
+	}
+}
+
+// TestExpiresAfter: a container with an expiry after inactivity expires that long after
+// its last use (each use pushes it back), its files destroyed; the period is capped at
+// the server's hard expiry.
+func TestExpiresAfter(t *testing.T) { sandboxtest.ForEachRuntime(t, testExpiresAfter) }
+
+func testExpiresAfter(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Expiry = time.Hour })
+	ctx := context.Background()
+	c := create(t, e, sandbox.CreateOptions{ExpiresAfter: 20 * time.Minute})
+	if c.ExpiresAfter != 20*time.Minute || c.ExpiresAt.Sub(c.LastActiveAt) != 20*time.Minute {
+		t.Errorf("created: expires after %v at %v (last active %v), want 20m after last activity", c.ExpiresAfter, c.ExpiresAt, c.LastActiveAt)
+	}
+	e.Clock.Advance(10 * time.Minute)
+	run(t, e, c.ID, "echo kept > /workspace/a")
+	e.Clock.Advance(15 * time.Minute) // 25 minutes after creation, 15 after the last use
+	e.Manager.SweepOnce(ctx)
+	got, err := e.Manager.Get(ctx, ws, c.ID)
+	if err != nil {
+		t.Fatalf("15 minutes after its last use: %v, want it alive", err)
+	}
+	if got.ExpiresAt.Sub(got.LastActiveAt) != 20*time.Minute {
+		t.Errorf("after a use: expires at %v, last active %v; want 20m later", got.ExpiresAt, got.LastActiveAt)
+	}
+	e.Clock.Advance(6 * time.Minute)
+	if _, err := e.Manager.Exec(ctx, ws, c.ID, sandbox.ExecRequest{Command: "true"}); errdefs.Code(err) != errdefs.CodeContainerExpired {
+		t.Errorf("21 minutes after its last use: %v, want container_expired", err)
+	}
+	e.Manager.SweepOnce(ctx)
+	if _, err := os.Stat(filepath.Join(e.Config.Dir, c.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("expired container's directory still exists: %v", err)
+	}
+	list, _, err := e.Manager.List(ctx, ws, sandbox.ListOptions{})
+	if err != nil || len(list) != 1 || list[0].Status != sandbox.StatusExpired {
+		t.Errorf("List = %+v, %v; want it expired", list, err)
+	}
+
+	capped := create(t, e, sandbox.CreateOptions{ExpiresAfter: 3 * time.Hour})
+	if capped.ExpiresAfter != time.Hour || !capped.ExpiresAt.Equal(capped.CreatedAt.Add(time.Hour)) {
+		t.Errorf("3h on a server expiring containers after 1h: expires after %v at %v, want 1h", capped.ExpiresAfter, capped.ExpiresAt)
+	}
+}
