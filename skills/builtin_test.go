@@ -11,7 +11,7 @@ import (
 )
 
 // builtinNames are the skills codebox ships as type "anthropic".
-var builtinNames = []string{"docx", "pptx", "xlsx"}
+var builtinNames = []string{"docx", "pdf", "pptx", "xlsx"}
 
 var (
 	validName = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
