@@ -172,7 +172,7 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		router.OpenAI = m
+		router.Named = map[string]provider.Model{"openai": m}
 	}
 	e.model = modelFor(format)
 	e.runner = tools.NewRunner(e.sb)

@@ -34,31 +34,35 @@ type TokenCounter interface {
 	CountTokens(ctx context.Context, req *Request) (int64, error)
 }
 
-// Router picks the Model for a request's model name. A nil driver field means that
-// provider is not configured: its names then fail to resolve with ErrInvalid. A
-// configured driver without credentials still resolves, and its Turn fails with
-// ErrUnauthenticated (the Anthropic driver), or is sent without a key (the OpenAI
-// driver, since local OpenAI-compatible servers need none).
+// Router picks the Model for a request's model name. A nil driver means that provider
+// is not configured: its names then fail to resolve with ErrInvalid. A configured
+// driver without credentials still resolves, and its Turn fails with
+// ErrUnauthenticated naming the setting that is missing, or is sent without a key
+// (local OpenAI-compatible servers need none).
 type Router struct {
 	// Anthropic serves claude-* and anthropic/<model>.
 	Anthropic Model
-	// OpenAI serves openai/<model>.
-	OpenAI Model
+	// Named serves <name>/<model> for the OpenAI-compatible providers by name:
+	// Named["openai"] serves openai/<model>, Named["mistral"] mistral/<model>, and so on.
+	Named map[string]Model
 	// Scripts serves script/<name>; the bare name "script" picks Scripts["default"],
 	// or the only script when there is exactly one.
 	Scripts map[string]Model
 }
 
-// Provider names the provider a model name routes to: "anthropic", "openai", "script",
-// or "" for a name no provider serves. Metrics label upstream calls with it.
+// Provider names the provider a model name routes to: "anthropic", "script", the
+// prefix of a "<name>/<model>" name, or "" for a name no provider could serve. Metrics
+// label upstream calls with it, only once the name resolved, so the labels are the
+// configured providers.
 func Provider(model string) string {
 	switch {
 	case strings.HasPrefix(model, "claude-"), strings.HasPrefix(model, "anthropic/"):
 		return "anthropic"
-	case strings.HasPrefix(model, "openai/"):
-		return "openai"
 	case model == "script", strings.HasPrefix(model, "script/"):
 		return "script"
+	}
+	if name, rest, ok := strings.Cut(model, "/"); ok && name != "" && rest != "" {
+		return name
 	}
 	return ""
 }
@@ -71,10 +75,6 @@ func (r *Router) Resolve(model string) (Model, string, error) {
 	case "anthropic":
 		if upstream := strings.TrimPrefix(model, "anthropic/"); upstream != "" {
 			return r.pick(r.Anthropic, "anthropic", model, upstream)
-		}
-	case "openai":
-		if upstream := strings.TrimPrefix(model, "openai/"); upstream != "" {
-			return r.pick(r.OpenAI, "openai", model, upstream)
 		}
 	case "script":
 		if model == "script" {
@@ -93,8 +93,34 @@ func (r *Router) Resolve(model string) (Model, string, error) {
 			return m, model, nil
 		}
 		return nil, "", errdefs.New(errdefs.ErrNotFound, "", "model %q: no script named %q (available: %s)", model, name, r.scriptNames())
+	case "":
+	default:
+		name, upstream, _ := strings.Cut(model, "/")
+		if m, ok := r.Named[name]; ok && m != nil {
+			return m, upstream, nil
+		}
+		return nil, "", errdefs.New(errdefs.ErrInvalid, "", "model %q: no provider %q is configured on this server (configured: %s)", model, name, strings.Join(r.Names(), ", "))
 	}
-	return nil, "", errdefs.New(errdefs.ErrInvalid, "", "model %q: use claude-*, anthropic/<model>, openai/<model> or script/<name>", model)
+	return nil, "", errdefs.New(errdefs.ErrInvalid, "", "model %q: use claude-*, anthropic/<model>, <provider>/<model> with a provider of %s, or script/<name>", model, strings.Join(r.Names(), ", "))
+}
+
+// Names lists the configured providers, sorted: anthropic, the named ones and script,
+// as a model name starts with them.
+func (r *Router) Names() []string {
+	var names []string
+	if r.Anthropic != nil {
+		names = append(names, "anthropic")
+	}
+	for n, m := range r.Named {
+		if m != nil {
+			names = append(names, n)
+		}
+	}
+	if len(r.Scripts) > 0 {
+		names = append(names, "script")
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (r *Router) pick(m Model, provider, model, upstream string) (Model, string, error) {
@@ -118,5 +144,5 @@ func (r *Router) scriptNames() string {
 
 // String describes the router's configuration, for startup logs.
 func (r *Router) String() string {
-	return fmt.Sprintf("anthropic=%t openai=%t scripts=[%s]", r.Anthropic != nil, r.OpenAI != nil, r.scriptNames())
+	return fmt.Sprintf("providers=[%s] scripts=[%s]", strings.Join(r.Names(), " "), r.scriptNames())
 }

@@ -17,13 +17,14 @@ func (n named) Turn(context.Context, *provider.Request, func(provider.Event)) (*
 }
 
 func TestRouterResolve(t *testing.T) {
-	r := &provider.Router{Anthropic: named("a"), OpenAI: named("o"),
+	r := &provider.Router{Anthropic: named("a"), Named: map[string]provider.Model{"openai": named("o"), "mistral": named("m")},
 		Scripts: map[string]provider.Model{"default": named("s"), "sales": named("sales")}}
 	for _, tc := range []struct{ model, driver, upstream string }{
 		{"claude-sonnet-4-5", "a", "claude-sonnet-4-5"},
 		{"anthropic/claude-opus-4-1", "a", "claude-opus-4-1"},
 		{"openai/gpt-4.1-mini", "o", "gpt-4.1-mini"},
 		{"openai/qwen/qwen3-coder:30b", "o", "qwen/qwen3-coder:30b"},
+		{"mistral/mistral-small-latest", "m", "mistral-small-latest"},
 		{"script", "s", "script"},
 		{"script/sales", "sales", "script/sales"},
 	} {
@@ -42,6 +43,7 @@ func TestRouterResolve(t *testing.T) {
 	}{
 		{"gpt-4o", errdefs.ErrInvalid},
 		{"openai/", errdefs.ErrInvalid},
+		{"deepseek/deepseek-chat", errdefs.ErrInvalid},
 		{"script/nope", errdefs.ErrNotFound},
 	} {
 		if _, _, err := r.Resolve(tc.model); !errors.Is(err, tc.kind) {
@@ -61,6 +63,7 @@ func TestProvider(t *testing.T) {
 	for model, want := range map[string]string{
 		"claude-sonnet-4-5": "anthropic", "anthropic/claude-opus-4-1": "anthropic",
 		"openai/gpt-4.1-mini": "openai", "script": "script", "script/sales": "script",
+		"mistral/mistral-large-latest": "mistral", "ollama/qwen/qwen3:8b": "ollama",
 		"gpt-4o": "", "scripted": "",
 	} {
 		if got := provider.Provider(model); got != want {

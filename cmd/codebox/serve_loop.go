@@ -13,7 +13,6 @@ import (
 	"github.com/codebox-dev/codebox/image"
 	"github.com/codebox-dev/codebox/provider"
 	"github.com/codebox-dev/codebox/provider/anthropic"
-	"github.com/codebox-dev/codebox/provider/openai"
 	"github.com/codebox-dev/codebox/provider/script"
 	"github.com/codebox-dev/codebox/tools"
 )
@@ -22,8 +21,7 @@ import (
 type loopConfig struct {
 	AnthropicBaseURL  string
 	AnthropicAPIKey   string
-	OpenAIBaseURL     string
-	OpenAIAPIKey      string
+	Providers         providersConfig
 	Script            string
 	MaxToolIterations int
 	ToolTimeout       time.Duration
@@ -38,9 +36,7 @@ func bindLoopFlags(fs *pflag.FlagSet, c *loopConfig) {
 	fs.StringVar(&c.AnthropicBaseURL, "anthropic-base-url", anthropic.DefaultBaseURL, "Anthropic API base URL (without /v1) for claude-* models")
 	fs.StringVar(&c.AnthropicAPIKey, "anthropic-api-key", "", "API key for the Anthropic API")
 	alsoEnv(fs, "anthropic-api-key", "ANTHROPIC_API_KEY")
-	fs.StringVar(&c.OpenAIBaseURL, "openai-base-url", openai.DefaultBaseURL, "OpenAI-compatible chat-completions base URL (with /v1) for openai/<model> models")
-	fs.StringVar(&c.OpenAIAPIKey, "openai-api-key", "", "API key for the OpenAI-compatible endpoint (local servers need none)")
-	alsoEnv(fs, "openai-api-key", "OPENAI_API_KEY")
+	bindProviderFlags(fs, &c.Providers)
 	fs.StringVar(&c.Script, "script", "", "script file (or directory of them) of canned turns served as script/<name> models, for offline demos")
 	fs.IntVar(&c.MaxToolIterations, "max-tool-iterations", 10, "code execution rounds per request before the answer is paused with stop_reason pause_turn")
 	fs.DurationVar(&c.ToolTimeout, "tool-timeout", 0, "wall-clock limit of one bash command or Python run (0: the sandbox's exec timeout)")
@@ -64,11 +60,11 @@ func setupLoop(ctx context.Context, a *app) error {
 	router := &provider.Router{
 		Anthropic: anthropic.New(anthropic.Config{BaseURL: cfg.AnthropicBaseURL, APIKey: cfg.AnthropicAPIKey}),
 	}
-	oa, err := openai.New(openai.Config{BaseURL: cfg.OpenAIBaseURL, APIKey: cfg.OpenAIAPIKey})
+	named, err := namedProviders(&cfg.Providers)
 	if err != nil {
-		return fmt.Errorf("--openai-base-url: %w", err)
+		return err
 	}
-	router.OpenAI = oa
+	router.Named = named
 	if cfg.Script != "" {
 		scripts, err := loadScripts(cfg.Script)
 		if err != nil {

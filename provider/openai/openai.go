@@ -54,6 +54,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,12 +94,21 @@ type Config struct {
 	Timeout time.Duration
 	// HTTPClient is used for upstream calls; nil means a client without a global timeout.
 	HTTPClient *http.Client
+	// Name is the provider's name in error messages ("openai" when empty).
+	Name string
+	// KeyHint, when set, makes the key required: without one, Turn fails with
+	// ErrUnauthenticated telling the user to set it, in KeyHint's words (the variables
+	// and flag that carry it).
+	KeyHint string
+	// Quirks are the server's departures from OpenAI's API.
+	Quirks Quirks
 }
 
 // Model is the OpenAI-compatible driver. It is safe for concurrent use.
 type Model struct {
 	cfg         Config
 	completions openai.ChatCompletionService
+	models      openai.ModelService
 }
 
 var _ provider.Model = (*Model)(nil)
@@ -107,12 +117,20 @@ var _ provider.Model = (*Model)(nil)
 // variables: only cfg decides where calls go and with which key.
 func New(cfg Config) (*Model, error) {
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.Name == "" {
+		cfg.Name = "openai"
+	}
+	switch cfg.Quirks.ParallelToolCalls {
+	case "", ParallelAlways, ParallelNever:
+	default:
+		return nil, fmt.Errorf("%s: parallel_tool_calls quirk %q: want %q, %q or empty", cfg.Name, cfg.Quirks.ParallelToolCalls, ParallelAlways, ParallelNever)
+	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("openai: base URL %q: want http(s)://host[:port]/path", cfg.BaseURL)
+		return nil, fmt.Errorf("%s: base URL %q: want http(s)://host[:port]/path", cfg.Name, cfg.BaseURL)
 	}
 	switch cfg.MaxTokensField {
 	case MaxCompletionTokens, MaxTokens:
@@ -122,7 +140,7 @@ func New(cfg Config) (*Model, error) {
 			cfg.MaxTokensField = MaxCompletionTokens
 		}
 	default:
-		return nil, fmt.Errorf("openai: max tokens field %q: want %s or %s", cfg.MaxTokensField, MaxCompletionTokens, MaxTokens)
+		return nil, fmt.Errorf("%s: max tokens field %q: want %s or %s", cfg.Name, cfg.MaxTokensField, MaxCompletionTokens, MaxTokens)
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -140,12 +158,15 @@ func New(cfg Config) (*Model, error) {
 	}
 	// The service is built directly, not through openai.NewClient, which would add
 	// settings from OPENAI_* environment variables.
-	return &Model{cfg: cfg, completions: openai.NewChatCompletionService(opts...)}, nil
+	return &Model{cfg: cfg, completions: openai.NewChatCompletionService(opts...), models: openai.NewModelService(opts...)}, nil
 }
 
 // Turn runs one chat completion, streamed when events is non-nil. Errors: see
 // provider.Model.
 func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(provider.Event)) (*provider.Response, error) {
+	if m.cfg.APIKey == "" && m.cfg.KeyHint != "" {
+		return nil, errdefs.New(errdefs.ErrUnauthenticated, "", "%s: no API key is configured on this server: set %s", m.cfg.Name, m.cfg.KeyHint)
+	}
 	params, err := m.Params(req)
 	if err != nil {
 		return nil, err
@@ -154,25 +175,27 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 	if events == nil {
 		cc, err := m.completions.New(ctx, params)
 		if err != nil {
-			return nil, mapError(ctx, err)
+			return nil, m.mapError(ctx, err)
 		}
 		if len(cc.Choices) == 0 {
-			return nil, errdefs.New(errdefs.ErrUpstream, "", "openai: upstream returned no choices")
+			return nil, errdefs.New(errdefs.ErrUpstream, "", "%s: upstream returned no choices", m.cfg.Name)
 		}
-		return response(cc, thinking), nil
+		return response(cc, thinking, m.cfg.Quirks), nil
 	}
-	params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: param.NewOpt(true)}
+	if !m.cfg.Quirks.NoStreamOptions {
+		params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: param.NewOpt(true)}
+	}
 	stream := m.completions.NewStreaming(ctx, params)
 	defer stream.Close()
-	a := newAssembler(events, thinking)
+	a := newAssembler(events, thinking, m.cfg.Quirks)
 	for stream.Next() {
 		a.chunk(stream.Current())
 	}
 	if err := stream.Err(); err != nil {
-		return nil, mapError(ctx, err)
+		return nil, m.mapError(ctx, err)
 	}
 	if a.finishReason == "" {
-		return nil, errdefs.New(errdefs.ErrUpstream, "", "openai: upstream stream ended before a finish_reason")
+		return nil, errdefs.New(errdefs.ErrUpstream, "", "%s: upstream stream ended before a finish_reason", m.cfg.Name)
 	}
 	return a.finish(), nil
 }
@@ -190,8 +213,10 @@ const maxErrorBody = 1 << 20
 // normalizeErrors rewrites an error response whose body is not OpenAI's
 // {"error": {"message": …}} into that shape, so the SDK reports it as an *openai.Error
 // with its status and message. Servers differ: vLLM puts message at the top level,
-// Ollama's native errors are {"error": "text"}, FastAPI servers send {"detail": …}, and
-// proxies answer in plain text or HTML.
+// Ollama's native errors are {"error": "text"}, FastAPI servers send {"detail": …},
+// Google's endpoint (Gemini) wraps its error in a one-element array, Mistral's
+// validation errors carry an object as message, and proxies answer in plain text or
+// HTML.
 func normalizeErrors(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	resp, err := next(req)
 	if err != nil || resp.StatusCode < 400 {
@@ -204,23 +229,33 @@ func normalizeErrors(req *http.Request, next option.MiddlewareNext) (*http.Respo
 	}
 	var env struct {
 		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
+		Message json.RawMessage `json:"message"`
 		Detail  json.RawMessage `json:"detail"`
 	}
+	var list []json.RawMessage
+	body := data
+	if json.Unmarshal(data, &list) == nil && len(list) > 0 {
+		body = list[0]
+	}
 	msg := ""
-	if json.Unmarshal(data, &env) == nil {
+	if json.Unmarshal(body, &env) == nil {
 		var obj struct {
 			Message string `json:"message"`
 		}
 		var str string
 		switch {
 		case json.Unmarshal(env.Error, &obj) == nil && obj.Message != "":
-			resp.Body = io.NopCloser(bytes.NewReader(data))
-			return resp, nil
+			if len(list) == 0 {
+				resp.Body = io.NopCloser(bytes.NewReader(data))
+				return resp, nil
+			}
+			msg = obj.Message
 		case json.Unmarshal(env.Error, &str) == nil && str != "":
 			msg = str
-		case env.Message != "":
-			msg = env.Message
+		case json.Unmarshal(env.Message, &str) == nil && str != "":
+			msg = str
+		case len(env.Message) > 0 && string(env.Message) != "null":
+			msg = string(env.Message)
 		case json.Unmarshal(env.Detail, &str) == nil && str != "":
 			msg = str
 		case len(env.Detail) > 0:
@@ -242,7 +277,7 @@ func normalizeErrors(req *http.Request, next option.MiddlewareNext) (*http.Respo
 }
 
 // mapError turns an SDK error into the provider.Model error contract.
-func mapError(ctx context.Context, err error) error {
+func (m *Model) mapError(ctx context.Context, err error) error {
 	var apiErr *openai.Error
 	if errors.As(err, &apiErr) {
 		return provider.UpstreamError(apiErr.StatusCode, apiErr.Message, err)
@@ -258,12 +293,22 @@ func mapError(ctx context.Context, err error) error {
 		}
 		_ = json.Unmarshal(se.Event.Data, &body)
 		status := http.StatusInternalServerError
-		if c, ok := body.Error.Code.(float64); ok && c >= 400 && c <= 599 {
-			status = int(c)
+		switch c := body.Error.Code.(type) {
+		case float64:
+			if c >= 400 && c <= 599 {
+				status = int(c)
+			}
+		case string:
+			// OpenRouter names the error in the stream: a status as text, or a kind.
+			if n, err := strconv.Atoi(c); err == nil && n >= 400 && n <= 599 {
+				status = n
+			} else if c == "rate_limit_exceeded" {
+				status = http.StatusTooManyRequests
+			}
 		}
 		return provider.UpstreamError(status, body.Error.Message, err)
 	}
-	return provider.TransportError(ctx, "openai", err)
+	return provider.TransportError(ctx, m.cfg.Name, err)
 }
 
 // Params converts a provider.Request to chat-completion parameters. It fails with
@@ -295,21 +340,27 @@ func (m *Model) Params(req *provider.Request) (openai.ChatCompletionNewParams, e
 	if len(sys) > 0 {
 		p.Messages = append(p.Messages, openai.SystemMessage(strings.Join(sys, "\n\n")))
 	}
+	q := m.cfg.Quirks
+	chain := chainStart(req.Messages)
 	for i, msg := range req.Messages {
 		var out []openai.ChatCompletionMessageParamUnion
 		var err error
 		if msg.Role == "assistant" {
-			out, err = assistantMessages(msg.Content)
+			out, err = assistantMessages(msg.Content, q, q.ReasoningBack && i >= chain)
 		} else {
-			out, err = userMessages(msg.Content)
+			out, err = userMessages(msg.Content, q)
 		}
 		if err != nil {
 			return p, errdefs.New(errdefs.ErrInvalid, "", "messages.%d: %v", i, err)
 		}
 		p.Messages = append(p.Messages, out...)
 	}
+	tc := req.ToolChoice
 	for i, t := range req.Tools {
-		tool, ok, err := functionTool(t)
+		if tc != nil && tc.Type == "tool" && q.NoNamedToolChoice && t.Name != tc.Name && toolName(t) != tc.Name {
+			continue // only the named tool is offered, with tool_choice "required"
+		}
+		tool, ok, err := functionTool(t, q)
 		if err != nil {
 			return p, errdefs.New(errdefs.ErrInvalid, "", "tools.%d: %v", i, err)
 		}
@@ -317,26 +368,67 @@ func (m *Model) Params(req *provider.Request) (openai.ChatCompletionNewParams, e
 			p.Tools = append(p.Tools, tool)
 		}
 	}
-	if tc := req.ToolChoice; tc != nil && len(p.Tools) > 0 {
+	if len(p.Tools) == 0 {
+		return p, nil
+	}
+	if tc != nil {
 		switch tc.Type {
 		case "any":
 			p.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: param.NewOpt("required")}
 		case "none":
 			p.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: param.NewOpt("none")}
 		case "tool":
-			p.ToolChoice = openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: tc.Name})
+			if q.NoNamedToolChoice {
+				p.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: param.NewOpt("required")}
+			} else {
+				p.ToolChoice = openai.ToolChoiceOptionFunctionToolChoice(openai.ChatCompletionNamedToolChoiceFunctionParam{Name: tc.Name})
+			}
 		default:
 			p.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: param.NewOpt("auto")}
 		}
-		if tc.DisableParallelToolUse && tc.Type != "none" {
-			p.ParallelToolCalls = param.NewOpt(false)
-		}
+	}
+	parallel := tc == nil || !tc.DisableParallelToolUse
+	switch {
+	case q.ParallelToolCalls == ParallelNever, tc != nil && tc.Type == "none":
+	case q.ParallelToolCalls == ParallelAlways:
+		p.ParallelToolCalls = param.NewOpt(parallel)
+	case !parallel:
+		p.ParallelToolCalls = param.NewOpt(false)
 	}
 	return p, nil
 }
 
+// toolName is a tool's name, from its client definition when the field is empty.
+func toolName(t provider.Tool) string {
+	if t.Name != "" || len(t.Raw) == 0 {
+		return t.Name
+	}
+	var raw struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(t.Raw, &raw)
+	return raw.Name
+}
+
+// chainStart is the index of the first message after the last user message that says
+// something besides tool results: the assistant turns from there on are one chain of
+// tool calls answering it.
+func chainStart(msgs []provider.Message) int {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role != "user" {
+			continue
+		}
+		for _, b := range msgs[i].Content {
+			if b.Type != provider.TypeToolResult {
+				return i + 1
+			}
+		}
+	}
+	return 0
+}
+
 // functionTool converts a tool; ok is false for tools chat completions cannot express.
-func functionTool(t provider.Tool) (openai.ChatCompletionToolUnionParam, bool, error) {
+func functionTool(t provider.Tool, q Quirks) (openai.ChatCompletionToolUnionParam, bool, error) {
 	name, desc, schema := t.Name, t.Description, t.InputSchema
 	if len(t.Raw) > 0 {
 		var raw struct {
@@ -367,20 +459,30 @@ func functionTool(t provider.Tool) (openai.ChatCompletionToolUnionParam, bool, e
 			return openai.ChatCompletionToolUnionParam{}, false, errors.New("input_schema is not a JSON object")
 		}
 	}
+	if q.SchemaSubset {
+		schemaSubset(map[string]any(params))
+	}
 	def := shared.FunctionDefinitionParam{Name: name, Parameters: params}
 	if desc != "" {
 		def.Description = param.NewOpt(desc)
 	}
+	if strict, ok := strictOf(t.Raw); ok && q.Strict {
+		def.Strict = param.NewOpt(strict)
+	}
 	return openai.ChatCompletionFunctionTool(def), true, nil
 }
 
-// assistantMessages converts an assistant turn to one assistant message.
-func assistantMessages(blocks []provider.Block) ([]openai.ChatCompletionMessageParamUnion, error) {
-	var texts []string
+// assistantMessages converts an assistant turn to one assistant message. With
+// reasoning, a turn that calls tools carries its thinking as reasoning_content (see
+// Quirks.ReasoningBack).
+func assistantMessages(blocks []provider.Block, q Quirks, reasoning bool) ([]openai.ChatCompletionMessageParamUnion, error) {
+	var texts, thoughts []string
 	var calls []openai.ChatCompletionMessageToolCallUnionParam
 	for _, b := range blocks {
 		switch b.Type {
-		case provider.TypeThinking, "redacted_thinking":
+		case provider.TypeThinking:
+			thoughts = append(thoughts, b.Text)
+		case "redacted_thinking":
 		case provider.TypeToolUse:
 			args := "{}"
 			if len(b.Input) > 0 {
@@ -390,11 +492,11 @@ func assistantMessages(blocks []provider.Block) ([]openai.ChatCompletionMessageP
 				args = string(b.Input)
 			}
 			calls = append(calls, openai.ChatCompletionMessageToolCallUnionParam{OfFunction: &openai.ChatCompletionMessageFunctionToolCallParam{
-				ID:       b.ID,
+				ID:       q.outID(b.ID),
 				Function: openai.ChatCompletionMessageFunctionToolCallFunctionParam{Name: b.Name, Arguments: args},
 			}})
 		default:
-			if t := blockText(b); t != "" {
+			if t := blockText(b); strings.TrimSpace(t) != "" {
 				texts = append(texts, t)
 			}
 		}
@@ -406,13 +508,16 @@ func assistantMessages(blocks []provider.Block) ([]openai.ChatCompletionMessageP
 	if len(texts) > 0 {
 		am.Content.OfString = param.NewOpt(strings.Join(texts, "\n\n"))
 	}
+	if reasoning && len(calls) > 0 {
+		am.SetExtraFields(map[string]any{"reasoning_content": strings.Join(thoughts, "")})
+	}
 	return []openai.ChatCompletionMessageParamUnion{{OfAssistant: &am}}, nil
 }
 
 // userMessages converts a user turn: tool messages first (they must follow the
 // assistant's tool_calls), then one user message with the other content and any images
 // from tool results.
-func userMessages(blocks []provider.Block) ([]openai.ChatCompletionMessageParamUnion, error) {
+func userMessages(blocks []provider.Block, q Quirks) ([]openai.ChatCompletionMessageParamUnion, error) {
 	var out []openai.ChatCompletionMessageParamUnion
 	var parts, resultImages []openai.ChatCompletionContentPartUnionParam
 	for _, b := range blocks {
@@ -443,7 +548,7 @@ func userMessages(blocks []provider.Block) ([]openai.ChatCompletionMessageParamU
 				resultImages = append(resultImages, openai.TextContentPart("Images returned by tool call "+b.ToolUseID+":"))
 				resultImages = append(resultImages, imgs...)
 			}
-			out = append(out, openai.ToolMessage(text, b.ToolUseID))
+			out = append(out, openai.ToolMessage(text, q.outID(b.ToolUseID)))
 		case provider.TypeImage:
 			if part, ok := imagePart(b); ok {
 				parts = append(parts, part)
@@ -453,7 +558,8 @@ func userMessages(blocks []provider.Block) ([]openai.ChatCompletionMessageParamU
 		case "container_upload":
 			// The loop copies the file into the container and says so in the system prompt.
 		default:
-			if t := blockText(b); t != "" {
+			// Whitespace alone is empty content, which Gemini and Mistral reject.
+			if t := blockText(b); strings.TrimSpace(t) != "" {
 				parts = append(parts, openai.TextContentPart(t))
 			}
 		}
@@ -582,11 +688,12 @@ func textOfBlocks(raw json.RawMessage) string {
 }
 
 // response converts a non-streamed completion.
-func response(cc *openai.ChatCompletion, thinking bool) *provider.Response {
+func response(cc *openai.ChatCompletion, thinking bool, q Quirks) *provider.Response {
 	ch := cc.Choices[0]
 	var content []provider.Block
+	text, chunkThoughts := contentOf(ch.Message.Content, ch.Message.JSON.Content.Raw())
 	if thinking {
-		if r := reasoning(ch.Message.JSON.ExtraFields); r != "" {
+		if r := reasoning(ch.Message.JSON.ExtraFields) + chunkThoughts; r != "" {
 			content = append(content, provider.Block{Type: provider.TypeThinking, Text: r})
 		}
 	}
@@ -594,8 +701,8 @@ func response(cc *openai.ChatCompletion, thinking bool) *provider.Response {
 	switch {
 	case refusal:
 		content = append(content, provider.Block{Type: provider.TypeText, Text: ch.Message.Refusal})
-	case strings.TrimSpace(ch.Message.Content) != "":
-		content = append(content, provider.Block{Type: provider.TypeText, Text: ch.Message.Content})
+	case strings.TrimSpace(text) != "":
+		content = append(content, provider.Block{Type: provider.TypeText, Text: text})
 	}
 	calls := 0
 	for _, tc := range ch.Message.ToolCalls {
@@ -603,7 +710,7 @@ func response(cc *openai.ChatCompletion, thinking bool) *provider.Response {
 			continue
 		}
 		calls++
-		content = append(content, toolUse(tc.ID, tc.Function.Name, tc.Function.Arguments))
+		content = append(content, toolUse(q.inID(tc.ID), tc.Function.Name, tc.Function.Arguments))
 	}
 	stop := stopReason(ch.FinishReason, calls > 0)
 	if refusal {
@@ -613,10 +720,10 @@ func response(cc *openai.ChatCompletion, thinking bool) *provider.Response {
 }
 
 // reasoning reads a message's or delta's reasoning text from its extra fields:
-// reasoning_content (vLLM, DeepSeek, llama.cpp) or reasoning (OpenRouter, Ollama,
-// newer vLLM).
+// reasoning_content (vLLM, DeepSeek, llama.cpp), reasoning (OpenRouter, Ollama, newer
+// vLLM) or thinking (Ollama's own messages and some proxies).
 func reasoning(extra map[string]respjson.Field) string {
-	for _, key := range []string{"reasoning_content", "reasoning"} {
+	for _, key := range []string{"reasoning_content", "reasoning", "thinking"} {
 		if f, ok := extra[key]; ok {
 			var s string
 			if json.Unmarshal([]byte(f.Raw()), &s) == nil && s != "" {
@@ -625,6 +732,34 @@ func reasoning(extra map[string]respjson.Field) string {
 		}
 	}
 	return ""
+}
+
+// contentOf reads a message's or delta's content: the string, or, when the server sent
+// an array of chunks (Mistral's reasoning models), the text of its text chunks and
+// separately that of its thinking chunks, {"type": "thinking", "thinking": [text
+// chunks]}.
+func contentOf(s, raw string) (text, thoughts string) {
+	if !strings.HasPrefix(strings.TrimSpace(raw), "[") {
+		return s, ""
+	}
+	var chunks []struct {
+		Type     string          `json:"type"`
+		Text     string          `json:"text"`
+		Thinking json.RawMessage `json:"thinking"`
+	}
+	if json.Unmarshal([]byte(raw), &chunks) != nil {
+		return s, ""
+	}
+	var tb, th strings.Builder
+	for _, c := range chunks {
+		switch c.Type {
+		case "text":
+			tb.WriteString(c.Text)
+		case "thinking":
+			th.WriteString(textOfBlocks(c.Thinking))
+		}
+	}
+	return tb.String(), th.String()
 }
 
 func usage(u openai.CompletionUsage) provider.Usage {

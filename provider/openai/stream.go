@@ -19,6 +19,7 @@ import (
 type assembler struct {
 	events   func(provider.Event)
 	thinking bool
+	quirks   Quirks
 
 	id, model    string
 	finishReason string
@@ -32,8 +33,8 @@ type assembler struct {
 	pending string                   // leading whitespace of a text block not yet opened
 }
 
-func newAssembler(events func(provider.Event), thinking bool) *assembler {
-	return &assembler{events: events, thinking: thinking, open: -1,
+func newAssembler(events func(provider.Event), thinking bool, q Quirks) *assembler {
+	return &assembler{events: events, thinking: thinking, quirks: q, open: -1,
 		args: map[int]*strings.Builder{}, tools: map[int64]int{}}
 }
 
@@ -52,8 +53,9 @@ func (a *assembler) chunk(c openai.ChatCompletionChunk) {
 			continue
 		}
 		d := ch.Delta
+		text, thoughts := contentOf(d.Content, d.JSON.Content.Raw())
 		if a.thinking {
-			if r := reasoning(d.JSON.ExtraFields); r != "" {
+			if r := reasoning(d.JSON.ExtraFields) + thoughts; r != "" {
 				a.appendText(provider.TypeThinking, r)
 			}
 		}
@@ -61,21 +63,21 @@ func (a *assembler) chunk(c openai.ChatCompletionChunk) {
 			a.refusal = true
 			a.appendText(provider.TypeText, d.Refusal)
 		}
-		if d.Content != "" {
-			a.appendText(provider.TypeText, d.Content)
+		if text != "" {
+			a.appendText(provider.TypeText, text)
 		}
 		for _, tc := range d.ToolCalls {
 			if tc.Type != "" && tc.Type != "function" {
 				continue
 			}
 			bi, ok := a.tools[tc.Index]
-			if ok && tc.ID != "" && tc.ID != a.blocks[bi].ID {
+			if ok && tc.ID != "" && a.quirks.inID(tc.ID) != a.blocks[bi].ID {
 				// A new call reusing an index: servers that omit "index" (it then
 				// reads as 0) send each call whole, with its own id.
 				ok = false
 			}
 			if !ok {
-				id := tc.ID
+				id := a.quirks.inID(tc.ID)
 				if id == "" {
 					id = newToolID()
 				}
