@@ -16,6 +16,7 @@ type Server struct {
 	path   string
 	count  bool // also answers path+"/count_tokens"
 	serve  func(w http.ResponseWriter, body []byte, n int)
+	flavor Flavor // OpenAI format only
 
 	mu       sync.Mutex // guards requests
 	requests []Recorded
@@ -74,6 +75,14 @@ func (s *Server) Last() []byte {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/v1/models" && len(s.flavor.Models) > 0 {
+		var data []any
+		for _, m := range s.flavor.Models {
+			data = append(data, map[string]any{"id": m, "object": "model", "created": 1767225600, "owned_by": s.flavor.Name})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+		return
+	}
 	counting := s.count && r.URL.Path == s.path+"/count_tokens"
 	if r.URL.Path != s.path && !counting {
 		http.NotFound(w, r)
@@ -233,13 +242,18 @@ func finishReason(stop string) string {
 func (s *Server) serveOpenAI(w http.ResponseWriter, body []byte, n int) {
 	var req wireRequest
 	_ = json.Unmarshal(body, &req)
+	f := s.flavor
+	if status, msg := f.check(body); status != 0 {
+		writeJSON(w, status, f.errorBody(status, "invalid_request_error", msg))
+		return
+	}
 	turn, idx, err := s.script.pick(n)
 	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, openAIError("server_error", err.Error()))
+		writeJSON(w, http.StatusInternalServerError, f.errorBody(http.StatusInternalServerError, "server_error", err.Error()))
 		return
 	}
 	if e := turn.Error; e != nil && !(e.MidStream && req.Stream) {
-		writeJSON(w, e.Status, openAIError(e.Type, e.Message))
+		writeJSON(w, e.Status, f.errorBody(e.Status, e.Type, e.Message))
 		return
 	}
 	u := turn.usage(len(body))
@@ -255,10 +269,7 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, body []byte, n int) {
 		case "thinking":
 			thinking = append(thinking, b.Thinking)
 		case "tool_use":
-			id := b.ID
-			if id == "" {
-				id = fmt.Sprintf("call_script_%d_%d", idx, j)
-			}
+			id := f.toolCallID(b.ID, idx, j)
 			calls = append(calls, map[string]any{"id": id, "type": "function",
 				"function": map[string]any{"name": b.Name, "arguments": string(input(b))}})
 		default:
@@ -270,12 +281,7 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, body []byte, n int) {
 	finish := finishReason(turn.stopReason())
 	if !req.Stream {
 		m := map[string]any{"role": "assistant", "content": nil, "refusal": nil}
-		if len(texts) > 0 {
-			m["content"] = strings.Join(texts, "")
-		}
-		if len(thinking) > 0 {
-			m["reasoning_content"] = strings.Join(thinking, "")
-		}
+		f.messageContent(m, strings.Join(texts, ""), strings.Join(thinking, ""))
 		if len(calls) > 0 {
 			m["tool_calls"] = calls
 		}
@@ -291,14 +297,20 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, body []byte, n int) {
 	chunk := func(delta map[string]any, finish any) {
 		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": nil}}}
-		if req.StreamOptions.IncludeUsage {
+		if req.StreamOptions.IncludeUsage && f.StreamUsage == "" {
 			c["usage"] = nil
 		}
+		if finish != nil && f.StreamUsage == "last" {
+			c["usage"] = usage
+		}
 		sse.data(c)
+		if f.Comments {
+			sse.raw(": OPENROUTER PROCESSING\n\n")
+		}
 	}
 	chunk(map[string]any{"role": "assistant", "content": ""}, nil)
 	for _, p := range splitText(strings.Join(thinking, "")) {
-		chunk(map[string]any{"reasoning_content": p}, nil)
+		chunk(f.thinkingDelta(p), nil)
 	}
 	for _, p := range splitText(strings.Join(texts, "")) {
 		chunk(map[string]any{"content": p}, nil)
@@ -306,11 +318,23 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, body []byte, n int) {
 	for k, c := range calls {
 		fn := c["function"].(map[string]any)
 		args := fn["arguments"].(string)
-		chunk(map[string]any{"tool_calls": []any{map[string]any{"index": k, "id": c["id"], "type": "function",
-			"function": map[string]any{"name": fn["name"], "arguments": ""}}}}, nil)
+		first := map[string]any{"index": k, "id": c["id"], "type": "function",
+			"function": map[string]any{"name": fn["name"], "arguments": ""}}
+		if f.NoIndex {
+			delete(first, "index")
+		}
+		if f.WholeToolCalls {
+			first["function"].(map[string]any)["arguments"] = args
+			chunk(map[string]any{"tool_calls": []any{first}}, nil)
+			continue
+		}
+		chunk(map[string]any{"tool_calls": []any{first}}, nil)
 		for _, p := range halves(args) {
-			chunk(map[string]any{"tool_calls": []any{map[string]any{"index": k,
-				"function": map[string]any{"arguments": p}}}}, nil)
+			d := map[string]any{"index": k, "function": map[string]any{"arguments": p}}
+			if f.NoIndex {
+				delete(d, "index")
+			}
+			chunk(map[string]any{"tool_calls": []any{d}}, nil)
 		}
 	}
 	if e := turn.Error; e != nil {
@@ -319,7 +343,7 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, body []byte, n int) {
 		return
 	}
 	chunk(map[string]any{}, finish)
-	if req.StreamOptions.IncludeUsage {
+	if req.StreamOptions.IncludeUsage && f.StreamUsage == "" {
 		sse.data(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
 			"choices": []any{}, "usage": usage})
 	}
