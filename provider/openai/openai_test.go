@@ -25,11 +25,17 @@ const turns = `[
 
 func setup(t *testing.T, turns string, cfg Config) (*Model, *script.Server) {
 	t.Helper()
+	return setupFlavor(t, turns, cfg, script.Flavor{})
+}
+
+// setupFlavor serves turns as a fake behaving as f and returns a driver for it.
+func setupFlavor(t *testing.T, turns string, cfg Config, f script.Flavor) (*Model, *script.Server) {
+	t.Helper()
 	sc, err := script.Parse([]byte(turns))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := script.NewOpenAIServer(sc)
+	srv := script.NewOpenAIServerFlavor(sc, f)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	cfg.BaseURL = ts.URL + "/v1"

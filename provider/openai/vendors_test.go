@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -27,26 +26,15 @@ const vendorTurns = `[
 // vendor's documentation) and returns the driver configured as codebox configures v.
 func vendorSetup(t *testing.T, v Vendor, turns string) (*Model, *script.Server) {
 	t.Helper()
-	sc, err := script.Parse([]byte(turns))
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, ok := script.Flavors[v.Name]
 	if !ok {
 		t.Fatalf("no fake for %s", v.Name)
 	}
-	srv := script.NewOpenAIServerFlavor(sc, f)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	mtf := v.MaxTokensField
+	cfg := Config{Name: v.Name, APIKey: "k", MaxTokensField: v.MaxTokensField, Quirks: v.Quirks}
 	if v.Name == "openai" {
-		mtf = MaxCompletionTokens // what the host api.openai.com picks; the fake listens elsewhere
+		cfg.MaxTokensField = MaxCompletionTokens // what the host api.openai.com picks; the fake listens elsewhere
 	}
-	m, err := New(Config{Name: v.Name, BaseURL: ts.URL + "/v1", APIKey: "k", MaxTokensField: mtf, Quirks: v.Quirks})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, srv
+	return setupFlavor(t, turns, cfg, f)
 }
 
 // vendorRequest is a request with everything the quirks touch: a client tool with
