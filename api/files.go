@@ -453,7 +453,10 @@ func encodePageCursor(c files.Cursor, before bool) string {
 
 var errBadCursor = errors.New("bad page cursor")
 
-func decodePageCursor(s string) (*files.Cursor, bool, error) {
+func decodePageCursor(s string) (*files.Cursor, bool, error) { return decodeCursor(s, files.IDPrefix) }
+
+// decodeCursor decodes a page cursor whose position names an ID with idPrefix.
+func decodeCursor(s, idPrefix string) (*files.Cursor, bool, error) {
 	rest, ok := strings.CutPrefix(s, pagePrefix)
 	if !ok || len(rest) > 256 {
 		return nil, false, errBadCursor
@@ -465,7 +468,7 @@ func decodePageCursor(s string) (*files.Cursor, bool, error) {
 		return nil, false, errBadCursor
 	}
 	parts := strings.SplitN(string(raw), ".", 4)
-	if len(parts) != 4 || parts[0] != "v1" || (parts[1] != "a" && parts[1] != "b") || !ids.Valid(files.IDPrefix, parts[3]) {
+	if len(parts) != 4 || parts[0] != "v1" || (parts[1] != "a" && parts[1] != "b") || !ids.Valid(idPrefix, parts[3]) {
 		return nil, false, errBadCursor
 	}
 	ns, err := strconv.ParseInt(parts[2], 10, 64)

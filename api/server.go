@@ -27,6 +27,7 @@ type Config struct {
 	BodyReadTimeout time.Duration
 
 	FilesConfig
+	SkillsConfig
 	ContainersConfig
 	MessagesConfig
 	HealthConfig
@@ -52,6 +53,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{Config: cfg, mux: http.NewServeMux(), methods: map[string][]string{}, now: time.Now}
 	s.registerFileRoutes()
+	s.registerSkillRoutes()
 	s.registerContainerRoutes()
 	s.registerMessageRoutes()
 	s.registerHealthRoutes()

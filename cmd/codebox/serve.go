@@ -16,6 +16,7 @@ import (
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/metrics"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/skills"
 	"github.com/codebox-dev/codebox/store/sqlite"
 )
 
@@ -28,6 +29,7 @@ type serveConfig struct {
 	LogLevel string
 	httpConfig
 	filesConfig
+	skillsConfig
 	sandboxConfig
 	loopConfig
 	observeConfig
@@ -41,6 +43,7 @@ type app struct {
 	api     api.Config
 	db      *sqlite.DB        // the one metadata database, opened by setupFiles
 	files   *files.Service    // file storage, for generated files and container uploads
+	skills  *skills.Service   // Agent Skills, for the Skills API and container.skills
 	space   *diskspace.Ledger // the data directory's free space and what is promised of it
 	sandbox *sandbox.Manager  // containers; nil when the sandbox is disabled
 	metrics *metrics.Metrics  // always made; served only as --metrics says
@@ -102,6 +105,7 @@ func newServeCmd() *cobra.Command {
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	bindHTTPFlags(fs, &cfg.httpConfig)
 	bindFilesFlags(fs, &cfg.filesConfig)
+	bindSkillsFlags(fs, &cfg.skillsConfig)
 	bindSandboxFlags(fs, &cfg.sandboxConfig)
 	bindLoopFlags(fs, &cfg.loopConfig)
 	bindObserveFlags(fs, &cfg.observeConfig)
@@ -141,7 +145,7 @@ func runServe(ctx context.Context, cfg *serveConfig) (retErr error) {
 		}
 	}()
 
-	for _, setup := range []func(context.Context, *app) error{setupMetrics, setupFiles, setupSandbox, setupLoop, setupOperator} {
+	for _, setup := range []func(context.Context, *app) error{setupMetrics, setupFiles, setupSkills, setupSandbox, setupLoop, setupOperator} {
 		if err := setup(gctx, a); err != nil {
 			return err
 		}
