@@ -257,12 +257,19 @@ type skillList struct {
 	NextPage *string `json:"next_page"`
 }
 
-func nextSkillPage(more bool, createdAt time.Time, id string) *string {
-	if !more {
-		return nil
+// writeSkillPage writes a page of a listing; at gives each item's position for the
+// next page's cursor.
+func writeSkillPage[T any](w http.ResponseWriter, list []*T, more bool, wire func(*T) any, at func(*T) (time.Time, string)) {
+	body := skillList{Data: make([]any, 0, len(list)), HasMore: more}
+	for _, v := range list {
+		body.Data = append(body.Data, wire(v))
 	}
-	p := encodePageCursor(files.Cursor{CreatedAt: createdAt, ID: id}, false)
-	return &p
+	if n := len(list); n > 0 && more {
+		created, id := at(list[n-1])
+		p := encodePageCursor(files.Cursor{CreatedAt: created, ID: id}, false)
+		body.NextPage = &p
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) listSkills(w http.ResponseWriter, r *http.Request) error {
@@ -274,14 +281,8 @@ func (s *Server) listSkills(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body := skillList{Data: make([]any, 0, len(list)), HasMore: more}
-	for _, sk := range list {
-		body.Data = append(body.Data, toWireSkill(sk))
-	}
-	if n := len(list); n > 0 {
-		body.NextPage = nextSkillPage(more, list[n-1].CreatedAt, list[n-1].ID)
-	}
-	writeJSON(w, http.StatusOK, body)
+	writeSkillPage(w, list, more, func(sk *skills.Skill) any { return toWireSkill(sk) },
+		func(sk *skills.Skill) (time.Time, string) { return sk.CreatedAt, sk.ID })
 	return nil
 }
 
@@ -294,13 +295,7 @@ func (s *Server) listSkillVersions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	body := skillList{Data: make([]any, 0, len(list)), HasMore: more}
-	for _, v := range list {
-		body.Data = append(body.Data, toWireSkillVersion(v))
-	}
-	if n := len(list); n > 0 {
-		body.NextPage = nextSkillPage(more, list[n-1].CreatedAt, list[n-1].ID)
-	}
-	writeJSON(w, http.StatusOK, body)
+	writeSkillPage(w, list, more, func(v *skills.Version) any { return toWireSkillVersion(v) },
+		func(v *skills.Version) (time.Time, string) { return v.CreatedAt, v.ID })
 	return nil
 }

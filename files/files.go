@@ -393,19 +393,25 @@ func (s *Service) List(ctx context.Context, ws codebox.WorkspaceID, q ListQuery)
 // Recover removes blobs that have no row: bytes that a crash left between their rename
 // and their row's commit, or after a row's delete. Call it at start, before serving.
 func (s *Service) Recover(ctx context.Context) (removed int, err error) {
-	keys, err := s.blobs.Keys(ctx)
+	return RemoveOrphans(ctx, s.blobs, s.store.FileExists)
+}
+
+// RemoveOrphans removes every blob of b whose key has no row, as exists tells: what a
+// crash between storing bytes and recording them leaves behind.
+func RemoveOrphans(ctx context.Context, b Blobs, exists func(context.Context, string) (bool, error)) (removed int, err error) {
+	keys, err := b.Keys(ctx)
 	if err != nil {
 		return 0, err
 	}
 	for _, k := range keys {
-		ok, err := s.store.FileExists(ctx, k)
+		ok, err := exists(ctx, k)
 		if err != nil {
 			return removed, err
 		}
 		if ok {
 			continue
 		}
-		if err := s.blobs.Remove(ctx, k); err != nil {
+		if err := b.Remove(ctx, k); err != nil {
 			return removed, err
 		}
 		removed++

@@ -11,6 +11,7 @@ import (
 
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/ids"
 )
 
@@ -303,24 +304,7 @@ func (s *Service) OpenArchive(ctx context.Context, ws codebox.WorkspaceID, skill
 // Recover removes archives that have no version: left by a crash between storing the
 // bytes and recording them, or between deleting a version and its bytes.
 func (s *Service) Recover(ctx context.Context) (removed int, err error) {
-	keys, err := s.blobs.Keys(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range keys {
-		ok, err := s.store.SkillVersionExists(ctx, k)
-		if err != nil {
-			return removed, err
-		}
-		if ok {
-			continue
-		}
-		if err := s.blobs.Remove(ctx, k); err != nil {
-			return removed, err
-		}
-		removed++
-	}
-	return removed, nil
+	return files.RemoveOrphans(ctx, s.blobs, s.store.SkillVersionExists)
 }
 
 func notFound(what, id string) error {
