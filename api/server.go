@@ -30,6 +30,7 @@ type Config struct {
 	SkillsConfig
 	ContainersConfig
 	MessagesConfig
+	BatchesConfig
 	HealthConfig
 	MetricsConfig
 }
@@ -56,6 +57,7 @@ func New(cfg Config) *Server {
 	s.registerSkillRoutes()
 	s.registerContainerRoutes()
 	s.registerMessageRoutes()
+	s.registerBatchRoutes()
 	s.registerHealthRoutes()
 	s.registerMetricsRoute()
 	s.finishRoutes()

@@ -24,6 +24,7 @@ import (
 	"github.com/codebox-dev/codebox/agentloop"
 	"github.com/codebox-dev/codebox/api"
 	"github.com/codebox-dev/codebox/apikey"
+	"github.com/codebox-dev/codebox/batches"
 	"github.com/codebox-dev/codebox/blobs/disk"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/provider"
@@ -82,6 +83,8 @@ type envOptions struct {
 	// key (Anthropic format only): a conversation that spans requests, each starting
 	// with a new user prompt, gets one script per prompt.
 	prompts []promptScript
+	// batches serves the Message Batches API, its workers set up as this says.
+	batches *batches.Config
 }
 
 // promptScript serves turns to the model requests whose body contains prompt.
@@ -183,6 +186,9 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		MessagesConfig: api.MessagesConfig{Loop: loop, Usage: db}}
 	if o.containers {
 		cfg.ContainersConfig = api.ContainersConfig{Containers: m, StoredFiles: svc}
+	}
+	if o.batches != nil {
+		startBatches(t, e, &cfg, *o.batches)
 	}
 	srv := api.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -90,6 +90,13 @@ func (l *Limiter) Acquire(ctx context.Context, ws codebox.WorkspaceID) (context.
 			}
 		}
 	}
+	ctx, release := l.seated(ctx, ws, wsSem, global)
+	return ctx, release, nil
+}
+
+// seated returns ctx marked as holding the seat taken in wsSem and global, and the
+// function that frees it.
+func (l *Limiter) seated(ctx context.Context, ws codebox.WorkspaceID, wsSem, global chan struct{}) (context.Context, func()) {
 	start := time.Now()
 	var once sync.Once
 	release := func() {
@@ -97,11 +104,13 @@ func (l *Limiter) Acquire(ctx context.Context, ws codebox.WorkspaceID) (context.
 			if global != nil {
 				<-global
 			}
-			releaseWS()
+			if wsSem != nil {
+				<-wsSem
+			}
 			l.observe(time.Since(start))
 		})
 	}
-	return context.WithValue(ctx, seatKey{}, seat{l: l, ws: ws}), release, nil
+	return context.WithValue(ctx, seatKey{}, seat{l: l, ws: ws}), release
 }
 
 // queue waits for a global seat in the bounded queue.
@@ -177,4 +186,34 @@ func (l *Limiter) retryAfter() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return min(max(l.held, time.Second), 30*time.Second)
+}
+
+// TryAcquire takes a seat in workspace ws if one is free now, without waiting or
+// joining the queue, and returns ctx marked as holding it and the function that frees
+// it; ok is false when none is free. Background work (batches) uses it to take only
+// what interactive requests leave, never a place in their queue.
+func (l *Limiter) TryAcquire(ctx context.Context, ws codebox.WorkspaceID) (_ context.Context, release func(), ok bool) {
+	if s, held := ctx.Value(seatKey{}).(seat); held && s.l == l && s.ws == ws {
+		return ctx, func() {}, true
+	}
+	wsSem, global := l.sems(ws)
+	if wsSem != nil {
+		select {
+		case wsSem <- struct{}{}:
+		default:
+			return nil, nil, false
+		}
+	}
+	if global != nil {
+		select {
+		case global <- struct{}{}:
+		default:
+			if wsSem != nil {
+				<-wsSem
+			}
+			return nil, nil, false
+		}
+	}
+	ctx, release = l.seated(ctx, ws, wsSem, global)
+	return ctx, release, true
 }

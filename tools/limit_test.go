@@ -89,3 +89,42 @@ func TestLimiterGlobalQueue(t *testing.T) {
 		r()
 	}
 }
+
+// TestTryAcquire takes only free seats: never a place in the queue, never a workspace
+// seat kept when the server is full.
+func TestTryAcquire(t *testing.T) {
+	l := &tools.Limiter{PerWorkspace: 1, Global: 2, Queue: 1, Wait: time.Second}
+	ctx := context.Background()
+	seated, release, ok := l.TryAcquire(ctx, "a")
+	if !ok {
+		t.Fatal("first seat refused")
+	}
+	if _, _, ok := l.TryAcquire(ctx, "a"); ok {
+		t.Fatal("a second seat of workspace a taken past its limit")
+	}
+	if again, rel, ok := l.TryAcquire(seated, "a"); !ok || again != seated {
+		t.Fatal("a context holding a seat was not let through")
+	} else {
+		rel()
+	}
+	_, releaseB, ok := l.TryAcquire(ctx, "b")
+	if !ok {
+		t.Fatal("seat of workspace b refused")
+	}
+	// The server is full: c is refused, and keeps no seat of its own workspace.
+	if _, _, ok := l.TryAcquire(ctx, "c"); ok || l.Waiting() != 0 {
+		t.Fatalf("try on a full server: ok %v, waiting %d", ok, l.Waiting())
+	}
+	releaseB()
+	if _, rel, ok := l.TryAcquire(ctx, "c"); !ok {
+		t.Fatal("workspace c kept a seat from its refused try")
+	} else {
+		rel()
+	}
+	release()
+	if _, rel, ok := l.TryAcquire(ctx, "a"); !ok {
+		t.Fatal("released seat not free")
+	} else {
+		rel()
+	}
+}

@@ -49,6 +49,15 @@ func (r *Runner) Admit(ctx context.Context, ws codebox.WorkspaceID) (context.Con
 	return r.Limiter.Acquire(ctx, ws)
 }
 
+// TryAdmit takes an execution seat in workspace ws only if one is free now (see
+// Limiter.TryAcquire); ok is false when none is.
+func (r *Runner) TryAdmit(ctx context.Context, ws codebox.WorkspaceID) (_ context.Context, release func(), ok bool) {
+	if r.Limiter == nil {
+		return ctx, func() {}, true
+	}
+	return r.Limiter.TryAcquire(ctx, ws)
+}
+
 // maxLegacyCode caps the legacy tool's code, which travels on a command line.
 const maxLegacyCode = 96 << 10
 

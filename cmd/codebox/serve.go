@@ -32,6 +32,7 @@ type serveConfig struct {
 	skillsConfig
 	sandboxConfig
 	loopConfig
+	batchesConfig
 	observeConfig
 }
 
@@ -108,6 +109,7 @@ func newServeCmd() *cobra.Command {
 	bindSkillsFlags(fs, &cfg.skillsConfig)
 	bindSandboxFlags(fs, &cfg.sandboxConfig)
 	bindLoopFlags(fs, &cfg.loopConfig)
+	bindBatchesFlags(fs, &cfg.batchesConfig)
 	bindObserveFlags(fs, &cfg.observeConfig)
 	return cmd
 }
@@ -145,7 +147,7 @@ func runServe(ctx context.Context, cfg *serveConfig) (retErr error) {
 		}
 	}()
 
-	for _, setup := range []func(context.Context, *app) error{setupMetrics, setupFiles, setupSkills, setupSandbox, setupLoop, setupOperator} {
+	for _, setup := range []func(context.Context, *app) error{setupMetrics, setupFiles, setupSkills, setupSandbox, setupLoop, setupBatches, setupOperator} {
 		if err := setup(gctx, a); err != nil {
 			return err
 		}
