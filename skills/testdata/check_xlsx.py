@@ -1,10 +1,11 @@
 """Checks the xlsx skill: create_workbook.py, recalc.py and describe_workbook.py."""
 
 import json
+import sys
 import zipfile
 
 import openpyxl
-from checklib import check, done, equal, run
+from checklib import SKILL, check, done, equal, run
 
 spec = {"sheets": [
     {"name": "Sales", "header": True, "borders": True, "autofilter": True,
@@ -81,6 +82,59 @@ check("D5: =SUM(D2:D4) -> 560.5" in out, "describe_workbook output:\n" + out)
 check("2 charts" in out, "describe_workbook counts the charts:\n" + out)
 desc = json.loads(run("describe_workbook.py", "sales.xlsx", "--json", "--sheet", "Checks"))
 equal(desc["sheets"][0]["cells"][0], {"cell": "A1", "formula": "=Sales!D5*2", "value": 1121}, "described cell")
+
+# A long chain of dependent cells (deeper than Python's default recursion limit) and a
+# whole-column reference.
+wb = openpyxl.Workbook()
+ws = wb.active
+ws["A1"] = 1
+for r in range(2, 5001):
+    ws.cell(row=r, column=1, value="=A%d+1" % (r - 1))
+ws["B1"] = "=SUM(A:A)"
+wb.save("chain.xlsx")
+run("recalc.py", "chain.xlsx")
+vals = openpyxl.load_workbook("chain.xlsx", data_only=True).active
+equal((vals["A5000"].value, vals["B1"].value), (5000, 5000 * 5001 // 2), "chain end and column sum")
+
+# The evaluator, formula by formula, through its module interface.
+sys.path.insert(0, SKILL + "/scripts")
+from formulas import Book, XLError  # noqa: E402
+
+wb = openpyxl.Workbook()
+ws = wb.active
+ws.title = "My Data"
+for r, row in enumerate([["apple", 3, True], ["Pear", 5, None], ["plum", "7", "#N/A"]], 1):
+    for c, v in enumerate(row, 1):
+        ws.cell(row=r, column=c, value=v)
+book = Book(wb)
+cases = {
+    "=-B1^2": 9, "=2^3^2": 64, "=50%*B2": 2.5, "=1+2*3-4/2": 5, '="a"&1.5&TRUE': "a1.5TRUE",
+    "=B3+1": 8, "=SUM(B1:B3)": 8, "=COUNT(B1:B3)": 2, "=COUNTA(A1:C3)": 8, "=C2=\"\"": True,
+    '=A2="pear"': True, '="b">"A"': True, "=ROUND(-2.5,0)": -3, "=ROUNDUP(1.21,1)": 1.3, "=MOD(-3,2)": 1,
+    "='My Data'!$B$2*2": 10, '=SUMIF(A1:A3,"p*",B1:B3)': 5, '=COUNTIFS(A1:A3,"<>apple",B1:B3,">4")': 1,
+    "=INDEX(A1:B3,2,2)": 5, '=MATCH("plum",A1:A3,0)': 3, "=VLOOKUP(4,B1:B3,1)": 3, '=XLOOKUP("pear",A1:A3,B1:B3)': 5,
+    "=AND(C1,B1>2)": True, "=OR(FALSE,B1>5)": False, "=IF(B1>2,\"big\")": "big", "=IF(B1>5,1)": False,
+    '=TEXT(0.256,"0.0%")': "25.6%", '=TEXT(1234.5,"#,##0.00")': "1,234.50", '=LEFT("hello",2)&MID("hello",2,3)': "heell",
+    '=TRIM("  a   b ")': "a b", "=DATE(2024,14,1)-DATE(2025,1,1)": 31, "=YEAR(DATE(2024,2,30))": 2024,
+    "=MEDIAN(1,5,2,8)": 3.5, "=SUMPRODUCT(B1:B2,B1:B2)": 34, "=IFERROR(C3,0)": 0, "=ISNA(C3)": True,
+    "=IFS(B1>5,1,B1>2,2)": 2, "=CHOOSE(2,\"x\",\"y\")": "y", "=MAX(B:B)-MIN(B:B)": 2,
+}
+for formula, want in cases.items():
+    try:
+        got = book.evaluate(formula, "My Data")
+    except XLError as e:
+        got = e.code
+    if isinstance(got, float) and isinstance(want, (int, float)) and not isinstance(want, bool):
+        got = round(got, 9)
+    equal(got, want, formula)
+for formula, code in {"=1/0": "#DIV/0!", "=C3+1": "#N/A", '="x"+1': "#VALUE!", "=SQRT(-1)": "#NUM!",
+                      "=Nope!A1": "#REF!", "=undefined_name": "#NAME?", "=VLOOKUP(9,A1:B3,3,FALSE)": "#REF!",
+                      '=MATCH("kiwi",A1:A3,0)': "#N/A", "=SUM(1,": "#NAME?"}.items():
+    try:
+        got = book.evaluate(formula, "My Data")
+    except (XLError, ValueError) as e:
+        got = getattr(e, "code", "ValueError")
+    equal(got, code, formula)
 
 # Bad input gets a clear message and exit status 1.
 with open("bad.json", "w") as f:

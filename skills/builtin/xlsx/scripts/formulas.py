@@ -176,6 +176,11 @@ class Range:
     def flat(self):
         return [v for row in self.matrix() for v in row]
 
+    def results(self):
+        """The values like flat, with error cells as XLError values instead of raising."""
+        return [self.book.result(self.sheet, self.min_row + r, self.min_col + c)
+                for r in range(self.rows) for c in range(self.cols)]
+
 
 def _parse_cells(cells, max_row, max_col):
     """(min_row, min_col, max_row, max_col) of "A1", "A1:B2", "A:B" or "1:2"."""
@@ -200,6 +205,17 @@ class Book:
     def __init__(self, wb):
         self.wb = wb
         self.sheets = {ws.title.upper(): ws for ws in wb.worksheets}
+        # Each sheet's cells and size, read once: openpyxl computes max_row by scanning.
+        self.raw = {}
+        self.size = {}
+        for ws in wb.worksheets:
+            cells = {}
+            for row in ws.iter_rows():
+                for cell in row:
+                    if cell.value is not None:
+                        cells[(cell.row, cell.column)] = cell.value
+            self.raw[ws.title.upper()] = cells
+            self.size[ws.title.upper()] = (ws.max_row, ws.max_column)
         self.values = {}  # (SHEET, row, col) -> computed value
         self.active = set()
         self.unsupported = set()
@@ -230,7 +246,11 @@ class Book:
 
     def _compute(self, key):
         ws = self.sheets[key[0]]
-        raw = ws.cell(row=key[1], column=key[2]).value
+        raw = self.raw[key[0]].get((key[1], key[2]))
+        if isinstance(raw, str) and raw in ERROR_CODES:
+            v = XLError(raw, "the cell holds an error value")
+            self.values[key] = v
+            return v
         if not (isinstance(raw, str) and raw.startswith("=")) and not hasattr(raw, "text"):
             v = to_serial(raw)
             self.values[key] = v
@@ -269,7 +289,7 @@ class Book:
 
     def reference(self, sheet, cells):
         ws = self.sheet(sheet)
-        return Range(self, ws.title, *_parse_cells(cells, ws.max_row, ws.max_column))
+        return Range(self, ws.title, *_parse_cells(cells, *self.size[ws.title.upper()]))
 
     def defined_name(self, name):
         dn = self.wb.defined_names.get(name)
@@ -422,7 +442,15 @@ class Evaluator:
         if fn is None:
             self.book.unsupported.add(name)
             raise XLError("#NAME?", "function %s is not supported by recalc.py" % name)
-        return fn(*[self.eval(a) for a in args])
+        values = [self.eval(a) for a in args]
+        try:
+            return fn(*values)
+        except TypeError as e:
+            raise XLError("#VALUE!", "%s: wrong number of arguments (%s)" % (name, e)) from None
+        except ZeroDivisionError:
+            raise XLError("#DIV/0!", "%s: division by zero" % name) from None
+        except (ValueError, OverflowError, ArithmeticError) as e:
+            raise XLError("#NUM!", "%s: %s" % (name, e)) from None
 
 
 # Function implementations. Ranges arrive as Range objects, everything else as values.
@@ -439,10 +467,14 @@ def _numbers(args):
     return out
 
 
-def _values(args):
+def _values(args, errors=False):
+    """The values of args with ranges expanded; errors=True keeps error cells as XLError values."""
     out = []
     for a in args:
-        out.extend(a.flat() if isinstance(a, Range) else [a])
+        if isinstance(a, Range):
+            out.extend(a.results() if errors else a.flat())
+        else:
+            out.append(a)
     return out
 
 
@@ -636,9 +668,9 @@ FUNCTIONS = {
     "AVERAGE": lambda *a: _average(_numbers(a)),
     "MIN": lambda *a: min(_numbers(a), default=0.0),
     "MAX": lambda *a: max(_numbers(a), default=0.0),
-    "COUNT": lambda *a: float(len(_only_numbers(_values(a)))),
-    "COUNTA": lambda *a: float(sum(1 for v in _values(a) if v not in (None, ""))),
-    "COUNTBLANK": lambda *a: float(sum(1 for v in _values(a) if v in (None, ""))),
+    "COUNT": lambda *a: float(len(_only_numbers(_values(a, errors=True)))),
+    "COUNTA": lambda *a: float(sum(1 for v in _values(a, errors=True) if isinstance(v, XLError) or v not in (None, ""))),
+    "COUNTBLANK": lambda *a: float(sum(1 for v in _values(a, errors=True) if not isinstance(v, XLError) and v in (None, ""))),
     "PRODUCT": lambda *a: math.prod(_numbers(a)),
     "MEDIAN": _median,
     "STDEV": _stdev,
