@@ -2,17 +2,12 @@ package egress
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
@@ -21,51 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codebox-dev/codebox/egress/egresstest"
 	"github.com/codebox-dev/codebox/errdefs"
 )
-
-// upstream is a test server on loopback that records what it was sent.
-type upstream struct {
-	*httptest.Server
-	got chan *http.Request
-}
-
-func newUpstream(t *testing.T, tlsCert *tls.Certificate) *upstream {
-	u := &upstream{got: make(chan *http.Request, 16)}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.got <- r.Clone(context.Background())
-		io.WriteString(w, "hello from "+r.Host)
-	})
-	if tlsCert == nil {
-		u.Server = httptest.NewServer(h)
-	} else {
-		u.Server = httptest.NewUnstartedServer(h)
-		u.TLS = &tls.Config{Certificates: []tls.Certificate{*tlsCert}}
-		u.StartTLS()
-	}
-	t.Cleanup(u.Close)
-	return u
-}
-
-// testCA makes a CA and a server certificate for names signed by it.
-func testCA(t *testing.T, names ...string) (*x509.CertPool, *tls.Certificate) {
-	t.Helper()
-	a, _, err := newAuthority()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(a.cert)
-	return pool, &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
 
 // session opens a proxy for p with the given resolve map and returns a client that
 // goes through it, as a container's process would through its agent's relay.
@@ -129,16 +82,14 @@ func get(t *testing.T, c *http.Client, u string, hdr ...string) (int, string, er
 	return resp.StatusCode, string(b), nil
 }
 
-func hostPortOf(u string) string { pu, _ := url.Parse(u); return pu.Host }
-
 func TestProxyAllowsListedDomainsOnly(t *testing.T) {
-	plain := newUpstream(t, nil)
-	pool, cert := testCA(t, "tls.test")
-	secure := newUpstream(t, cert)
-	other := newUpstream(t, nil)
+	plain := egresstest.NewUpstream(t, nil)
+	pool, cert := egresstest.CA(t, "tls.test")
+	secure := egresstest.NewUpstream(t, cert)
+	other := egresstest.NewUpstream(t, nil)
 	cfg := Config{Resolve: map[string]string{
-		"plain.test:80": hostPortOf(plain.URL), "tls.test:443": hostPortOf(secure.URL),
-		"other.test:80": hostPortOf(other.URL),
+		"plain.test:80": plain.Addr(), "tls.test:443": secure.Addr(),
+		"other.test:80": other.Addr(),
 	}}
 	_, c, _ := session(t, cfg, Policy{AllowedDomains: []string{"Plain.Test.", "tls.test", "localhost", "*.rebind.test"}}, pool)
 
@@ -181,20 +132,20 @@ func TestProxyAllowsListedDomainsOnly(t *testing.T) {
 		}
 	}
 	select {
-	case r := <-other.got:
+	case r := <-other.Got:
 		t.Fatalf("a refused request reached the other server: %s", r.URL)
 	default:
 	}
 }
 
 func TestProxyInjectsSecretsOnlyIntoTheirDomain(t *testing.T) {
-	pool, cert := testCA(t, "secret.test", "plain.test")
-	api := newUpstream(t, cert)
-	plainTLS := newUpstream(t, cert)
-	httpAPI := newUpstream(t, nil)
+	pool, cert := egresstest.CA(t, "secret.test", "plain.test")
+	api := egresstest.NewUpstream(t, cert)
+	plainTLS := egresstest.NewUpstream(t, cert)
+	httpAPI := egresstest.NewUpstream(t, nil)
 	cfg := Config{RootCAs: pool, Resolve: map[string]string{
-		"secret.test:443": hostPortOf(api.URL), "plain.test:443": hostPortOf(plainTLS.URL),
-		"secret.test:80": hostPortOf(httpAPI.URL),
+		"secret.test:443": api.Addr(), "plain.test:443": plainTLS.Addr(),
+		"secret.test:80": httpAPI.Addr(),
 	}}
 	const value = "sk-live-0123456789"
 	p := Policy{AllowedDomains: []string{"secret.test", "plain.test"},
@@ -213,7 +164,7 @@ func TestProxyInjectsSecretsOnlyIntoTheirDomain(t *testing.T) {
 	if err != nil || code != 200 || body != "hello from secret.test" {
 		t.Fatalf("secret domain: %d %q %v", code, body, err)
 	}
-	r := <-api.got
+	r := <-api.Got
 	if r.Header.Get("Authorization") != "Bearer "+value || r.URL.Query().Get("key") != value {
 		t.Fatalf("upstream got Authorization %q, query %q", r.Header.Get("Authorization"), r.URL.RawQuery)
 	}
@@ -225,14 +176,14 @@ func TestProxyInjectsSecretsOnlyIntoTheirDomain(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if u, pw, _ := (<-api.got).BasicAuth(); u != "user" || pw != value {
+	if u, pw, _ := (<-api.Got).BasicAuth(); u != "user" || pw != value {
 		t.Fatalf("basic auth upstream: %q %q", u, pw)
 	}
 	// Plain HTTP to the secret's domain gets it too.
 	if code, _, err := get(t, c, "http://secret.test/", "X-Key", ph); err != nil || code != 200 {
 		t.Fatalf("http secret domain: %d %v", code, err)
 	}
-	if got := (<-httpAPI.got).Header.Get("X-Key"); got != value {
+	if got := (<-httpAPI.Got).Header.Get("X-Key"); got != value {
 		t.Fatalf("http upstream got %q", got)
 	}
 	// Another domain gets the placeholder, never the value (it is tunnelled, not opened).
@@ -242,11 +193,11 @@ func TestProxyInjectsSecretsOnlyIntoTheirDomain(t *testing.T) {
 }
 
 func TestProxyTunnelsOtherDomainsUntouched(t *testing.T) {
-	pool, cert := testCA(t, "secret.test", "plain.test")
-	api := newUpstream(t, cert)
-	plainTLS := newUpstream(t, cert)
+	pool, cert := egresstest.CA(t, "secret.test", "plain.test")
+	api := egresstest.NewUpstream(t, cert)
+	plainTLS := egresstest.NewUpstream(t, cert)
 	cfg := Config{RootCAs: pool, Resolve: map[string]string{
-		"secret.test:443": hostPortOf(api.URL), "plain.test:443": hostPortOf(plainTLS.URL)}}
+		"secret.test:443": api.Addr(), "plain.test:443": plainTLS.Addr()}}
 	p := Policy{AllowedDomains: []string{"secret.test", "plain.test"},
 		Secrets: []Secret{{Domain: "secret.test", Name: "API_KEY", Value: "v"}}}
 	_, c, _ := session(t, cfg, p, pool.Clone())
@@ -254,7 +205,7 @@ func TestProxyTunnelsOtherDomainsUntouched(t *testing.T) {
 	if code, _, err := get(t, c, "https://plain.test/", "Authorization", "Bearer "+ph); err != nil || code != 200 {
 		t.Fatalf("plain.test: %d %v", code, err)
 	}
-	if got := (<-plainTLS.got).Header.Get("Authorization"); got != "Bearer "+ph {
+	if got := (<-plainTLS.Got).Header.Get("Authorization"); got != "Bearer "+ph {
 		t.Fatalf("plain.test got %q, want the placeholder", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -124,9 +125,9 @@ type OpenOptions struct {
 	UID, GID int
 	// CAKey is a host file, out of the container's reach, keeping its CA.
 	CAKey string
-	// Bundle is the host path of the trust bundle to write (the image's bundle from
-	// RootFS plus the container's CA), and BundleInContainer where the container sees
-	// it. Used only when the policy has secrets.
+	// Bundle is the host path of the trust bundle to write (the roots of the image
+	// at RootFS, or else the host's, plus the container's CA when the policy has
+	// secrets), and BundleInContainer where the container sees it.
 	Bundle, BundleInContainer string
 	RootFS                    string
 }
@@ -162,19 +163,18 @@ func (x *Proxy) Open(o OpenOptions) (*Session, error) {
 			return nil, fmt.Errorf("egress: CA: %w", err)
 		}
 		s.ca = ca
-		if err := writeBundle(o.Bundle, o.RootFS, ca); err != nil {
-			return nil, err
-		}
-		for _, v := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS"} {
-			s.env = append(s.env, v+"="+o.BundleInContainer)
-		}
 		for _, sec := range o.Policy.Secrets {
 			s.env = append(s.env, sec.Name+"="+Placeholder(sec.Name))
 		}
 	}
+	if err := writeBundle(o.Bundle, o.RootFS, s.ca); err != nil {
+		return nil, fmt.Errorf("egress: trust bundle: %w", err)
+	}
+	for _, v := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS"} {
+		s.env = append(s.env, v+"="+o.BundleInContainer)
+	}
 	s.tr = newTransport(s)
-	os.Remove(o.Socket)
-	ln, err := net.Listen("unix", o.Socket)
+	ln, err := listenUnix(o.Socket)
 	if err != nil {
 		return nil, fmt.Errorf("egress: %w", err)
 	}
@@ -313,13 +313,24 @@ type refusal struct {
 
 func (r *refusal) Error() string { return r.msg }
 
-// writeBundle writes the image's CA bundle plus ca's certificate to path.
+// systemBundle is where Debian keeps its roots, in the image and on the host.
+const systemBundle = "etc/ssl/certs/ca-certificates.crt"
+
+// writeBundle writes the roots the container trusts to path: the image's own, or the
+// host's when the image has none (so that tunnelled HTTPS can be verified inside), plus
+// ca's certificate when there is a CA.
 func writeBundle(path, rootfs string, ca *authority) error {
-	sys, err := os.ReadFile(filepath.Join(rootfs, "etc/ssl/certs/ca-certificates.crt"))
+	roots, err := os.ReadFile(filepath.Join(rootfs, systemBundle))
+	if errors.Is(err, os.ErrNotExist) {
+		roots, err = os.ReadFile("/" + systemBundle)
+	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	b := append(append(sys, '\n'), ca.certPEM()...)
+	b := append(roots, '\n')
+	if ca != nil {
+		b = append(b, ca.certPEM()...)
+	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
@@ -330,4 +341,22 @@ func writeBundle(path, rootfs string, ca *authority) error {
 // tlsConfig is what the proxy uses towards upstream servers.
 func (s *Session) tlsConfig(host string) *tls.Config {
 	return &tls.Config{ServerName: host, RootCAs: s.x.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+}
+
+// listenUnix listens on a unix socket at path, however long: a socket address holds
+// at most 108 bytes, so the socket is bound through the directory's descriptor.
+func listenUnix(path string) (net.Listener, error) {
+	os.Remove(path)
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	ln, err := net.Listen("unix", "/proc/self/fd/"+strconv.Itoa(int(dir.Fd()))+"/"+filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	// The name it was bound by means nothing once dir is closed.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	return ln, nil
 }

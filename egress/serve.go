@@ -31,17 +31,24 @@ var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy
 // absolute-form HTTP requests until the client is done.
 func (s *Session) serveConn(c net.Conn) {
 	br := bufio.NewReader(c)
-	c.SetReadDeadline(time.Now().Add(idleTimeout))
-	req, err := http.ReadRequest(br)
+	req, err := readRequest(c, br)
 	if err != nil {
 		return
 	}
-	c.SetReadDeadline(time.Time{})
 	if req.Method == http.MethodConnect {
 		s.connect(c, br, req)
 		return
 	}
-	s.serveHTTP(c, br, req, "http")
+	s.serveHTTP(c, br, req, "")
+}
+
+// readRequest reads the connection's next request, which the client has idleTimeout
+// to send.
+func readRequest(c net.Conn, br *bufio.Reader) (*http.Request, error) {
+	c.SetReadDeadline(time.Now().Add(idleTimeout))
+	req, err := http.ReadRequest(br)
+	c.SetReadDeadline(time.Time{})
+	return req, err
 }
 
 // hostPort returns the normalized host and the port of a request target.
@@ -76,15 +83,7 @@ func (s *Session) connect(c net.Conn, br *bufio.Reader, req *http.Request) {
 			return
 		}
 		tc.SetDeadline(time.Time{})
-		tbr := bufio.NewReader(tc)
-		tc.SetReadDeadline(time.Now().Add(idleTimeout))
-		first, err := http.ReadRequest(tbr)
-		if err != nil {
-			return
-		}
-		tc.SetReadDeadline(time.Time{})
-		first.URL.Host = net.JoinHostPort(host, port)
-		s.serveHTTP(tc, tbr, first, "https")
+		s.serveHTTP(tc, bufio.NewReader(tc), nil, net.JoinHostPort(host, port))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout+5*time.Second)
@@ -103,24 +102,26 @@ func (s *Session) connect(c net.Conn, br *bufio.Reader, req *http.Request) {
 	splice(&prefixConn{Conn: c, r: br}, up)
 }
 
-// serveHTTP forwards req and the requests after it on the same connection. scheme is
-// "http" for absolute-form requests to the proxy, "https" inside an opened tunnel,
-// where each request's target is the tunnel's.
-func (s *Session) serveHTTP(c net.Conn, br *bufio.Reader, req *http.Request, scheme string) {
-	tunnelHost := req.URL.Host
+// serveHTTP forwards req (nil: the connection's first request) and the requests after
+// it on the same connection: absolute-form http:// requests to the proxy, or, inside a
+// tunnel the proxy opened, requests whose target is the tunnel's host:port.
+func (s *Session) serveHTTP(c net.Conn, br *bufio.Reader, req *http.Request, tunnel string) {
 	for {
-		if scheme == "https" {
-			req.URL.Scheme, req.URL.Host = "https", tunnelHost
+		if req == nil {
+			var err error
+			if req, err = readRequest(c, br); err != nil {
+				return
+			}
+		}
+		scheme := "http"
+		if tunnel != "" {
+			req.URL.Scheme, req.URL.Host, scheme = "https", tunnel, "https"
 		}
 		keep, err := s.forward(c, req, scheme)
 		if err != nil || !keep {
 			return
 		}
-		c.SetReadDeadline(time.Now().Add(idleTimeout))
-		if req, err = http.ReadRequest(br); err != nil {
-			return
-		}
-		c.SetReadDeadline(time.Time{})
+		req = nil
 	}
 }
 
