@@ -34,7 +34,7 @@ func resolvePaths(cfg *Config) error {
 // called after Start. A server already at its running-container cap (containers
 // adopted from before a restart) cannot start one to check; that is not an error.
 func (m *Manager) Check(ctx context.Context) error {
-	inst, err := m.prepare(ctx, "", "", 0, false)
+	inst, err := m.prepare(ctx, "", Container{}, false)
 	if errors.Is(err, errdefs.ErrRateLimited) {
 		m.logger.Info("runtime check skipped: the server already runs as many containers as it may")
 		return nil

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/codebox-dev/codebox/egress"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox/agent"
 )
@@ -21,6 +22,8 @@ type instance struct {
 	running bool
 	mounted bool
 	client  *agent.Client
+	// egress serves the container's allow-list while it runs; nil without one.
+	egress *egress.Session
 	// hostID is the first host ID of the container's user namespace (userns.go);
 	// zero until it has one.
 	hostID uint32
@@ -93,4 +96,12 @@ func notFound(id string) error {
 
 func expired(id string) error {
 	return errdefs.New(errdefs.ErrInvalid, errdefs.CodeContainerExpired, "container %s has expired", id)
+}
+
+// closeEgress stops the container's proxy, if it has one. The caller holds sem.
+func (inst *instance) closeEgress() {
+	if inst.egress != nil {
+		inst.egress.Close()
+		inst.egress = nil
+	}
 }

@@ -78,7 +78,13 @@ func (m *Manager) reconcile(ctx context.Context) error {
 }
 
 // adopt reconnects to a container that kept running while no server did.
+//
+// A container with network access is not adopted: its proxy ended with the previous
+// server, so it is stopped and starts again, proxy and all, on its next use.
 func (m *Manager) adopt(ctx context.Context, inst *instance) bool {
+	if inst.c.NetworkPolicy.Enabled() {
+		return false
+	}
 	st, err := m.rt.State(ctx, inst.id)
 	if err != nil || st != StateRunning {
 		return false

@@ -13,6 +13,7 @@ import (
 
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/diskspace"
+	"github.com/codebox-dev/codebox/egress"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/ids"
 	"github.com/codebox-dev/codebox/sandbox/agent"
@@ -98,6 +99,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer, if set, is told about every command and Python run (metrics).
 	Observer ExecObserver
+	// Egress serves the network allow-lists of containers that have one; nil refuses
+	// every allow-list (containers have no network).
+	Egress *egress.Proxy
 }
 
 func (c *Config) setDefaults() {
@@ -407,9 +411,14 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	if err != nil {
 		return nil, err
 	}
-	// The pool holds containers of the default image and limit only; others start cold.
+	policy, err := m.cfg.Egress.Check(opts.NetworkPolicy)
+	if err != nil {
+		return nil, err
+	}
+	// The pool holds containers of the default image and limit with no network only;
+	// others start cold.
 	var inst *instance
-	if img == "" && (opts.MemoryLimit == 0 || opts.MemoryLimit == m.cfg.Limits.Memory) {
+	if img == "" && (opts.MemoryLimit == 0 || opts.MemoryLimit == m.cfg.Limits.Memory) && !policy.Enabled() {
 		select {
 		case inst = <-m.pool:
 		default:
@@ -426,13 +435,14 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 			return nil, err
 		}
 	} else {
-		if inst, err = m.prepare(ctx, ws, img, opts.MemoryLimit, true); err != nil {
+		seed := Container{Image: img, MemoryLimit: opts.MemoryLimit, NetworkPolicy: policy}
+		if inst, err = m.prepare(ctx, ws, seed, true); err != nil {
 			return nil, err
 		}
 	}
 	now := m.cfg.Now()
 	inst.c = Container{
-		ID: inst.id, Workspace: ws, Name: opts.Name, Image: img, Status: StatusRunning,
+		ID: inst.id, Workspace: ws, Name: opts.Name, Image: img, NetworkPolicy: policy, Status: StatusRunning,
 		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(m.cfg.Idle),
 		MemoryLimit: opts.MemoryLimit, ExpiresAfter: min(opts.ExpiresAfter, m.cfg.Expiry),
 		Provisional: opts.Provisional,
@@ -467,12 +477,12 @@ func (m *Manager) expiresAt(c *Container, lastActive time.Time) time.Time {
 	return hard
 }
 
-// prepare makes a new container of image ("" is the built-in one) with memory bytes of
-// memory (0: the server's limit) for ws ("" for the pool): admission (see admit),
-// directory, disk, start. Each step is undone if a later one fails.
-func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, image string, memory int64, evict bool) (_ *instance, retErr error) {
+// prepare makes a new container for ws ("" for the pool) of seed's Image ("" is the
+// built-in one), MemoryLimit (0: the server's limit) and NetworkPolicy: admission (see
+// admit), directory, disk, start. Each step is undone if a later one fails.
+func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, seed Container, evict bool) (_ *instance, retErr error) {
 	inst := m.newInstance(ids.New(IDPrefix))
-	inst.c.Image, inst.c.MemoryLimit = image, memory
+	inst.c.Image, inst.c.MemoryLimit, inst.c.NetworkPolicy = seed.Image, seed.MemoryLimit, seed.NetworkPolicy
 	if err := m.admit(ctx, inst, ws, evict); err != nil {
 		return nil, err
 	}
@@ -521,6 +531,7 @@ func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, image str
 // stopLocked stops the container; its disk stays as it is. The caller holds sem.
 func (m *Manager) stopLocked(ctx context.Context, inst *instance) error {
 	inst.running, inst.client = false, nil
+	inst.closeEgress()
 	m.unadmit(inst)
 	if err := m.rt.Delete(context.WithoutCancel(ctx), inst.id); err != nil {
 		return err
@@ -548,6 +559,7 @@ func (m *Manager) destroy(ctx context.Context, inst *instance) error {
 	}
 	defer inst.release()
 	inst.running, inst.client = false, nil
+	inst.closeEgress()
 	m.unadmit(inst)
 	if err := m.rt.Delete(ctx, inst.id); err != nil {
 		m.undoGone(inst)

@@ -36,7 +36,7 @@ func (m *Manager) fillPool(ctx context.Context) {
 		for len(m.pool) < m.cfg.PoolSize && ctx.Err() == nil {
 			// A start is never cut short: a runtime killed halfway can leave
 			// processes and mounts behind. Close waits for it instead.
-			inst, err := m.prepare(context.WithoutCancel(ctx), "", "", 0, false)
+			inst, err := m.prepare(context.WithoutCancel(ctx), "", Container{}, false)
 			if err == nil && ctx.Err() != nil {
 				m.destroy(context.WithoutCancel(ctx), inst)
 				return

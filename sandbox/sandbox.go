@@ -18,9 +18,9 @@ package sandbox
 import (
 	"time"
 
-	"github.com/codebox-dev/codebox/sandbox/agent"
-
 	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/egress"
+	"github.com/codebox-dev/codebox/sandbox/agent"
 )
 
 // Container is one sandbox: a persistent workspace plus, while it runs, an isolated
@@ -30,9 +30,11 @@ type Container struct {
 	Workspace codebox.WorkspaceID
 	Name      string
 	// Image is the name of the custom image it runs; "" is the default image.
-	Image     string
-	Status    Status
-	CreatedAt time.Time
+	Image string
+	// NetworkPolicy is what it may reach: nothing when it allows no domain.
+	NetworkPolicy egress.Policy
+	Status        Status
+	CreatedAt     time.Time
 	// LastActiveAt is the last time a command, file operation or request used it.
 	LastActiveAt time.Time
 	// IdleExpiresAt is when it will be stopped for idleness (the rolling expires_at the
@@ -81,6 +83,8 @@ type CreateOptions struct {
 	// Container.ExpiresAfter); 0 keeps the server's idle policy. It is capped at
 	// Config.Expiry.
 	ExpiresAfter time.Duration
+	// NetworkPolicy is checked against Config.Egress; the zero policy is no network.
+	NetworkPolicy egress.Policy
 }
 
 // DefaultImage names the built-in image.

@@ -99,6 +99,11 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	if err != nil {
 		return err
 	}
+	netEnv, err := m.openEgress(inst, rootfs)
+	if err != nil {
+		return err
+	}
+	env = append(env, netEnv...)
 	spec := &ContainerSpec{
 		ID: inst.id, BundleDir: inst.bundleDir(), RootFS: rootfs,
 		Agent: m.cfg.Agent, AgentArgs: m.cfg.AgentArgs, RunDir: inst.runDir(),
@@ -107,6 +112,7 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	}
 	began := time.Now()
 	if err := m.rt.Start(ctx, spec); err != nil {
+		inst.closeEgress()
 		return withCause(ctx, err)
 	}
 	started := time.Now()
@@ -115,6 +121,7 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	m.logger.Debug("container started", "container", inst.id, "runtime", started.Sub(began), "agent", time.Since(started))
 	if err != nil {
 		m.rt.Delete(context.WithoutCancel(ctx), inst.id)
+		inst.closeEgress()
 		log, _ := os.ReadFile(filepath.Join(inst.bundleDir(), "init.log"))
 		return withCause(ctx, fmt.Errorf("%w: container agent did not start: %w: %s", errdefs.ErrUnavailable, err, tailString(log, 1024)))
 	}

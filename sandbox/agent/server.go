@@ -35,6 +35,10 @@ func Main() int {
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU)
 
+	if err := setupEgress(); err != nil {
+		fmt.Fprintln(os.Stderr, "agent: egress:", err)
+		return 1
+	}
 	s := newServer(token)
 	go s.procs.reap()
 	path := filepath.Join(SocketDir, SocketName)

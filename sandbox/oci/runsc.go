@@ -16,9 +16,11 @@ import (
 //     (PVM), and systrap needs no virtualisation at all.
 //   - --network=none: the sandbox gets a loopback interface and nothing else; no host
 //     network stack is reachable.
-//   - --host-uds=create: the agent listens on a unix socket in a host directory
-//     bind-mounted into the container. Without this flag the socket exists only inside
-//     the gVisor kernel and the host cannot connect to it.
+//   - --host-uds=all: the agent listens on a unix socket in a host directory
+//     bind-mounted into the container ("create": without it the socket exists only
+//     inside the gVisor kernel and the host cannot connect to it), and an allow-listed
+//     container's agent connects to the egress proxy's socket in that directory
+//     ("open"). Only host sockets in the container's own mounts are reachable.
 //   - --sidecar-usage-policy=LEGACY_DEPRECATED_SLOW_EMBEDDED_FALLBACK: a runsc built
 //     from source has no sidecar binaries (they ship only in the release tarball), and
 //     the default policy is becoming STRICT, which refuses to start without them.
@@ -34,7 +36,7 @@ func gvisorArgs() []string {
 	return []string{
 		"--network=none",
 		"--platform=systrap",
-		"--host-uds=create",
+		"--host-uds=all",
 		"--sidecar-usage-policy=LEGACY_DEPRECATED_SLOW_EMBEDDED_FALLBACK",
 	}
 }
