@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 
 var _ sandbox.Store = (*DB)(nil)
 
-const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional, memory_limit, expires_after_seconds`
+const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional, memory_limit, expires_after_seconds, network_policy`
 
 func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, error) {
 	var (
@@ -21,10 +22,16 @@ func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, err
 		ws, status                          string
 		created, active, idleExpires, hardE string
 		expiresAfter                        int64
+		policy                              string
 	)
 	if err := row.Scan(&c.ID, &ws, &c.Name, &c.Image, &status, &created, &active, &idleExpires, &hardE, &c.Provisional,
-		&c.MemoryLimit, &expiresAfter); err != nil {
+		&c.MemoryLimit, &expiresAfter, &policy); err != nil {
 		return nil, formatError(err)
+	}
+	if policy != "" {
+		if err := json.Unmarshal([]byte(policy), &c.NetworkPolicy); err != nil {
+			return nil, fmt.Errorf("container %s: network policy: %w", c.ID, err)
+		}
 	}
 	c.Workspace, c.Status = codebox.WorkspaceID(ws), sandbox.Status(status)
 	c.ExpiresAfter = time.Duration(expiresAfter) * time.Second
@@ -43,9 +50,17 @@ func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, err
 
 // CreateContainer records a new container; a duplicate ID is errdefs.ErrConflict.
 func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	var policy string
+	if c.NetworkPolicy.Enabled() {
+		b, err := json.Marshal(c.NetworkPolicy)
+		if err != nil {
+			return err
+		}
+		policy = string(b)
+	}
+	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, string(c.Workspace), c.Name, c.Image, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
-		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second))
+		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy)
 	return formatError(err)
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/codebox-dev/codebox/egress"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
 )
@@ -37,6 +39,20 @@ func TestContainers(t *testing.T) {
 	}
 	if _, err := db.GetContainer(ctx, "ws2", "container_3"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("other workspace = %v, want not found", err)
+	}
+	// A network policy, secrets included, comes back as it went in: the proxy needs
+	// it at every start.
+	policy := egress.Policy{AllowedDomains: []string{"api.example.com", "*.example.org"},
+		Secrets: []egress.Secret{{Domain: "api.example.com", Name: "API_KEY", Value: "sk-1"}}}
+	if err := db.CreateContainer(ctx, &sandbox.Container{ID: "container_net", Workspace: "ws2", NetworkPolicy: policy, Status: sandbox.StatusExpired,
+		CreatedAt: base, LastActiveAt: base, IdleExpiresAt: base, ExpiresAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.GetContainer(ctx, "ws2", "container_net"); err != nil || !reflect.DeepEqual(got.NetworkPolicy, policy) {
+		t.Errorf("network policy = %+v, %v; want %+v", got.NetworkPolicy, err, policy)
+	}
+	if c.NetworkPolicy.Enabled() {
+		t.Errorf("a container without a policy read back with %+v", c.NetworkPolicy)
 	}
 
 	page, more, err := db.ListContainers(ctx, "ws1", sandbox.ListOptions{Limit: 2})
