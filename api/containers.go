@@ -4,7 +4,7 @@ package api
 // API, with Anthropic's error envelope. Every route is scoped to the caller's workspace:
 // another workspace's container answers 404 exactly like an unknown id.
 //
-//	POST   /v1/containers                       create {name?, file_ids?}
+//	POST   /v1/containers                       create {name?, file_ids?, network_policy?}
 //	GET    /v1/containers                       list (limit 1–100, after=<id>)
 //	GET    /v1/containers/{id}                  retrieve
 //	DELETE /v1/containers/{id}                  destroy with its files
@@ -125,7 +125,8 @@ type containerJSON struct {
 	// absent for one running under the server's own limit.
 	MemoryLimit string `json:"memory_limit,omitempty"`
 	// Image is the image the container runs (a codebox extension).
-	Image string `json:"image"`
+	Image         string             `json:"image"`
+	NetworkPolicy *networkPolicyJSON `json:"network_policy"`
 }
 
 // expiresAfterJSON is OpenAI's idle policy: the container expires Minutes after its
@@ -203,7 +204,7 @@ func toContainerJSON(c *sandbox.Container) containerJSON {
 		ID: c.ID, Object: "container", Name: c.Name, Status: string(c.Status),
 		CreatedAt: unixOrZero(c.CreatedAt), LastActiveAt: unixOrZero(c.LastActiveAt),
 		ExpiresAt: unixOrZero(c.ExpiresAt), IdleExpiresAt: unixOrZero(c.IdleExpiresAt),
-		Image: c.Image,
+		Image: c.Image, NetworkPolicy: toNetworkPolicyJSON(c.NetworkPolicy),
 	}
 	if out.Image == "" {
 		out.Image = sandbox.DefaultImage
@@ -322,7 +323,8 @@ type createContainerRequest struct {
 	MemoryLimit  string            `json:"memory_limit"`
 	// Image names the image to run (a codebox extension); empty means the
 	// workspace's default.
-	Image string `json:"image"`
+	Image         string             `json:"image"`
+	NetworkPolicy *networkPolicyJSON `json:"network_policy"`
 }
 
 func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
@@ -363,6 +365,11 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
 			return errdefs.New(errdefs.ErrInvalid, "", "memory_limit: must be one of \"1g\", \"4g\", \"16g\" or \"64g\", not %q", truncate(req.MemoryLimit, 40))
 		}
 	}
+	policy, err := req.NetworkPolicy.toPolicy()
+	if err != nil {
+		return err
+	}
+	opts.NetworkPolicy = policy
 	c, err := s.Containers.Create(r.Context(), workspace(r), opts)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/codebox-dev/codebox/apikey"
 	"github.com/codebox-dev/codebox/batches"
 	"github.com/codebox-dev/codebox/blobs/disk"
+	"github.com/codebox-dev/codebox/egress"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/provider"
 	anthropicdrv "github.com/codebox-dev/codebox/provider/anthropic"
@@ -79,6 +80,8 @@ type envOptions struct {
 	maxOutputFile int64
 	// containers serves the native containers API too.
 	containers bool
+	// egress serves containers' network allow-lists (nil: none is accepted).
+	egress *egress.Proxy
 	// prompts are more scripts, each serving the model requests whose body contains its
 	// key (Anthropic format only): a conversation that spans requests, each starting
 	// with a new user prompt, gets one script per prompt.
@@ -137,7 +140,7 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		Dir: filepath.Join(dir, "containers"), RootFS: rootfs, Agent: self,
 		Limits:      sandbox.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256, Disk: 256 << 20},
 		ExecTimeout: time.Minute, StopOnClose: true, Now: e.clock.Now,
-		MaxOutputFileSize: o.maxOutputFile, Logger: logger,
+		MaxOutputFileSize: o.maxOutputFile, Logger: logger, Egress: o.egress,
 	}, rt, store, svc)
 	if err != nil {
 		t.Fatal(err)

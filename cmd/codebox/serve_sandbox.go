@@ -43,6 +43,8 @@ type sandboxConfig struct {
 	MemoryRequest          binarySize
 	MaxRunning             int
 	MaxRunningPerWorkspace int
+
+	egressConfig
 }
 
 // binarySize is a size flag that reads like byteSize ("5GiB", "512MB") and prints in
@@ -74,6 +76,7 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.Var(&c.MemoryRequest, "sandbox-memory-request", "memory a running container is counted for when admitting it")
 	fs.IntVar(&c.MaxRunning, "max-running-containers", 0, "running containers on the server (default: --sandbox-total-memory / --sandbox-memory-request)")
 	fs.IntVar(&c.MaxRunningPerWorkspace, "max-running-containers-per-workspace", 0, "running containers of one workspace (default: half of --max-running-containers)")
+	bindEgressFlags(fs, &c.egressConfig)
 }
 
 // capacity derives the containers' caps from the host and the flags.
@@ -131,6 +134,10 @@ func setupSandbox(ctx context.Context, a *app) error {
 		_, err := rt.List(ctx)
 		return err
 	}}) // after the Manager's Close; see oci/runsc.go
+	proxy, err := cfg.proxy(a.logger)
+	if err != nil {
+		return err
+	}
 	var fstore sandbox.FileStore
 	if a.files != nil {
 		fstore = a.files
@@ -151,6 +158,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		IDBase:       cfg.UIDBase,
 		Logger:       a.logger,
 		Observer:     a.metrics,
+		Egress:       proxy,
 	}, rt, a.db, fstore)
 	if err != nil {
 		return err
