@@ -44,7 +44,7 @@ x = 1
 """
 with open("report.md", "w") as f:
     f.write(md)
-out = run("create_document.py", "report.md", "report.docx", "--title", "ACME 2025")
+out = run("create_document.py", "report.md", "report.docx", "--title", "ACME 2025", "--page-numbers")
 check("wrote report.docx" in out, "create_document output: " + out)
 
 d = docx.Document("report.docx")
@@ -71,6 +71,11 @@ equal(styles, [("Caption", "Revenue by region"), ("List Bullet", "Hire two engin
                ("List Bullet 2", "one in Berlin"), ("List Bullet", "Open an office"),
                ("List Number", "First"), ("List Number", "Second"), ("Quote", "Quoted remark.")], "list styles")
 check(any('w:type="page"' in p._p.xml for p in d.paragraphs), "page break")
+footer = d.sections[0].footer.paragraphs[0]._p.xml
+check('w:instr="PAGE"' in footer and 'w:instr="NUMPAGES"' in footer, "page number fields in the footer")
+
+run("create_document.py", "report.md", "header.docx", "--header", "ACME 2025 confidential")
+equal(docx.Document("header.docx").sections[0].header.paragraphs[0].text, "ACME 2025 confidential", "header text")
 
 # Edits: text split over runs, in tables, headers; placeholders; deletion; appending.
 d.sections[0].header.paragraphs[0].text = "ACME 2025 confidential"

@@ -2,6 +2,7 @@
 """Build a Word document (.docx) from Markdown.
 
     python3 create_document.py report.md report.docx [--title "Report"] [--landscape]
+        [--header "Acme - confidential"] [--page-numbers]
 
 Supported Markdown: "#".."######" headings, paragraphs with **bold**, *italic*, `code` and
 [links](https://...), "-"/"*" bullets and "1." numbered lists (indent two spaces to nest),
@@ -88,13 +89,13 @@ def add_hyperlink(paragraph, text, url):
     paragraph._p.append(link)
 
 
-def _field(paragraph, instr):
-    """A field (such as a table of contents) that Word computes on open."""
+def _field(paragraph, instr, placeholder="Right-click to update the table of contents."):
+    """A field (a table of contents, a page number) that Word computes when it shows the document."""
     fld = OxmlElement("w:fldSimple")
     fld.set(qn("w:instr"), instr)
     r = OxmlElement("w:r")
     t = OxmlElement("w:t")
-    t.text = "Right-click to update the table of contents."
+    t.text = placeholder
     r.append(t)
     fld.append(r)
     paragraph._p.append(fld)
@@ -253,8 +254,27 @@ def new_document(title=None, landscape=False):
     return doc
 
 
-def create(markdown, out, title=None, landscape=False, base_dir="."):
+def set_header_footer(doc, header=None, page_numbers=False):
+    """Put header text at the top of every page and "Page N of M" at the bottom."""
+    section = doc.sections[0]
+    if header:
+        p = section.header.paragraphs[0]
+        p.text = header
+        p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        for r in p.runs:
+            r.font.size, r.font.color.rgb = Pt(9), RGBColor(0x66, 0x66, 0x66)
+    if page_numbers:
+        p = section.footer.paragraphs[0]
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        p.add_run("Page ")
+        _field(p, "PAGE", "1")
+        p.add_run(" of ")
+        _field(p, "NUMPAGES", "1")
+
+
+def create(markdown, out, title=None, landscape=False, base_dir=".", header=None, page_numbers=False):
     doc = new_document(title, landscape)
+    set_header_footer(doc, header, page_numbers)
     add_markdown(doc, markdown, base_dir)
     doc.save(out)
     return doc
@@ -266,11 +286,13 @@ def main(argv=None):
     ap.add_argument("out", help="the .docx file to write")
     ap.add_argument("--title", help="a title at the top (Title style) and in the document properties")
     ap.add_argument("--landscape", action="store_true")
+    ap.add_argument("--header", help="text at the top right of every page")
+    ap.add_argument("--page-numbers", action="store_true", help='"Page N of M" at the bottom of every page')
     args = ap.parse_args(argv)
     try:
         text = sys.stdin.read() if args.markdown == "-" else open(args.markdown, encoding="utf-8").read()
         base = os.path.dirname(os.path.abspath(args.markdown)) if args.markdown != "-" else "."
-        doc = create(text, args.out, args.title, args.landscape, base)
+        doc = create(text, args.out, args.title, args.landscape, base, args.header, args.page_numbers)
     except (MarkdownError, OSError) as e:
         print("create_document.py: %s" % e, file=sys.stderr)
         return 1

@@ -25,6 +25,7 @@ from pages import PagesError, open_pdf, parse_pages  # noqa: E402
 
 
 def _open(path, password=None):
+    open_pdf(path, password)  # for its clear errors on non-PDFs and passwords
     try:
         return pdfplumber.open(path, password=password or "")
     except PDFSyntaxError as e:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rearrange PDF pages: merge, split, select, delete, rotate, overlay.
+"""Rearrange PDF pages: merge, split, select, delete, rotate, overlay; protect and unlock.
 
     python3 pages.py merge out.pdf a.pdf b.pdf:1-3 c.pdf          # whole files or page ranges
     python3 pages.py split in.pdf outdir/ [--every N]               # outdir/in-001.pdf, ...
@@ -7,6 +7,8 @@
     python3 pages.py delete in.pdf out.pdf 2,4
     python3 pages.py rotate in.pdf out.pdf 90 [--pages 1,3]         # clockwise, multiple of 90
     python3 pages.py overlay in.pdf stamp.pdf out.pdf [--under]     # watermark/letterhead on every page
+    python3 pages.py protect in.pdf out.pdf NEWPASSWORD
+    python3 pages.py --password PW unlock in.pdf out.pdf
 
 Pages are numbered from 1; a range is "a-b", "a-" (to the end) or "-b"; "last" is the
 last page. Add --password PW for encrypted input.
@@ -152,6 +154,27 @@ def overlay(src, stamp, out, under=False, password=None):
     return len(writer.pages)
 
 
+def protect(src, out, password, password_in=None):
+    """Write src encrypted with password (RC4 128-bit: what the installed pypdf writes)."""
+    if not password:
+        raise PagesError("give a password to protect with")
+    writer = PdfWriter()
+    for page in open_pdf(src, password_in).pages:
+        writer.add_page(page)
+    writer.encrypt(password, use_128bit=True)
+    _write(writer, out)
+    return len(writer.pages)
+
+
+def unlock(src, out, password):
+    """Write an unencrypted copy of src, opened with password."""
+    writer = PdfWriter()
+    for page in open_pdf(src, password).pages:
+        writer.add_page(page)
+    _write(writer, out)
+    return len(writer.pages)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Merge, split, select, delete, rotate or overlay PDF pages.")
     ap.add_argument("--password", help="password of encrypted input")
@@ -178,6 +201,13 @@ def main(argv=None):
     p.add_argument("stamp")
     p.add_argument("out")
     p.add_argument("--under", action="store_true", help="put the stamp under the content")
+    p = sub.add_parser("protect", help="encrypt with a password")
+    p.add_argument("src")
+    p.add_argument("out")
+    p.add_argument("new_password")
+    p = sub.add_parser("unlock", help="remove the encryption (needs --password)")
+    p.add_argument("src")
+    p.add_argument("out")
     args = ap.parse_args(argv)
     pw = args.password
     try:
@@ -192,6 +222,10 @@ def main(argv=None):
             print("wrote %s: %d pages" % (args.out, delete(args.src, args.out, args.pages, pw)))
         elif args.cmd == "rotate":
             print("wrote %s: %d pages rotated" % (args.out, rotate(args.src, args.out, args.degrees, args.pages, pw)))
+        elif args.cmd == "protect":
+            print("wrote %s: %d pages, encrypted" % (args.out, protect(args.src, args.out, args.new_password, pw)))
+        elif args.cmd == "unlock":
+            print("wrote %s: %d pages, not encrypted" % (args.out, unlock(args.src, args.out, pw)))
         elif args.cmd == "overlay":
             print("wrote %s: %d pages" % (args.out, overlay(args.src, args.stamp, args.out, args.under, pw)))
     except (PagesError, OSError) as e:
