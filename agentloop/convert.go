@@ -15,6 +15,8 @@ type pendingCall struct {
 	ID, Name string
 	Input    json.RawMessage
 	msg, blk int // position of its tool_result slot in the converted messages
+	// resume is set for a code execution call whose code awaits client tools.
+	resume *resumeCall
 }
 
 // converted is the conversation as the model sees it.
@@ -30,6 +32,10 @@ type uploadNames map[string]string
 // becomes a tool_use of the same id and each result block a tool_result rendered as
 // text, split into assistant/user turns the way the calls happened; container_upload
 // blocks become a text note naming the file's place in the container.
+//
+// Programmatic tool calls (tool_use blocks with a code execution caller) and their
+// tool_results are not the model's: they are left out, and a code execution call that
+// awaits them is pending, to resume with the client's answers of the last user turn.
 func convert(msgs []Message, names uploadNames) converted {
 	results := map[string]*Block{}
 	for i := range msgs {
@@ -39,6 +45,7 @@ func convert(msgs []Message, names uploadNames) converted {
 			}
 		}
 	}
+	prog := programmaticCalls(msgs)
 	var c converted
 	used := map[string]bool{}
 	var carry []provider.Block // tool_results owed to the next user turn
@@ -87,6 +94,7 @@ func convert(msgs []Message, names uploadNames) converted {
 				case b.IsToolResult(), b.Type == TypeServerToolUse:
 					// Server blocks belong to assistant turns; a client that puts them in a
 					// user turn gets them ignored rather than a confused model.
+				case b.Type == provider.TypeToolResult && prog.calls[b.ToolUseID] != "":
 				default:
 					content = append(content, b.Block)
 				}
@@ -101,16 +109,30 @@ func convert(msgs []Message, names uploadNames) converted {
 			appendMsg("assistant", seg)
 			seg = nil
 			var trs []provider.Block
+			var waiting []pendingCall
 			for _, u := range open {
 				if r, ok := results[u.ID]; ok {
 					trs = append(trs, toolResultBlock(u.ID, r.Result))
 					used[u.ID] = true
+				} else if rc := prog.resume(u.ID); rc != nil {
+					// Its code awaits client tools: it resumes, and its result fills
+					// this slot.
+					waiting = append(waiting, pendingCall{ID: u.ID, Name: u.Name, Input: u.Input, blk: len(trs), resume: rc})
+					trs = append(trs, provider.Block{Type: provider.TypeToolResult, ToolUseID: u.ID})
 				} else {
 					trs = append(trs, provider.Block{Type: provider.TypeToolResult, ToolUseID: u.ID, IsError: true,
 						Content: []provider.Block{{Type: provider.TypeText, Text: "Error: this call was not executed."}}})
 				}
 			}
 			appendMsg("user", trs)
+			if len(waiting) > 0 {
+				last := len(c.messages) - 1
+				offset := len(c.messages[last].Content) - len(trs)
+				for _, p := range waiting {
+					p.msg, p.blk = last, offset+p.blk
+					c.pending = append(c.pending, p)
+				}
+			}
 			open = nil
 		}
 		for _, b := range m.Content {
@@ -128,7 +150,7 @@ func convert(msgs []Message, names uploadNames) converted {
 						break
 					}
 				}
-			case b.Type == TypeContainerUpload:
+			case b.Type == TypeContainerUpload, b.Type == provider.TypeToolUse && b.Caller.Programmatic():
 			default:
 				seg = append(seg, b.Block)
 			}
@@ -141,7 +163,7 @@ func convert(msgs []Message, names uploadNames) converted {
 				used[u.ID] = true
 				continue
 			}
-			carryPending = append(carryPending, pendingCall{ID: u.ID, Name: u.Name, Input: u.Input, blk: len(carry)})
+			carryPending = append(carryPending, pendingCall{ID: u.ID, Name: u.Name, Input: u.Input, blk: len(carry), resume: prog.resume(u.ID)})
 			carry = append(carry, provider.Block{Type: provider.TypeToolResult, ToolUseID: u.ID})
 		}
 	}
@@ -169,4 +191,61 @@ func objectOrEmpty(in json.RawMessage) json.RawMessage {
 		return json.RawMessage(`{}`)
 	}
 	return in
+}
+
+// progCalls are the programmatic tool calls of a conversation.
+type progCalls struct {
+	// calls maps each programmatic tool_use id to the srvtoolu id of its caller.
+	calls map[string]string
+	// answers holds, by caller, the client's answers in the last user turn.
+	answers map[string]map[string]Answer
+}
+
+func programmaticCalls(msgs []Message) progCalls {
+	p := progCalls{calls: map[string]string{}, answers: map[string]map[string]Answer{}}
+	for _, m := range msgs {
+		if m.Role != "assistant" {
+			continue
+		}
+		for _, b := range m.Content {
+			if b.Type == provider.TypeToolUse && b.Caller.Programmatic() {
+				p.calls[b.ID] = b.Caller.ToolID
+			}
+		}
+	}
+	if n := len(msgs); n > 0 && msgs[n-1].Role == "user" {
+		for _, b := range msgs[n-1].Content {
+			caller := p.calls[b.ToolUseID]
+			if b.Type != provider.TypeToolResult || caller == "" {
+				continue
+			}
+			if p.answers[caller] == nil {
+				p.answers[caller] = map[string]Answer{}
+			}
+			p.answers[caller][b.ToolUseID] = Answer{Text: resultText(b.Content), IsError: b.IsError}
+		}
+	}
+	return p
+}
+
+// resume returns the resumption of code execution call id when its code made
+// programmatic calls, else nil.
+func (p progCalls) resume(id string) *resumeCall {
+	for _, caller := range p.calls {
+		if caller == id {
+			return &resumeCall{ID: id, Results: p.answers[id]}
+		}
+	}
+	return nil
+}
+
+// resultText is the text of a tool_result's content.
+func resultText(content []provider.Block) string {
+	var s string
+	for _, b := range content {
+		if b.Type == provider.TypeText {
+			s += b.Text
+		}
+	}
+	return s
 }

@@ -80,6 +80,9 @@ type Config struct {
 	Now           func() time.Time
 	// Observer, if set, is told how each model turn went (metrics).
 	Observer TurnObserver
+	// ToolCallWindow is how long a programmatic tool call waits for its tool_result
+	// before the code sees TimeoutError (default DefaultToolCallWindow).
+	ToolCallWindow time.Duration
 }
 
 // TurnObserver is told about every model turn, for metrics; *metrics.Metrics satisfies
@@ -90,7 +93,8 @@ type TurnObserver interface {
 
 // Loop runs Messages requests.
 type Loop struct {
-	cfg Config
+	cfg   Config
+	execs executions
 }
 
 // New returns a Loop with cfg's defaults filled in.
@@ -112,6 +116,9 @@ func New(cfg Config) *Loop {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ToolCallWindow <= 0 {
+		cfg.ToolCallWindow = DefaultToolCallWindow
 	}
 	return &Loop{cfg: cfg}
 }
@@ -180,7 +187,7 @@ func (l *Loop) UpstreamRequest(ctx context.Context, ws codebox.WorkspaceID, req 
 		}
 	}
 	preq.Messages = convert(req.Messages, names).messages
-	l.addCodeExecution(preq, req.CodeExecution, req.ContainerImage, uploadList)
+	l.addCodeExecution(preq, req, req.ContainerImage, uploadList)
 	return preq, nil
 }
 
@@ -193,13 +200,17 @@ func baseRequest(req *Request, upstream string) *provider.Request {
 	}
 }
 
-// addCodeExecution shows the model the code execution tool of the given version: its
-// sub-tools as client tools and the system addendum naming the uploaded files.
-func (l *Loop) addCodeExecution(preq *provider.Request, version, image string, uploads []string) {
+// addCodeExecution shows the model the code execution tool of req's version: its
+// sub-tools as client tools (the client tools its code may call described in the Python
+// tool), the client tools it may call directly, and the system addendum naming the
+// uploaded files.
+func (l *Loop) addCodeExecution(preq *provider.Request, req *Request, image string, uploads []string) {
+	version := req.CodeExecution
 	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(version, image, uploads)}
 	preq.System = append(append([]provider.Block(nil), preq.System...), addendum)
-	preq.Tools = append([]provider.Tool(nil), preq.Tools...)
-	for _, d := range tools.Definitions(version) {
+	preq.Tools = directTools(req)
+	fns, _ := codeFunctions(req)
+	for _, d := range tools.DefinitionsFor(version, fns) {
 		preq.Tools = append(preq.Tools, provider.Tool{Name: d.Name, Description: d.Description, InputSchema: d.InputSchema})
 	}
 }
@@ -224,6 +235,8 @@ type run struct {
 	// opened and the srvtoolu_ id given to each of its calls.
 	open map[int]string
 	ids  map[int]string
+	// paused is set when the response ends with code awaiting client tools.
+	paused bool
 }
 
 // Run answers req for workspace ws. With events non-nil it streams the response as it
@@ -256,6 +269,9 @@ func (l *Loop) Run(ctx context.Context, ws codebox.WorkspaceID, req *Request, ev
 	}
 	if l.cfg.Sandbox == nil {
 		return nil, errdefs.New(errdefs.ErrInvalid, "", "code execution is not available on this server (its sandbox is disabled)")
+	}
+	if err := checkProgrammatic(req); err != nil {
+		return nil, err
 	}
 	return r.codeExecution(ctx)
 }
@@ -358,7 +374,7 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 			l.record(ctx, ws, r.resp, "", time.Time{}, time.Time{})
 			return
 		}
-		if c := l.refresh(ctx, ws, ctr.ID); c != nil {
+		if c := l.refresh(ctx, ws, ctr.ID, r.paused); c != nil {
 			r.resp.Container = c
 		}
 		l.record(ctx, ws, r.resp, ctr.ID, sessionStart, l.cfg.Now())
@@ -371,14 +387,33 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 
 	conv := convert(req.Messages, names)
 	r.preq.Messages = conv.messages
-	l.addCodeExecution(r.preq, req.CodeExecution, ctr.Image, uploadList)
+	l.addCodeExecution(r.preq, req, ctr.Image, uploadList)
 
-	// Calls the client sent back unanswered run first; their results open the response.
+	fns, _ := codeFunctions(req)
+	programmatic := len(fns) > 0
+	// Calls the client sent back unanswered run first (a suspended code execution
+	// resumes with the client's answers); their results open the response.
 	for _, p := range conv.pending {
 		r.start()
-		res, err := r.execute(ctx, ctr.ID, p.ID, p.Name, p.Input)
+		var res *tools.Result
+		var paused bool
+		switch {
+		case p.resume != nil:
+			res, paused, err = r.resume(ctx, ctr.ID, *p.resume)
+		case programmatic && p.Name == tools.Python:
+			res, paused, err = r.runCode(ctx, ctr.ID, p.ID, p.Input)
+		default:
+			res, err = r.execute(ctx, ctr.ID, p.ID, p.Name, p.Input)
+		}
 		if err != nil {
 			return nil, err
+		}
+		if paused {
+			r.resp.StopReason = "tool_use"
+			return r.resp, nil
+		}
+		if p.resume != nil || (programmatic && p.Name == tools.Python) {
+			r.finishCode(p.ID, res)
 		}
 		r.preq.Messages[p.msg].Content[p.blk] = toolResultBlock(p.ID, res)
 	}
@@ -430,8 +465,20 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 		r.preq.Messages = append(r.preq.Messages, provider.Message{Role: "assistant", Content: assistant})
 		var results []provider.Block
 		for _, c := range calls {
-			res, err := r.execute(ctx, ctr.ID, c.ID, c.Name, c.Input)
-			if err != nil {
+			var res *tools.Result
+			if programmatic && c.Name == tools.Python {
+				var paused bool
+				if res, paused, err = r.runCode(ctx, ctr.ID, c.ID, c.Input); err != nil {
+					return nil, err
+				}
+				if paused {
+					// The code awaits the client's tools; the calls after it stay
+					// pending, to run when the client comes back.
+					r.resp.StopReason = "tool_use"
+					return r.resp, nil
+				}
+				r.finishCode(c.ID, res)
+			} else if res, err = r.execute(ctx, ctr.ID, c.ID, c.Name, c.Input); err != nil {
 				return nil, err
 			}
 			results = append(results, toolResultBlock(c.ID, res))
@@ -621,11 +668,13 @@ func (r *run) execute(ctx context.Context, containerID, id, name string, input j
 }
 
 // refresh returns the container with fresh expiry times after the request used it.
-func (l *Loop) refresh(ctx context.Context, ws codebox.WorkspaceID, id string) *sandbox.Container {
+// While code in it awaits client tools the container stays busy with that code, and is
+// only looked up.
+func (l *Loop) refresh(ctx context.Context, ws codebox.WorkspaceID, id string, busy bool) *sandbox.Container {
 	ctx = context.WithoutCancel(ctx)
 	var c *sandbox.Container
 	var err error
-	if t, ok := l.cfg.Sandbox.(toucher); ok {
+	if t, ok := l.cfg.Sandbox.(toucher); ok && !busy {
 		c, err = t.Touch(ctx, ws, id)
 	} else {
 		c, err = l.cfg.Sandbox.Get(ctx, ws, id)

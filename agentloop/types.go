@@ -32,6 +32,8 @@ type Block struct {
 	provider.Block
 	Result *tools.Result
 	FileID string
+	// Caller is who made a tool_use; nil for the model itself (direct).
+	Caller *Caller
 }
 
 // IsToolResult reports whether b is a code execution result block.
@@ -50,6 +52,9 @@ type Request struct {
 	Messages []Message
 	// Tools are the client's tools; the code execution tool is CodeExecution.
 	Tools []provider.Tool
+	// AllowedCallers holds the allowed_callers of the client tools that list them, by
+	// tool name (without an entry a tool is direct only).
+	AllowedCallers map[string][]string
 	// CodeExecution is the code execution tool version the request lists
 	// (tools.CodeExecution20250825, …), or "" when it lists none.
 	CodeExecution string

@@ -46,6 +46,7 @@ type wireBlockIn struct {
 	Content   json.RawMessage `json:"content"`
 	IsError   bool            `json:"is_error"`
 	FileID    string          `json:"file_id"`
+	Caller    *wireCaller     `json:"caller"`
 }
 
 type wireResultIn struct {
@@ -103,6 +104,9 @@ func fromWireRequest(wr *wireRequest) (_ *agentloop.Request, uploads bool, _ err
 		}
 	}
 	if req.ToolChoice, err = decodeToolChoice(wr.ToolChoice); err != nil {
+		return nil, false, err
+	}
+	if err := checkToolChoice(req); err != nil {
 		return nil, false, err
 	}
 	if req.Container, req.ContainerImage, err = decodeContainer(wr.Container); err != nil {
@@ -165,13 +169,20 @@ func decodeSystem(raw json.RawMessage) ([]provider.Block, error) {
 
 func decodeTool(req *agentloop.Request, i int, raw json.RawMessage) error {
 	var t struct {
-		Type        string          `json:"type"`
-		Name        string          `json:"name"`
-		Description string          `json:"description"`
-		InputSchema json.RawMessage `json:"input_schema"`
+		Type           string          `json:"type"`
+		Name           string          `json:"name"`
+		Description    string          `json:"description"`
+		InputSchema    json.RawMessage `json:"input_schema"`
+		AllowedCallers []string        `json:"allowed_callers"`
 	}
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return invalidf("tools.%d: must be an object: %v", i, err)
+	}
+	if t.AllowedCallers != nil {
+		var err error
+		if raw, err = takeAllowedCallers(req, i, t.Name, t.AllowedCallers, raw); err != nil {
+			return err
+		}
 	}
 	switch {
 	case tools.IsCodeExecution(t.Type):
@@ -301,6 +312,7 @@ func decodeBlock(rb json.RawMessage, where string) (agentloop.Block, error) {
 			return b, invalidf("%s: %s blocks need id and name", where, w.Type)
 		}
 		b.ID, b.Name, b.Input = w.ID, w.Name, nullToNil(w.Input)
+		b.Caller = w.Caller.toCaller()
 		if b.Input == nil {
 			b.Input = json.RawMessage(`{}`)
 		}

@@ -276,7 +276,8 @@ func toWireMessage(resp *agentloop.Response) wireMessageO {
 var directCaller = callerOut{Type: "direct"}
 
 type callerOut struct {
-	Type string `json:"type"`
+	Type   string `json:"type"`
+	ToolID string `json:"tool_id,omitempty"`
 }
 
 type textOut struct {
@@ -363,7 +364,11 @@ func toWireBlock(b *agentloop.Block) any {
 		if len(in) == 0 {
 			in = json.RawMessage(`{}`)
 		}
-		return toolUseOut{Type: b.Type, ID: b.ID, Name: b.Name, Input: in, Caller: directCaller}
+		caller := directCaller
+		if b.Caller.Programmatic() {
+			caller = callerOut{Type: b.Caller.Type, ToolID: b.Caller.ToolID}
+		}
+		return toolUseOut{Type: b.Type, ID: b.ID, Name: b.Name, Input: in, Caller: caller}
 	case b.IsToolResult():
 		return resultOut{Type: b.Type, ToolUseID: b.ToolUseID, Content: toWireResult(b.Result)}
 	case len(b.Raw) > 0:

@@ -77,7 +77,9 @@ type env struct {
 type envOptions struct {
 	maxIterations int
 	toolTimeout   time.Duration
-	maxOutputFile int64
+	// toolCallWindow is how long a programmatic call waits for its result.
+	toolCallWindow time.Duration
+	maxOutputFile  int64
 	// containers serves the native containers API too.
 	containers bool
 	// egress serves containers' network allow-lists (nil: none is accepted).
@@ -184,7 +186,7 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 	e.runner = tools.NewRunner(e.sb)
 	e.runner.Timeout = o.toolTimeout
 	loop := agentloop.New(agentloop.Config{Models: router, Sandbox: e.sb, Runner: e.runner, Files: svc, Usage: db,
-		MaxIterations: o.maxIterations, PingInterval: 200 * time.Millisecond, Logger: logger})
+		MaxIterations: o.maxIterations, PingInterval: 200 * time.Millisecond, Logger: logger, ToolCallWindow: o.toolCallWindow})
 	cfg := api.Config{Logger: logger, Auth: keys, FilesConfig: api.FilesConfig{Files: svc},
 		MessagesConfig: api.MessagesConfig{Loop: loop, Usage: db}}
 	if o.containers {

@@ -65,7 +65,11 @@ const maxLegacyCode = 96 << 10
 // the tool version the request declared. Bad input, limits and missing files are
 // results; an error means the sandbox infrastructure failed (or ctx ended).
 func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, name string, input json.RawMessage) (*Result, error) {
-	if !Offers(version, name) {
+	return r.run(ctx, ws, id, version, name, input, nil)
+}
+
+func (r *Runner) run(ctx context.Context, ws codebox.WorkspaceID, id, version, name string, input json.RawMessage, ct *sandbox.CellTools) (*Result, error) {
+	if !Offers(version, name) && (ct == nil || name != Python) {
 		return errorResult(name, errdefs.CodeInvalidToolInput, "tool %s is not available with %s", name, version), nil
 	}
 	seated, release, err := r.Admit(ctx, ws)
@@ -85,7 +89,7 @@ func (r *Runner) Run(ctx context.Context, ws codebox.WorkspaceID, id, version, n
 	case TextEditor:
 		res, err = r.edit(ctx, ws, id, input)
 	case Python:
-		res, err = r.python(ctx, ws, id, version, input)
+		res, err = r.python(ctx, ws, id, version, input, ct)
 	}
 	if err != nil {
 		if res := r.sandboxErrorResult(name, err); res != nil && ctx.Err() == nil {
@@ -187,7 +191,7 @@ func (r *Runner) bash(ctx context.Context, ws codebox.WorkspaceID, id string, in
 	return execResult(Bash, res), nil
 }
 
-func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version string, input json.RawMessage) (*Result, error) {
+func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version string, input json.RawMessage, ct *sandbox.CellTools) (*Result, error) {
 	var in struct {
 		Code *string `json:"code"`
 	}
@@ -201,6 +205,17 @@ func (r *Runner) python(ctx context.Context, ws codebox.WorkspaceID, id, version
 	req, err := r.PythonRequest(deref(in.Code), timeout)
 	if err != nil {
 		return nil, err
+	}
+	if ct != nil {
+		// Code that calls client tools runs in the REPL's machinery: in the persistent
+		// interpreter where the version has one, else in a fresh one.
+		ct.Fresh = !PersistentPython(version)
+		req.Tools = ct
+		res, err := r.sb.RunPython(ctx, ws, id, req)
+		if err != nil {
+			return nil, err
+		}
+		return execResult(Python, res), nil
 	}
 	if PersistentPython(version) {
 		res, err := r.sb.RunPython(ctx, ws, id, req)

@@ -25,6 +25,7 @@ type loopConfig struct {
 	Script            string
 	MaxToolIterations int
 	ToolTimeout       time.Duration
+	ToolCallWindow    time.Duration
 	// Executions are the limiter's settings, copied into a tools.Limiter at setup.
 	Executions struct {
 		Global, PerWorkspace, Queue int
@@ -40,6 +41,7 @@ func bindLoopFlags(fs *pflag.FlagSet, c *loopConfig) {
 	fs.StringVar(&c.Script, "script", "", "script file (or directory of them) of canned turns served as script/<name> models, for offline demos")
 	fs.IntVar(&c.MaxToolIterations, "max-tool-iterations", 10, "code execution rounds per request before the answer is paused with stop_reason pause_turn")
 	fs.DurationVar(&c.ToolTimeout, "tool-timeout", 0, "wall-clock limit of one bash command or Python run (0: the sandbox's exec timeout)")
+	fs.DurationVar(&c.ToolCallWindow, "tool-call-window", agentloop.DefaultToolCallWindow, "how long a client tool called from code waits for its tool_result before the code sees TimeoutError")
 	d := tools.DefaultLimiter()
 	fs.IntVar(&c.Executions.Global, "max-executions", d.Global, "code execution requests running at once in all: 4 per core unless set")
 	fs.IntVar(&c.Executions.PerWorkspace, "max-executions-per-workspace", d.PerWorkspace, "code execution requests running at once in one workspace, 2 per core unless set; beyond, 429 with retry-after")
@@ -73,11 +75,12 @@ func setupLoop(ctx context.Context, a *app) error {
 		router.Scripts = scripts
 	}
 	lc := agentloop.Config{
-		Models:        router,
-		Files:         a.files,
-		MaxIterations: cfg.MaxToolIterations,
-		Logger:        a.logger.With("component", "loop"),
-		Observer:      a.metrics,
+		Models:         router,
+		Files:          a.files,
+		MaxIterations:  cfg.MaxToolIterations,
+		ToolCallWindow: cfg.ToolCallWindow,
+		Logger:         a.logger.With("component", "loop"),
+		Observer:       a.metrics,
 	}
 	if a.db != nil {
 		lc.Usage = a.db

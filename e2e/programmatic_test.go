@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go"
+
+	"github.com/codebox-dev/codebox/tools"
+)
+
+// lookupTool is a client tool only code may call.
+func lookupTool(callers ...string) anthropic.ToolUnionParam {
+	if callers == nil {
+		callers = []string{tools.CodeExecution20260120}
+	}
+	return anthropic.ToolUnionParam{OfTool: &anthropic.ToolParam{
+		Name: "lookup", Description: anthropic.String("Look a key up."),
+		InputSchema:    anthropic.ToolInputSchemaParam{Properties: map[string]any{"k": map[string]any{"type": "integer"}}},
+		AllowedCallers: callers,
+	}}
+}
+
+// ptcParams starts a conversation with the code execution tool of version and lookup.
+func (e *env) ptcParams(version string) anthropic.MessageNewParams {
+	p := e.params(anthropic.NewTextBlock("look things up"))
+	p.Tools = []anthropic.ToolUnionParam{codeExecTool(version), lookupTool()}
+	return p
+}
+
+// programmaticCalls returns m's tool_use blocks, checking each was made by the code of
+// its server_tool_use (srvID) under caller type want.
+func programmaticCalls(t *testing.T, m *anthropic.Message, srvID, want string) []anthropic.ContentBlockUnion {
+	t.Helper()
+	if m.StopReason != "tool_use" {
+		t.Fatalf("stop_reason = %q, want tool_use: %s", m.StopReason, m.RawJSON())
+	}
+	var calls []anthropic.ContentBlockUnion
+	for _, b := range m.Content {
+		if b.Type != "tool_use" {
+			continue
+		}
+		if caller := b.AsToolUse().Caller; caller.Type != want || caller.ToolID != srvID {
+			t.Errorf("tool_use caller = %s, want %s %s", b.RawJSON(), want, srvID)
+		}
+		calls = append(calls, b)
+	}
+	if m.Container.ID == "" {
+		t.Errorf("paused response without container: %s", m.RawJSON())
+	}
+	return calls
+}
+
+// answer continues p after m with a tool_result for each of calls, from result.
+func answer(p anthropic.MessageNewParams, m *anthropic.Message, calls []anthropic.ContentBlockUnion, result func(b anthropic.ContentBlockUnion) (string, bool)) anthropic.MessageNewParams {
+	p.Messages = append(p.Messages, m.ToParam())
+	var rs []anthropic.ContentBlockParamUnion
+	for _, c := range calls {
+		text, isErr := result(c)
+		rs = append(rs, anthropic.NewToolResultBlock(c.ID, text, isErr))
+	}
+	p.Messages = append(p.Messages, anthropic.NewUserMessage(rs...))
+	p.Container = anthropic.MessageCreateParamsContainerUnion{OfString: anthropic.String(m.Container.ID)}
+	return p
+}
+
+func echoInput(b anthropic.ContentBlockUnion) (string, bool) { return "got " + string(b.Input), false }
+
+// stdoutOf returns the stdout of m's code_execution_tool_result.
+func stdoutOf(t *testing.T, m *anthropic.Message) string {
+	t.Helper()
+	for _, b := range m.Content {
+		if b.Type == "code_execution_tool_result" {
+			var r struct {
+				Content struct {
+					Type   string `json:"type"`
+					Stdout string `json:"stdout"`
+					Stderr string `json:"stderr"`
+					Code   string `json:"error_code"`
+				} `json:"content"`
+			}
+			json.Unmarshal([]byte(b.RawJSON()), &r)
+			if r.Content.Type != "code_execution_result" {
+				return r.Content.Type + " " + r.Content.Code
+			}
+			return r.Content.Stdout + r.Content.Stderr
+		}
+	}
+	t.Fatalf("no code_execution_tool_result in %s", m.RawJSON())
+	return ""
+}
+
+func TestProgrammaticToolCalling(t *testing.T) {
+	for _, format := range formats {
+		t.Run(format, func(t *testing.T) { testProgrammaticToolCalling(t, format) })
+	}
+}
+
+func testProgrammaticToolCalling(t *testing.T, format string) {
+	code := "import asyncio\nf = open('/tmp/log', 'w')\nx = 5\n" +
+		"rs = await asyncio.gather(lookup({'k': 1}), lookup({'k': 2}))\nf.write('a')\nprint(rs)\n" +
+		"pending = asyncio.ensure_future(lookup({'k': x}))\nprint(await pending, x)\nf.close()\nprint(open('/tmp/log').read())"
+	e := newEnv(t, format, scriptOf(turn(python(code)), turn(text("done"))), envOptions{})
+	ctx := context.Background()
+	c := e.client(e.keyA)
+	p := e.ptcParams(tools.CodeExecution20260120)
+
+	m1, err := c.Messages.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := blocksOf(m1); got != "server_tool_use,tool_use,tool_use" {
+		t.Fatalf("first response = %s, want server_tool_use,tool_use,tool_use: %s", got, m1.RawJSON())
+	}
+	srvID := m1.Content[0].ID
+	calls := programmaticCalls(t, m1, srvID, tools.CodeExecution20260120)
+	if codeExecRequests(t, m1) != 1 {
+		t.Errorf("code_execution_requests = %d, want 1", codeExecRequests(t, m1))
+	}
+	// What the model was shown: lookup as a function of the code, not as a tool.
+	body := string(e.upstream.Last())
+	if !strings.Contains(body, "async def lookup(input: dict)") || strings.Contains(body, `"name":"lookup"`) {
+		t.Errorf("model request does not describe lookup as a code function only: %s", body)
+	}
+
+	p2 := answer(p, m1, calls, echoInput)
+	m2, err := c.Messages.New(ctx, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := blocksOf(m2); got != "tool_use" {
+		t.Fatalf("second response = %s, want one tool_use: %s", got, m2.RawJSON())
+	}
+	calls = programmaticCalls(t, m2, srvID, tools.CodeExecution20260120)
+	if string(calls[0].Input) != `{"k":5}` {
+		t.Errorf("second call input = %s, want the code's variable", calls[0].Input)
+	}
+
+	// Streaming works for the last round.
+	p3 := answer(p2, m2, calls, echoInput)
+	stream := c.Messages.NewStreaming(ctx, p3)
+	var m3 anthropic.Message
+	for stream.Next() {
+		if err := m3.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := blocksOf(&m3); got != "code_execution_tool_result,text" || m3.StopReason != "end_turn" {
+		t.Fatalf("last response = %s %s, want code_execution_tool_result,text end_turn", got, m3.StopReason)
+	}
+	want := `['got {"k":1}', 'got {"k":2}']` + "\n" + `got {"k":5} 5` + "\na\n"
+	if out := stdoutOf(t, &m3); out != want {
+		t.Errorf("code output = %q, want %q", out, want)
+	}
+	// The model saw the code's call and its final result, not the calls it made.
+	body = string(e.upstream.Last())
+	if strings.Contains(body, "toolu_") && strings.Contains(body, `got {\"k\":1}'`) == false {
+		t.Logf("model body: %s", body)
+	}
+	if !strings.Contains(body, srvID) || strings.Contains(body, calls[0].ID) {
+		t.Errorf("final model request should hold the code execution call but not the programmatic ones: %s", body)
+	}
+}
+
+// TestProgrammaticFailures covers the continuation's errors and the code's.
+func TestProgrammaticFailures(t *testing.T) {
+	code := "try:\n    r = await lookup({'k': 1})\nexcept ToolError as e:\n    r = 'ToolError: ' + str(e)\n" +
+		"except TimeoutError as e:\n    r = 'TimeoutError: ' + str(e)\nprint(r)"
+	e := newEnv(t, formatAnthropic, scriptOf(turn(python(code)), turn(text("done"))), envOptions{toolCallWindow: 2 * time.Second})
+	ctx := context.Background()
+	c := e.client(e.keyA)
+	p := e.ptcParams(tools.CodeExecution20260120)
+	start := func() (*anthropic.Message, []anthropic.ContentBlockUnion) {
+		t.Helper()
+		m, err := c.Messages.New(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, programmaticCalls(t, m, m.Content[0].ID, tools.CodeExecution20260120)
+	}
+
+	m, calls := start()
+	// Without the container: Anthropic's message.
+	noCtr := answer(p, m, calls, echoInput)
+	noCtr.Container = anthropic.MessageCreateParamsContainerUnion{}
+	_, err := c.Messages.New(ctx, noCtr)
+	if ae := apiError(t, err, 400, "invalid_request_error"); !strings.Contains(ae.RawJSON(), "container_id is required when there are pending tool uses generated by code execution with tools.") {
+		t.Errorf("error = %s", ae.RawJSON())
+	}
+	// An unknown tool_use id, and a missing one.
+	bad := answer(p, m, calls, echoInput)
+	bad.Messages[len(bad.Messages)-1] = anthropic.NewUserMessage(anthropic.NewToolResultBlock("toolu_nosuchcall", "x", false))
+	_, err = c.Messages.New(ctx, bad)
+	if ae := apiError(t, err, 400, "invalid_request_error"); !strings.Contains(ae.RawJSON(), "toolu_nosuchcall") {
+		t.Errorf("unknown id error = %s", ae.RawJSON())
+	}
+	bad.Messages[len(bad.Messages)-1] = anthropic.NewUserMessage(anthropic.NewTextBlock("no results"))
+	_, err = c.Messages.New(ctx, bad)
+	apiError(t, err, 400, "invalid_request_error")
+	// is_error raises ToolError in the code; the turn goes on.
+	m2, err := c.Messages.New(ctx, answer(p, m, calls, func(anthropic.ContentBlockUnion) (string, bool) { return "no such key", true }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := stdoutOf(t, m2); out != "ToolError: no such key\n" || m2.StopReason != "end_turn" {
+		t.Errorf("is_error: output %q stop %s", out, m2.StopReason)
+	}
+
+	// Unanswered beyond the window: TimeoutError, and the turn goes on.
+	m, calls = start()
+	time.Sleep(3 * time.Second)
+	m3, err := c.Messages.New(ctx, answer(p, m, calls, echoInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := stdoutOf(t, m3); !strings.HasPrefix(out, "TimeoutError: ") || m3.StopReason != "end_turn" {
+		t.Errorf("late answer: output %q stop %s", out, m3.StopReason)
+	}
+}
