@@ -1,6 +1,8 @@
 """Checks the pptx skill: create_deck.py (JSON and Markdown outlines) and describe_deck.py."""
 
 import json
+import re
+import zipfile
 
 from checklib import check, done, equal, run
 from PIL import Image
@@ -78,6 +80,27 @@ equal(desc["slides"][3]["pictures"], 1, "Markdown image")
 text = run("describe_deck.py", "deck.pptx")
 check("--- slide 3 [Title Only]: Revenue by region" in text and "'Q3': [12.0, 21.5, 33.0]" in text,
       "describe_deck text:\n" + text)
+
+# A template's size, layouts and theme are used, its own slides left out.
+t = Presentation()
+sample = t.slides.add_slide(t.slide_layouts[5])
+sample.shapes.title.text = "SAMPLE"
+t.slide_layouts[1].name = "Corporate Title and Content"
+t.save("template.pptx")
+run("create_deck.py", "deck.md", "themed.pptx", "--template", "template.pptx")
+th = Presentation("themed.pptx")
+equal((round(Emu(th.slide_width).inches, 2), round(Emu(th.slide_height).inches, 2)), (10.0, 7.5), "template slide size")
+equal([s.shapes.title.text_frame.text for s in th.slides], ["Launch plan", "Goals", "Timeline", "Screens"],
+      "themed titles (no template slides)")
+equal([s.slide_layout.name for s in th.slides], ["Title Slide", "Corporate Title and Content", "Title Only", "Title Only"],
+      "template layouts")
+body = [sh for sh in th.slides[1].placeholders if sh.placeholder_format.idx == 1][0]
+equal([(p.text, p.level) for p in body.text_frame.paragraphs], [("Ship v2", 0), ("beta in May", 1), ("Hire two", 0)],
+      "themed bullets")
+check(all(sh.left + sh.width <= th.slide_width for s in th.slides for sh in s.shapes), "shapes fit the template's width")
+check("SAMPLE" not in run("describe_deck.py", "themed.pptx"), "template slide left out")
+with zipfile.ZipFile("themed.pptx") as z:
+    equal(len([n for n in z.namelist() if re.fullmatch(r"ppt/slides/slide\d+\.xml", n)]), 4, "slide parts in the file")
 
 with open("bad.json", "w") as f:
     json.dump({"slides": [{"title": "x", "chart": {"type": "radar", "series": {"a": [1]}}}]}, f)

@@ -3,6 +3,7 @@
 
     python3 create_deck.py outline.json deck.pptx
     python3 create_deck.py outline.md deck.pptx [--accent 1F4E78]
+    python3 create_deck.py outline.md deck.pptx --template corporate.pptx
 
 JSON: {"title": "Deck", "accent": "1F4E78", "slides": [slide, ...]} where a slide is
     {"layout": "title", "title": "...", "subtitle": "..."}
@@ -30,7 +31,7 @@ from pptx import Presentation
 from pptx.chart.data import CategoryChartData, XyChartData
 from pptx.dml.color import RGBColor
 from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
-from pptx.enum.shapes import MSO_SHAPE
+from pptx.enum.shapes import MSO_SHAPE, PP_PLACEHOLDER
 from pptx.enum.text import PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
@@ -50,74 +51,156 @@ CHARTS = {
 }
 
 
-def build(outline, base_dir="."):
-    """A python-pptx Presentation made from outline (a dict as in the module docstring)."""
+def build(outline, base_dir=".", template=None):
+    """A python-pptx Presentation made from outline (a dict as in the module docstring).
+
+    With template (a .pptx path) the deck uses the template's slide size, layouts, fonts and
+    colours, and none of the template's own slides."""
     slides = outline.get("slides")
     if not isinstance(slides, list) or not slides:
         raise OutlineError('the outline needs "slides": a non-empty list')
-    accent = RGBColor.from_string(str(outline.get("accent", "1F4E78")).lstrip("#"))
-    prs = Presentation()
-    prs.slide_width, prs.slide_height = WIDTH, HEIGHT
+    deck = Deck(template, RGBColor.from_string(str(outline.get("accent", "1F4E78")).lstrip("#")), base_dir)
     if outline.get("title"):
-        prs.core_properties.title = outline["title"]
+        deck.prs.core_properties.title = outline["title"]
     for i, s in enumerate(slides):
         if not isinstance(s, dict):
             raise OutlineError("slides[%d] must be an object" % i)
         try:
-            _slide(prs, s, accent, base_dir)
+            deck.add(s)
         except (OutlineError, KeyError, TypeError, ValueError, OSError) as e:
             raise OutlineError("slide %d (%s): %s" % (i + 1, s.get("title", "untitled"), e)) from None
-    return prs
+    return deck.prs
 
 
-def _slide(prs, s, accent, base_dir):
-    layout = s.get("layout", "content")
-    if layout in ("title", "section"):
-        slide = prs.slides.add_slide(prs.slide_layouts[LAYOUT_TITLE if layout == "title" else LAYOUT_SECTION])
+# Layout names in PowerPoint's default and most corporate templates, then the default
+# template's index of each.
+LAYOUTS = {
+    "title": (("title slide",), LAYOUT_TITLE),
+    "section": (("section header", "section title", "section"), LAYOUT_SECTION),
+    "content": (("title and content", "title, content", "content"), LAYOUT_CONTENT),
+    "title_only": (("title only",), LAYOUT_TITLE_ONLY),
+}
+
+
+class Deck:
+    """Adds outline slides to a presentation: codebox's own style, or a template's."""
+
+    def __init__(self, template, accent, base_dir):
+        self.themed = template is not None
+        self.accent, self.base_dir = accent, base_dir
+        if self.themed:
+            self.prs = Presentation(template)
+            ids = self.prs.slides._sldIdLst
+            for el in list(ids):
+                self.prs.part.drop_rel(el.rId)
+                ids.remove(el)
+        else:
+            self.prs = Presentation()
+            self.prs.slide_width, self.prs.slide_height = WIDTH, HEIGHT
+        self.width, self.height = self.prs.slide_width, self.prs.slide_height
+
+    def layout(self, kind):
+        names, index = LAYOUTS[kind]
+        layouts = list(self.prs.slide_layouts)
+        for match in (str.__eq__, str.__contains__):
+            for want in names:
+                for lay in layouts:
+                    if match(lay.name.strip().lower(), want):
+                        return lay
+        return layouts[min(index, len(layouts) - 1)]
+
+    def add(self, s):
+        kind = s.get("layout", "content")
+        if kind not in ("title", "section", "content"):
+            raise OutlineError('layout must be "title", "section" or "content", not %r' % kind)
+        slide = self._cover(s, kind) if kind in ("title", "section") else self._content(s)
+        if s.get("notes"):
+            slide.notes_slide.notes_text_frame.text = s["notes"]
+        return slide
+
+    def _cover(self, s, kind):
+        slide = self.prs.slides.add_slide(self.layout(kind))
+        title = slide.shapes.title
+        sub = next((ph for ph in slide.placeholders if ph.placeholder_format.idx == 1), None)
+        if title is not None:
+            title.text_frame.text = s.get("title", "")
+        if sub is not None:
+            if s.get("subtitle"):
+                sub.text_frame.text = s["subtitle"]
+            else:
+                sub._element.getparent().remove(sub._element)
+        if self.themed or title is None:
+            return slide
         bg = slide.background.fill
         bg.solid()
-        bg.fore_color.rgb = accent
-        title, sub = slide.placeholders[0], slide.placeholders[1]
-        top = Inches(2.4) if layout == "title" else Inches(2.8)
-        _place(title, MARGIN, top, WIDTH - 2 * MARGIN, Inches(1.5))
-        _place(sub, MARGIN, top + Inches(1.6), WIDTH - 2 * MARGIN, Inches(1.2))
-        _set_text(title, s.get("title", ""), Pt(44 if layout == "title" else 36), RGBColor(255, 255, 255), bold=True)
-        if s.get("subtitle"):
+        bg.fore_color.rgb = self.accent
+        top = Inches(2.4) if kind == "title" else Inches(2.8)
+        _place(title, MARGIN, top, self.width - 2 * MARGIN, Inches(1.5))
+        _set_text(title, s.get("title", ""), Pt(44 if kind == "title" else 36), RGBColor(255, 255, 255), bold=True)
+        paras = list(title.text_frame.paragraphs)
+        if sub is not None and s.get("subtitle"):
+            _place(sub, MARGIN, top + Inches(1.6), self.width - 2 * MARGIN, Inches(1.2))
             _set_text(sub, s["subtitle"], Pt(22), RGBColor(0xE7, 0xEE, 0xF6))
-        else:
-            sub._element.getparent().remove(sub._element)
-        for p in list(title.text_frame.paragraphs) + (list(sub.text_frame.paragraphs) if s.get("subtitle") else []):
+            paras += list(sub.text_frame.paragraphs)
+        for p in paras:
             p.alignment = PP_ALIGN.LEFT
-    else:
+        return slide
+
+    def _content(self, s):
         has_bullets = bool(s.get("bullets") or s.get("text"))
-        slide = prs.slides.add_slide(prs.slide_layouts[LAYOUT_CONTENT if has_bullets else LAYOUT_TITLE_ONLY])
+        slide = self.prs.slides.add_slide(self.layout("content" if has_bullets else "title_only"))
         title = slide.shapes.title
-        _place(title, MARGIN, Inches(0.35), WIDTH - 2 * MARGIN, Inches(1.0))
-        _set_text(title, s.get("title", ""), Pt(32), accent, bold=True)
-        title.text_frame.paragraphs[0].alignment = PP_ALIGN.LEFT
-        bar = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, MARGIN, Inches(1.35), Inches(1.2), Inches(0.06))
-        bar.fill.solid()
-        bar.fill.fore_color.rgb = accent
-        bar.line.fill.background()
-        top, height = Inches(1.65), HEIGHT - Inches(1.65) - Inches(0.5)
+        body = _body(slide)
+        if title is not None:
+            title.text_frame.text = s.get("title", "")
+        if self.themed:
+            below = (title.top + title.height + Inches(0.2)) if title is not None else MARGIN
+            if body is not None:
+                area = (body.left, body.top, body.width, body.height)
+            else:
+                area = (MARGIN, below, self.width - 2 * MARGIN, self.height - below - Inches(0.5))
+        else:
+            if title is not None:
+                _place(title, MARGIN, Inches(0.35), self.width - 2 * MARGIN, Inches(1.0))
+                _set_text(title, s.get("title", ""), Pt(32), self.accent, bold=True)
+                title.text_frame.paragraphs[0].alignment = PP_ALIGN.LEFT
+            bar = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, MARGIN, Inches(1.35), Inches(1.2), Inches(0.06))
+            bar.fill.solid()
+            bar.fill.fore_color.rgb = self.accent
+            bar.line.fill.background()
+            area = (MARGIN, Inches(1.65), self.width - 2 * MARGIN, self.height - Inches(1.65) - Inches(0.5))
+        left, top, width, height = (int(v) for v in area)
         visual = s.get("image") or s.get("chart") or s.get("table")
-        left_w = (WIDTH - 2 * MARGIN) * (0.45 if visual else 1.0)
+        text_w = int(width * 0.45) if visual else width
         if has_bullets:
-            body = slide.placeholders[1]
-            _place(body, MARGIN, top, int(left_w), height)
-            _bullets(body.text_frame, s.get("bullets") or [s["text"]], plain=not s.get("bullets"))
-        box = (MARGIN + int(left_w) + Inches(0.3), top, WIDTH - 2 * MARGIN - int(left_w) - Inches(0.3), height) \
-            if has_bullets and visual else (MARGIN, top, WIDTH - 2 * MARGIN, height)
+            if body is None:
+                raise OutlineError("the template's content layout has no body placeholder for bullets")
+            _place(body, left, top, text_w, height)
+            _bullets(body.text_frame, s.get("bullets") or [s["text"]], plain=not s.get("bullets"), sized=not self.themed)
+        elif body is not None:
+            body._element.getparent().remove(body._element)
+        gap = Inches(0.3)
+        box = (left + text_w + gap, top, width - text_w - gap, height) if has_bullets and visual else (left, top, width, height)
         if s.get("image"):
-            path = s["image"] if os.path.exists(s["image"]) else os.path.join(base_dir, s["image"])
+            path = s["image"] if os.path.exists(s["image"]) else os.path.join(self.base_dir, s["image"])
             _image(slide, path, box, s.get("caption"))
         elif s.get("chart"):
             _chart(slide, s["chart"], box)
         elif s.get("table"):
-            _table(slide, s["table"], box, accent)
-    if s.get("notes"):
-        slide.notes_slide.notes_text_frame.text = s["notes"]
-    return slide
+            _table(slide, s["table"], box, None if self.themed else self.accent)
+        return slide
+
+
+def _body(slide):
+    """The slide's placeholder for bullets: index 1 as in most layouts, else any body placeholder."""
+    others = [ph for ph in slide.placeholders if ph.placeholder_format.idx != 0]
+    for ph in others:
+        if ph.placeholder_format.idx == 1:
+            return ph
+    for ph in others:
+        if ph.placeholder_format.type in (PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT):
+            return ph
+    return None
 
 
 def _place(shape, left, top, width, height):
@@ -132,7 +215,7 @@ def _set_text(shape, text, size, color, bold=False):
             r.font.size, r.font.bold, r.font.color.rgb = size, bold, color
 
 
-def _bullets(tf, items, plain=False):
+def _bullets(tf, items, plain=False, sized=True):
     tf.word_wrap = True
     first = True
 
@@ -146,8 +229,9 @@ def _bullets(tf, items, plain=False):
         first = False
         p.text = str(item)
         p.level = max(0, min(level, 4))
-        for r in p.runs:
-            r.font.size = Pt(20 if level <= 0 else 17)
+        if sized:
+            for r in p.runs:
+                r.font.size = Pt(20 if level <= 0 else 17)
         if plain:
             p.space_after = Pt(8)
 
@@ -228,7 +312,7 @@ def _table(slide, rows, box, accent):
                 for run in p.runs:
                     run.font.size = Pt(14)
                     run.font.bold = r == 0
-            if r == 0:
+            if r == 0 and accent is not None:
                 cell.fill.solid()
                 cell.fill.fore_color.rgb = accent
 
@@ -316,8 +400,8 @@ def _add_bullet(items, level, text):
         items.append(text)
 
 
-def create(outline, out, base_dir="."):
-    prs = build(outline, base_dir)
+def create(outline, out, base_dir=".", template=None):
+    prs = build(outline, base_dir, template)
     prs.save(out)
     return len(prs.slides)
 
@@ -327,6 +411,7 @@ def main(argv=None):
     ap.add_argument("outline", help="outline file (.json, or Markdown), or - for Markdown on standard input")
     ap.add_argument("out", help="the .pptx file to write")
     ap.add_argument("--accent", help="accent colour as RRGGBB (default 1F4E78)")
+    ap.add_argument("--template", help="a .pptx whose layouts, fonts, colours and size to use (its slides are left out)")
     args = ap.parse_args(argv)
     try:
         text = sys.stdin.read() if args.outline == "-" else open(args.outline, encoding="utf-8").read()
@@ -334,7 +419,7 @@ def main(argv=None):
         if args.accent:
             outline["accent"] = args.accent
         base = os.path.dirname(os.path.abspath(args.outline)) if args.outline != "-" else "."
-        n = create(outline, args.out, base)
+        n = create(outline, args.out, base, args.template)
     except json.JSONDecodeError as e:
         print("create_deck.py: %s is not valid JSON: %s" % (args.outline, e), file=sys.stderr)
         return 1
