@@ -31,6 +31,7 @@ type Config struct {
 	ContainersConfig
 	MessagesConfig
 	BatchesConfig
+	ModelsConfig
 	HealthConfig
 	MetricsConfig
 }
@@ -58,6 +59,7 @@ func New(cfg Config) *Server {
 	s.registerContainerRoutes()
 	s.registerMessageRoutes()
 	s.registerBatchRoutes()
+	s.registerModelRoutes()
 	s.registerHealthRoutes()
 	s.registerMetricsRoute()
 	s.finishRoutes()

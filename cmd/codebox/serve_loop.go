@@ -67,6 +67,7 @@ func setupLoop(ctx context.Context, a *app) error {
 		return err
 	}
 	router.Named = named
+	a.api.ModelsConfig.Catalog = &provider.Catalog{Router: router, Titles: providerTitles()}
 	if cfg.Script != "" {
 		scripts, err := loadScripts(cfg.Script)
 		if err != nil {

@@ -83,3 +83,12 @@ func namedProviders(c *providersConfig) (map[string]provider.Model, error) {
 	}
 	return out, nil
 }
+
+// providerTitles are the display names of the built-in providers, for the models list.
+func providerTitles() map[string]string {
+	titles := map[string]string{"anthropic": "Anthropic"}
+	for _, v := range openai.Vendors {
+		titles[v.Name] = v.Title
+	}
+	return titles
+}

@@ -165,7 +165,7 @@ func New(cfg Config) (*Model, error) {
 // provider.Model.
 func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(provider.Event)) (*provider.Response, error) {
 	if m.cfg.APIKey == "" && m.cfg.KeyHint != "" {
-		return nil, errdefs.New(errdefs.ErrUnauthenticated, "", "%s: no API key is configured on this server: set %s", m.cfg.Name, m.cfg.KeyHint)
+		return nil, m.errNoKey()
 	}
 	params, err := m.Params(req)
 	if err != nil {
@@ -198,6 +198,10 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 		return nil, errdefs.New(errdefs.ErrUpstream, "", "%s: upstream stream ended before a finish_reason", m.cfg.Name)
 	}
 	return a.finish(), nil
+}
+
+func (m *Model) errNoKey() error {
+	return errdefs.New(errdefs.ErrUnauthenticated, "", "%s: no API key is configured on this server: set %s", m.cfg.Name, m.cfg.KeyHint)
 }
 
 func wantsThinking(req *provider.Request) bool {

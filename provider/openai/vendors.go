@@ -1,11 +1,15 @@
 package openai
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/codebox-dev/codebox/provider"
 )
 
 // Vendor is an OpenAI-compatible provider served under a name: its models are
@@ -99,4 +103,30 @@ func LoadRegistry(path string) ([]Registered, error) {
 		}
 	}
 	return regs, nil
+}
+
+// ListModels lists the server's models (GET /models). Errors: see provider.Model.
+func (m *Model) ListModels(ctx context.Context) ([]provider.ModelInfo, error) {
+	if m.cfg.APIKey == "" && m.cfg.KeyHint != "" {
+		return nil, m.errNoKey()
+	}
+	page, err := m.models.List(ctx)
+	if err != nil {
+		return nil, m.mapError(ctx, err)
+	}
+	var out []provider.ModelInfo
+	for ; page != nil && len(page.Data) > 0; page, err = page.GetNextPage() {
+		for _, d := range page.Data {
+			// Google's endpoint names its models "models/<id>"; requests name them by id.
+			mi := provider.ModelInfo{ID: strings.TrimPrefix(d.ID, "models/")}
+			if d.Created > 0 {
+				mi.CreatedAt = time.Unix(d.Created, 0).UTC()
+			}
+			out = append(out, mi)
+		}
+	}
+	if err != nil {
+		return nil, m.mapError(ctx, err)
+	}
+	return out, nil
 }
