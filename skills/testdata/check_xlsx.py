@@ -16,6 +16,10 @@ spec = {"sheets": [
               ["Total", "=SUM(B2:B4)", "=SUM(C2:C4)", "=SUM(D2:D4)", "=ROUND(SUM(E2:E4),2)"]],
      "number_formats": {"E2:E5": "0.0%", "B2:D5": "#,##0.0"},
      "styles": [{"range": "A5:E5", "bold": True, "fill": "FFF2CC"}],
+     "conditional_formats": [{"range": "E2:E4", "type": "color_scale"},
+                             {"range": "B2:C4", "type": "cell", "operator": "<", "value": 90, "fill": "FFC7CE"},
+                             {"range": "A2:A4", "type": "formula", "formula": "=$D2>200", "fill": "C6EFCE"}],
+     "validations": [{"range": "B2:C4", "type": "decimal", "min": 0}, {"range": "F2:F4", "list": ["ok", "check"]}],
      "charts": [{"type": "bar", "title": "By region", "data": "B1:C4", "categories": "A2:A4"},
                 {"type": "pie", "title": "Share", "data": "D1:D4", "categories": "A2:A4", "anchor": "G20"}]},
     {"name": "Checks",
@@ -37,6 +41,11 @@ equal(ws["E5"].number_format, "0.0%", "Sales!E5 number format")
 check(ws["A1"].font.b and ws["A5"].font.b, "header and total rows are bold")
 equal(ws.freeze_panes, "A2", "freeze panes")
 equal(ws.auto_filter.ref, "A1:E5", "autofilter")
+rules = {str(cf.sqref): [(r.type, r.operator, r.formula) for r in cf.rules] for cf in ws.conditional_formatting}
+equal(rules, {"E2:E4": [("colorScale", None, [])], "B2:C4": [("cellIs", "lessThan", ["90"])],
+              "A2:A4": [("expression", None, ["$D2>200"])]}, "conditional formats")
+equal(sorted((str(dv.sqref), dv.type, dv.operator, dv.formula1) for dv in ws.data_validations.dataValidation),
+      [("B2:C4", "decimal", "greaterThanOrEqual", "0"), ("F2:F4", "list", None, '"ok,check"')], "data validations")
 with zipfile.ZipFile("sales.xlsx") as z:
     equal(sorted(n for n in z.namelist() if n.startswith("xl/charts/chart")),
           ["xl/charts/chart1.xml", "xl/charts/chart2.xml"], "chart parts")

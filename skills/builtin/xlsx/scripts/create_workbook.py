@@ -31,8 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from openpyxl import Workbook  # noqa: E402
 from openpyxl.chart import AreaChart, BarChart, LineChart, PieChart, Reference, ScatterChart, Series  # noqa: E402
+from openpyxl.formatting.rule import CellIsRule, ColorScaleRule, DataBarRule, FormulaRule  # noqa: E402
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # noqa: E402
 from openpyxl.utils import get_column_letter, range_boundaries  # noqa: E402
+from openpyxl.worksheet.datavalidation import DataValidation  # noqa: E402
 
 import recalc  # noqa: E402
 
@@ -93,6 +95,16 @@ def _sheet(wb, s):
             cell.number_format = fmt
     for st in s.get("styles") or []:
         _style(ws, st)
+    for j, cf in enumerate(s.get("conditional_formats") or []):
+        try:
+            ws.conditional_formatting.add(cf["range"], _conditional(cf))
+        except (KeyError, TypeError, ValueError) as e:
+            raise SpecError("conditional_formats[%d]: %s" % (j, e)) from None
+    for j, v in enumerate(s.get("validations") or []):
+        try:
+            ws.add_data_validation(_validation(v))
+        except (KeyError, TypeError, ValueError) as e:
+            raise SpecError("validations[%d]: %s" % (j, e)) from None
     for rng in s.get("merge") or []:
         ws.merge_cells(rng)
     widths = s.get("column_widths", "auto")
@@ -137,6 +149,59 @@ def _style(ws, st):
             cell.number_format = st["number_format"]
         if st.get("border"):
             cell.border = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+
+
+def _conditional(cf):
+    kind = cf.get("type", "cell")
+    fill = PatternFill("solid", start_color=cf["fill"], end_color=cf["fill"]) if cf.get("fill") else None
+    font = Font(color=cf["color"]) if cf.get("color") and kind in ("cell", "formula") else None
+    if kind == "color_scale":
+        c = cf.get("colors") or ["F8696B", "FFEB84", "63BE7B"]
+        if len(c) == 2:
+            return ColorScaleRule(start_type="min", start_color=c[0], end_type="max", end_color=c[1])
+        return ColorScaleRule(start_type="min", start_color=c[0], mid_type="percentile", mid_value=50,
+                              mid_color=c[1], end_type="max", end_color=c[2])
+    if kind == "data_bar":
+        return DataBarRule(start_type="min", end_type="max", color=cf.get("color", "638EC6"))
+    if kind == "cell":
+        ops = {"<": "lessThan", "<=": "lessThanOrEqual", ">": "greaterThan", ">=": "greaterThanOrEqual",
+               "=": "equal", "<>": "notEqual", "between": "between", "notBetween": "notBetween"}
+        op = ops.get(cf["operator"], cf["operator"])
+        if op not in ops.values():
+            raise ValueError("operator must be one of %s" % ", ".join(ops))
+        values = cf["value"] if isinstance(cf["value"], list) else [cf["value"]]
+        return CellIsRule(operator=op, formula=[_literal(v) for v in values], fill=fill, font=font)
+    if kind == "formula":
+        return FormulaRule(formula=[cf["formula"].lstrip("=")], fill=fill, font=font)
+    raise ValueError('type must be "color_scale", "data_bar", "cell" or "formula"')
+
+
+def _literal(v):
+    """A value as a formula operand: numbers as they are, text quoted."""
+    if isinstance(v, str) and not v.startswith("="):
+        return '"%s"' % v.replace('"', '""')
+    return str(v).lstrip("=")
+
+
+def _validation(v):
+    if "list" in v:
+        items = ",".join(str(x) for x in v["list"])
+        dv = DataValidation(type="list", formula1='"%s"' % items, allow_blank=True)
+    else:
+        kind = v.get("type", "decimal")
+        if kind not in ("whole", "decimal", "date", "textLength"):
+            raise ValueError('give "list", or "type" whole, decimal, date or textLength with "min"/"max"')
+        lo, hi = v.get("min"), v.get("max")
+        if lo is None and hi is None:
+            raise ValueError('a %s validation needs "min" or "max"' % kind)
+        if lo is not None and hi is not None:
+            dv = DataValidation(type=kind, operator="between", formula1=str(lo), formula2=str(hi), allow_blank=True)
+        else:
+            dv = DataValidation(type=kind, operator="greaterThanOrEqual" if hi is None else "lessThanOrEqual",
+                                formula1=str(lo if hi is None else hi), allow_blank=True)
+    dv.error, dv.errorTitle, dv.showErrorMessage = v.get("message", "Invalid value"), "Invalid value", True
+    dv.add(v["range"])
+    return dv
 
 
 def _font_dict(f):
