@@ -8,11 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,6 +262,57 @@ func TestPublicAddr(t *testing.T) {
 	for _, a := range []string{"1.1.1.1", "151.101.0.223", "2606:4700::1111"} {
 		if !publicAddr(netip.MustParseAddr(a), own) {
 			t.Errorf("%s counted as not public", a)
+		}
+	}
+}
+
+// TestProxyForwardsBodiesAndKeepsConnections: request bodies go upstream intact,
+// responses of unknown length come back whole, and one client connection carries
+// several requests, through an opened tunnel and as plain HTTP.
+func TestProxyForwardsBodiesAndKeepsConnections(t *testing.T) {
+	pool, cert := egresstest.CA(t, "secret.test")
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.(http.Flusher).Flush() // no Content-Length: chunked
+		io.WriteString(w, r.Method+" "+string(b)+" "+r.Header.Get("X-Key"))
+	}
+	tlsUp := httptest.NewUnstartedServer(http.HandlerFunc(echo))
+	tlsUp.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+	tlsUp.StartTLS()
+	t.Cleanup(tlsUp.Close)
+	plainUp := httptest.NewServer(http.HandlerFunc(echo))
+	t.Cleanup(plainUp.Close)
+	addr := func(s *httptest.Server) string {
+		return strings.TrimPrefix(strings.TrimPrefix(s.URL, "https://"), "http://")
+	}
+	cfg := Config{RootCAs: pool, Resolve: map[string]string{"secret.test:443": addr(tlsUp), "secret.test:80": addr(plainUp)}}
+	p := Policy{AllowedDomains: []string{"secret.test"}, Secrets: []Secret{{Domain: "secret.test", Name: "K", Value: "v"}}}
+	_, c, _ := session(t, cfg, p, nil)
+	tr := c.Transport.(*http.Transport)
+	dial := tr.DialContext
+	var dials atomic.Int32
+	tr.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		dials.Add(1)
+		return dial(ctx, network, a)
+	}
+	for _, u := range []string{"https://secret.test/", "http://secret.test/"} {
+		before := dials.Load()
+		for i := range 3 {
+			body := strings.Repeat("x", 100000) + strconv.Itoa(i)
+			req, _ := http.NewRequest("POST", u, strings.NewReader(body))
+			req.Header.Set("X-Key", Placeholder("K"))
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := "POST " + body + " v"; string(b) != want {
+				t.Fatalf("%s #%d: %d bytes back, want %d", u, i, len(b), len(want))
+			}
+		}
+		if n := dials.Load() - before; n != 1 {
+			t.Errorf("%s: %d connections to the proxy for 3 requests, want 1", u, n)
 		}
 	}
 }

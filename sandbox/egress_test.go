@@ -151,3 +151,39 @@ func TestEgressRefusedPolicies(t *testing.T) {
 		}
 	}
 }
+
+// TestEgressServerRestart: an allow-listed container left running by a server that
+// stopped is not adopted without its proxy: the next server stops it, and its next use
+// starts it again with a proxy that serves its policy, secrets included.
+func TestEgressServerRestart(t *testing.T) {
+	pool, cert := egresstest.CA(t, "secret.test")
+	secure := egresstest.NewUpstream(t, cert)
+	x, err := egress.New(egress.Config{RootCAs: pool, Resolve: map[string]string{"secret.test:443": secure.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	configure := func(c *sandbox.Config) { c.Egress, c.StopOnClose = x, false }
+	eachRuntime(t, configure, func(t *testing.T, e *sandboxtest.Env) {
+		ctx := context.Background()
+		c := create(t, e, sandbox.CreateOptions{NetworkPolicy: egress.Policy{AllowedDomains: []string{"secret.test"},
+			Secrets: []egress.Secret{{Domain: "secret.test", Name: "K", Value: "v1"}}}})
+		get := fetchCmd("https://secret.test/", "X-Key: $K")
+		if got := run(t, e, c.ID, get).Stdout; got != "200 hello from secret.test\n" {
+			t.Fatalf("before the restart: %q", got)
+		}
+		<-secure.Got
+		if err := e.Manager.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.Manager = e.Start(t)
+		if got, _ := e.Manager.Get(ctx, ws, c.ID); got.Status != sandbox.StatusStopped {
+			t.Errorf("status after the restart = %s, want stopped", got.Status)
+		}
+		if got := run(t, e, c.ID, get).Stdout; got != "200 hello from secret.test\n" {
+			t.Fatalf("after the restart: %q", got)
+		}
+		if got := (<-secure.Got).Header.Get("X-Key"); got != "v1" {
+			t.Errorf("after the restart the upstream got %q", got)
+		}
+	})
+}
