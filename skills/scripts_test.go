@@ -68,7 +68,8 @@ func runChecks(t *testing.T, e *sandboxtest.Env, name string) {
 		upload("/tmp/check/"+f, data)
 	}
 	res, err := e.Manager.Exec(ctx, ws, c.ID, sandbox.ExecRequest{
-		Command: "python3 /tmp/check/check_" + name + ".py /tmp/skills/" + name,
+		// The skill's files are read-only, as where requests mount them.
+		Command: "chmod -R a-w /tmp/skills/" + name + " && python3 /tmp/check/check_" + name + ".py /tmp/skills/" + name,
 		Timeout: 5 * time.Minute,
 	})
 	if err != nil {
