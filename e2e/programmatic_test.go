@@ -160,9 +160,6 @@ func testProgrammaticToolCalling(t *testing.T, format string) {
 	}
 	// The model saw the code's call and its final result, not the calls it made.
 	body = string(e.upstream.Last())
-	if strings.Contains(body, "toolu_") && strings.Contains(body, `got {\"k\":1}'`) == false {
-		t.Logf("model body: %s", body)
-	}
 	if !strings.Contains(body, srvID) || strings.Contains(body, calls[0].ID) {
 		t.Errorf("final model request should hold the code execution call but not the programmatic ones: %s", body)
 	}
@@ -221,5 +218,83 @@ func TestProgrammaticFailures(t *testing.T) {
 	}
 	if out := stdoutOf(t, m3); !strings.HasPrefix(out, "TimeoutError: ") || m3.StopReason != "end_turn" {
 		t.Errorf("late answer: output %q stop %s", out, m3.StopReason)
+	}
+}
+
+// TestProgrammaticVersions runs code that calls a client tool under _20250825 (a fresh
+// interpreter, caller code_execution_20250825) and _20260521 (caller
+// code_execution_20260120), streamed, with a tool the model may also call directly.
+func TestProgrammaticVersions(t *testing.T) {
+	code := "y = await lookup({'k': 3})\nprint(y, 'fresh' if 'kept' not in globals() else 'kept')\nkept = 1"
+	for _, tc := range []struct{ version, caller, out string }{
+		{tools.CodeExecution20250825, tools.CodeExecution20250825, "got {\"k\":3} fresh\n"},
+		{tools.CodeExecution20260521, tools.CodeExecution20260120, "got {\"k\":3} fresh\n"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			e := newEnv(t, formatAnthropic, scriptOf(
+				turn(obj{"type": "tool_use", "name": "lookup", "input": obj{"k": 0}}),
+				turn(python(code)), turn(text("done"))), envOptions{})
+			ctx := context.Background()
+			c := e.client(e.keyA)
+			p := e.params(anthropic.NewTextBlock("look things up"))
+			tool := anthropic.ToolUnionParam{OfCodeExecutionTool20250825: &anthropic.CodeExecutionTool20250825Param{}}
+			if tc.version == tools.CodeExecution20260521 {
+				tool = anthropic.ToolUnionParam{OfCodeExecutionTool20260521: &anthropic.CodeExecutionTool20260521Param{}}
+			}
+			p.Tools = []anthropic.ToolUnionParam{tool, lookupTool("direct", tc.version)}
+			// The model's own call of the tool is direct.
+			m, err := c.Messages.New(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Content[0].AsToolUse().Caller; m.StopReason != "tool_use" || got.Type != "direct" || got.ToolID != "" {
+				t.Fatalf("direct call = %s", m.RawJSON())
+			}
+			p.Messages = append(p.Messages, m.ToParam(), anthropic.NewUserMessage(anthropic.NewToolResultBlock(m.Content[0].ID, "direct", false)))
+			p.Container = anthropic.MessageCreateParamsContainerUnion{OfString: anthropic.String(m.Container.ID)}
+			stream := c.Messages.NewStreaming(ctx, p)
+			var m2 anthropic.Message
+			for stream.Next() {
+				if err := m2.Accumulate(stream.Current()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := stream.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got := blocksOf(&m2); got != "server_tool_use,tool_use" {
+				t.Fatalf("streamed pause = %s", m2.RawJSON())
+			}
+			calls := programmaticCalls(t, &m2, m2.Content[0].ID, tc.caller)
+			m3, err := c.Messages.New(ctx, answer(p, &m2, calls, echoInput))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out := stdoutOf(t, m3); out != tc.out || m3.StopReason != "end_turn" {
+				t.Errorf("output %q (stop %s), want %q", out, m3.StopReason, tc.out)
+			}
+		})
+	}
+}
+
+// TestProgrammaticCellLimit: code that runs past the cell's limit after a call ends
+// with execution_time_exceeded (that waiting does not count is sandbox's test).
+func TestProgrammaticCellLimit(t *testing.T) {
+	code := "r = await lookup({'k': 1})\nwhile True:\n    pass"
+	e := newEnv(t, formatAnthropic, scriptOf(turn(python(code)), turn(text("done"))), envOptions{toolTimeout: 2 * time.Second})
+	ctx := context.Background()
+	c := e.client(e.keyA)
+	p := e.ptcParams(tools.CodeExecution20260120)
+	m, err := c.Messages.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := programmaticCalls(t, m, m.Content[0].ID, tools.CodeExecution20260120)
+	m2, err := c.Messages.New(ctx, answer(p, m, calls, echoInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := stdoutOf(t, m2); out != "code_execution_tool_result_error execution_time_exceeded" {
+		t.Errorf("cell past its limit = %q, want execution_time_exceeded", out)
 	}
 }
