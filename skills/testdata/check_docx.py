@@ -128,4 +128,10 @@ with open("badimg.md", "w") as f:
     f.write("![x](missing.png)\n")
 out = run("create_document.py", "badimg.md", "x.docx", expect=1)
 check("missing.png" in out, "missing image message: " + out)
+with open("notimage.png", "w") as f:
+    f.write("text")
+with open("badimg.md", "w") as f:
+    f.write("![x](notimage.png)\n")
+out = run("create_document.py", "badimg.md", "x.docx", expect=1)
+check("notimage.png cannot be read" in out and "Traceback" not in out, "unreadable image message: " + out)
 done()

@@ -14,7 +14,7 @@ spec = {"sheets": [
               ["South", 80, 95.5, "=SUM(B3:C3)", "=D3/$D$5"],
               ["West", 60, 70, "=B4+C4", "=D4/$D$5"],
               ["Total", "=SUM(B2:B4)", "=SUM(C2:C4)", "=SUM(D2:D4)", "=ROUND(SUM(E2:E4),2)"]],
-     "number_formats": {"E2:E5": "0.0%", "B2:D5": "#,##0.0"},
+     "number_formats": {"E2:E5": "0.0%", "B2:D5": "#,##0.0", "A:A": "@"},
      "styles": [{"range": "A5:E5", "bold": True, "fill": "FFF2CC"}],
      "conditional_formats": [{"range": "E2:E4", "type": "color_scale"},
                              {"range": "B2:C4", "type": "cell", "operator": "<", "value": 90, "fill": "FFC7CE"},
@@ -38,6 +38,7 @@ ws = wb["Sales"]
 equal(wb.sheetnames, ["Sales", "Checks"], "sheet names")
 equal(ws["D2"].value, "=SUM(B2:C2)", "Sales!D2 formula")
 equal(ws["E5"].number_format, "0.0%", "Sales!E5 number format")
+equal({ws.cell(row=r, column=1).number_format for r in range(1, 6)}, {"@"}, "whole-column number format")
 check(ws["A1"].font.b and ws["A5"].font.b, "header and total rows are bold")
 equal(ws.freeze_panes, "A2", "freeze panes")
 equal(ws.auto_filter.ref, "A1:E5", "autofilter")
@@ -150,6 +151,14 @@ with open("bad.json", "w") as f:
     f.write('{"sheets": 3}')
 out = run("create_workbook.py", "bad.json", "x.xlsx", expect=1)
 check('"sheets"' in out, "bad spec message: " + out)
+with open("bad.json", "w") as f:
+    json.dump({"sheets": [{"name": "S", "rows": [[1]], "number_formats": {"B2:": "0"}}]}, f)
+out = run("create_workbook.py", "bad.json", "x.xlsx", expect=1)
+check("sheet 'S'" in out and "'B2:' is not a cell range" in out, "bad range message: " + out)
+with open("bad.json", "w") as f:
+    json.dump({"sheets": [{"name": "S", "rows": [[1]], "merge": ["nonsense"]}]}, f)
+out = run("create_workbook.py", "bad.json", "x.xlsx", expect=1)
+check(out.startswith("create_workbook.py: sheet 'S'") and "Traceback" not in out, "bad merge message: " + out)
 out = run("describe_workbook.py", "sales.xlsx", "--sheet", "Nope", expect=1)
 check("Nope" in out and "Sales" in out, "missing sheet message: " + out)
 out = run("recalc.py", "spec.json", expect=1)

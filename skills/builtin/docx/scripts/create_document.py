@@ -21,6 +21,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+from docx.image.exceptions import UnrecognizedImageError
 from docx.opc.constants import RELATIONSHIP_TYPE
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -132,7 +133,10 @@ def _table(doc, rows):
 def _image(doc, path, caption, width):
     if not os.path.exists(path):
         raise MarkdownError("image %s not found" % path)
-    doc.add_picture(path, width=width)
+    try:
+        doc.add_picture(path, width=width)
+    except (UnrecognizedImageError, OSError) as e:
+        raise MarkdownError("image %s cannot be read: %s" % (path, e or "not a PNG, JPEG, GIF, BMP or TIFF")) from None
     doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
     if caption:
         p = doc.add_paragraph(caption, style="Caption")

@@ -59,7 +59,9 @@ def build(spec):
             raise SpecError("sheets[%d] must be an object" % i)
         try:
             _sheet(wb, s)
-        except SpecError as e:
+        except KeyError as e:
+            raise SpecError("sheet %r: missing key %s" % (s.get("name", i), e)) from None
+        except (TypeError, ValueError) as e:  # SpecError, and openpyxl's complaints about values
             raise SpecError("sheet %r: %s" % (s.get("name", i), e)) from None
     return wb
 
@@ -127,7 +129,13 @@ def _sheet(wb, s):
 
 
 def _cells(ws, rng):
-    for row in ws[rng] if ":" in rng else [[ws[rng]]]:
+    """The cells of a range such as "B2", "B2:D9", "B:B" or "2:2" (whole columns/rows up to the data)."""
+    try:
+        min_col, min_row, max_col, max_row = range_boundaries(rng)
+    except (ValueError, TypeError):
+        raise SpecError("%r is not a cell range" % (rng,)) from None
+    for row in ws.iter_rows(min_row=min_row or 1, max_row=max_row or max(ws.max_row, 1),
+                            min_col=min_col or 1, max_col=max_col or max(ws.max_column, 1)):
         yield from row
 
 
