@@ -53,6 +53,8 @@ type ContainerSpec struct {
 	// and /tmp.
 	WorkspaceDir string
 	TmpDir       string
+	// SkillsDir, on the same disk, is mounted read-only at /skills (see SetSkills).
+	SkillsDir string
 	// Env is the agent's environment.
 	Env    []string
 	Limits Limits

@@ -63,6 +63,9 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	if err := repairTmp(inst.mntDir()); err != nil {
 		return err
 	}
+	if err := ensureSkillsDir(inst.mntDir()); err != nil {
+		return err
+	}
 	// A container the runtime still holds (stopped, or left from a crash) goes first.
 	if _, err := os.Stat(filepath.Join(inst.bundleDir(), "config.json")); err == nil {
 		if err := m.rt.Delete(ctx, inst.id); err != nil {
@@ -108,7 +111,8 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 		ID: inst.id, BundleDir: inst.bundleDir(), RootFS: rootfs,
 		Agent: m.cfg.Agent, AgentArgs: m.cfg.AgentArgs, RunDir: inst.runDir(),
 		WorkspaceDir: filepath.Join(inst.mntDir(), "workspace"), TmpDir: filepath.Join(inst.mntDir(), "tmp"),
-		Env: env, Limits: limits, HostID: inst.hostID,
+		SkillsDir: filepath.Join(inst.mntDir(), skillsDir),
+		Env:       env, Limits: limits, HostID: inst.hostID,
 	}
 	began := time.Now()
 	if err := m.rt.Start(ctx, spec); err != nil {

@@ -181,7 +181,7 @@ func (r *Runtime) Start(ctx context.Context, cs *sandbox.ContainerSpec) error {
 // ensureMountpoints creates the mount points that must exist in the shared root
 // (runc would otherwise create them there itself, racing other containers).
 func ensureMountpoints(rootfs string) error {
-	for _, d := range []string{"workspace", "tmp", "run", "proc", "sys", "dev"} {
+	for _, d := range []string{"workspace", "tmp", "skills", "run", "proc", "sys", "dev"} {
 		p := filepath.Join(rootfs, d)
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 			continue

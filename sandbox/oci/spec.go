@@ -190,6 +190,18 @@ func WithRunDir(dir string) SpecOpt {
 	}
 }
 
+// WithSkillsMount mounts dir read-only at /skills: the skills of the request using the
+// container, which the host changes between requests. "" mounts nothing.
+func WithSkillsMount(dir string) SpecOpt {
+	return func(s *specs.Spec) error {
+		if dir != "" {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: sandbox.SkillsPath, Type: "bind", Source: dir,
+				Options: []string{"rbind", "ro", "nosuid", "nodev"}})
+		}
+		return nil
+	}
+}
+
 // WithWorkspaceMount mounts the container's persistent disk: workspace at /workspace
 // and tmp at /tmp, so both survive stops and server restarts.
 func WithWorkspaceMount(workspace, tmp string) SpecOpt {
@@ -343,6 +355,7 @@ func Spec(cs *sandbox.ContainerSpec, gvisor bool) (*specs.Spec, error) {
 		WithAgent(cs.Agent, cs.AgentArgs, cs.Env),
 		WithRunDir(cs.RunDir),
 		WithWorkspaceMount(cs.WorkspaceDir, cs.TmpDir),
+		WithSkillsMount(cs.SkillsDir),
 		WithMemoryLimit(cs.Limits.Memory),
 		WithCPU(cs.Limits.CPUs),
 		WithLoopbackOnly(),
