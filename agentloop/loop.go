@@ -15,6 +15,7 @@ import (
 	"github.com/codebox-dev/codebox/ids"
 	"github.com/codebox-dev/codebox/provider"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/skills"
 	"github.com/codebox-dev/codebox/tools"
 )
 
@@ -61,6 +62,7 @@ type Config struct {
 	Sandbox Sandbox
 	Runner  *tools.Runner // nil: tools.NewRunner(Sandbox)
 	Files   Files
+	Skills  Skills        // nil: requests with container.skills are refused
 	Usage   UsageRecorder // nil: usage is not persisted
 	Logger  *slog.Logger
 	// MaxIterations is the number of tool-running rounds per request before the loop
@@ -164,6 +166,9 @@ func (l *Loop) UpstreamRequest(ctx context.Context, ws codebox.WorkspaceID, req 
 	if err := req.CheckUploads(); err != nil {
 		return nil, err
 	}
+	if err := req.checkSkills(); err != nil {
+		return nil, err
+	}
 	if req.CodeExecution == "" {
 		preq.Messages = convert(req.Messages, nil).messages
 		return preq, nil
@@ -186,8 +191,12 @@ func (l *Loop) UpstreamRequest(ctx context.Context, ws codebox.WorkspaceID, req 
 			uploadList = append(uploadList, names[b.FileID])
 		}
 	}
+	resolved, err := l.resolveSkills(ctx, ws, req)
+	if err != nil {
+		return nil, err
+	}
 	preq.Messages = convert(req.Messages, names).messages
-	l.addCodeExecution(preq, req, req.ContainerImage, uploadList)
+	l.addCodeExecution(preq, req, req.ContainerImage, uploadList, resolved)
 	return preq, nil
 }
 
@@ -203,10 +212,10 @@ func baseRequest(req *Request, upstream string) *provider.Request {
 // addCodeExecution shows the model the code execution tool of req's version: its
 // sub-tools as client tools (the client tools its code may call described in the Python
 // tool), the client tools it may call directly, and the system addendum naming the
-// uploaded files.
-func (l *Loop) addCodeExecution(preq *provider.Request, req *Request, image string, uploads []string) {
+// uploaded files and the skills.
+func (l *Loop) addCodeExecution(preq *provider.Request, req *Request, image string, uploads []string, resolved []*skills.Resolved) {
 	version := req.CodeExecution
-	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(version, image, uploads)}
+	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(version, image, uploads, skillsAddendum(resolved))}
 	preq.System = append(append([]provider.Block(nil), preq.System...), addendum)
 	preq.Tools = directTools(req)
 	fns, _ := codeFunctions(req)
@@ -257,6 +266,9 @@ func (l *Loop) Run(ctx context.Context, ws codebox.WorkspaceID, req *Request, ev
 		open: map[int]string{}, ids: map[int]string{}}
 	r.preq = baseRequest(req, upstream)
 	if err := req.CheckUploads(); err != nil {
+		return nil, err
+	}
+	if err := req.checkSkills(); err != nil {
 		return nil, err
 	}
 	if req.CodeExecution == "" {
@@ -343,6 +355,11 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 	for _, n := range names {
 		uploadList = append(uploadList, n)
 	}
+	resolved, err := l.resolveSkills(ctx, ws, req)
+	if err != nil {
+		return nil, err
+	}
+	r.resp.Skills = resolvedRefs(resolved)
 	created := false
 	if ctr == nil {
 		if ctr, err = l.cfg.Sandbox.Create(ctx, ws, sandbox.CreateOptions{Provisional: true, Image: req.ContainerImage}); err != nil {
@@ -385,9 +402,13 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 		}
 	}
 
+	if err := l.mountSkills(ctx, ws, ctr.ID, resolved); err != nil {
+		return nil, err
+	}
+
 	conv := convert(req.Messages, names)
 	r.preq.Messages = conv.messages
-	l.addCodeExecution(r.preq, req, ctr.Image, uploadList)
+	l.addCodeExecution(r.preq, req, ctr.Image, uploadList, resolved)
 
 	fns, _ := codeFunctions(req)
 	programmatic := len(fns) > 0
@@ -499,7 +520,7 @@ func (r *run) start() {
 		return
 	}
 	r.started = true
-	r.events(Event{Type: EventMessageStart, Message: &Response{ID: r.resp.ID, Model: r.resp.Model, Container: r.resp.Container}})
+	r.events(Event{Type: EventMessageStart, Message: &Response{ID: r.resp.ID, Model: r.resp.Model, Container: r.resp.Container, Skills: r.resp.Skills}})
 }
 
 // turn asks the model for one turn, streaming its blocks as response blocks.

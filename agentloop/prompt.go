@@ -22,7 +22,8 @@ var DefaultCommands = []string{"unzip", "unrar", "7z", "bc", "rg", "fd", "sqlite
 
 // systemAddendum tells the model about the container it is working in, which runs
 // image ("" for the built-in one).
-func (l *Loop) systemAddendum(version, image string, uploads []string) string {
+// skills, if not empty, is skillsAddendum's list of the request's skills.
+func (l *Loop) systemAddendum(version, image string, uploads []string, skills string) string {
 	libs, cmds := l.contents(image)
 	var b strings.Builder
 	b.WriteString("You have a sandboxed Linux (x86_64) container for running code, through the tools ")
@@ -39,6 +40,7 @@ func (l *Loop) systemAddendum(version, image string, uploads []string) string {
 		sort.Strings(sorted)
 		fmt.Fprintf(&b, "- The user's uploaded files are in /workspace: %s.\n", strings.Join(sorted, ", "))
 	}
+	b.WriteString(skills)
 	if tools.PersistentPython(version) {
 		b.WriteString("- Files persist between calls and across requests that reuse this container; code_execution keeps Python variables and imports between calls.\n")
 	} else {

@@ -15,6 +15,7 @@ import (
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/skills"
 	"github.com/codebox-dev/codebox/tools"
 )
 
@@ -62,14 +63,16 @@ type Request struct {
 	Container string
 	// ContainerImage is the image of a new container; "" is the workspace's default.
 	ContainerImage string
-	ToolChoice     *provider.ToolChoice
-	MaxTokens      int64
-	StopSequences  []string
-	Temperature    *float64
-	TopP           *float64
-	TopK           *int64
-	Thinking       json.RawMessage
-	Metadata       json.RawMessage
+	// Skills are the container.skills to load at /skills/<name>/.
+	Skills        []skills.Ref
+	ToolChoice    *provider.ToolChoice
+	MaxTokens     int64
+	StopSequences []string
+	Temperature   *float64
+	TopP          *float64
+	TopK          *int64
+	Thinking      json.RawMessage
+	Metadata      json.RawMessage
 }
 
 // CheckUploads refuses container_upload blocks in a request without a code execution
@@ -98,7 +101,9 @@ type Response struct {
 	// Container is the request's container with fresh expiry times; nil when the
 	// request had no code execution tool.
 	Container *sandbox.Container
-	Usage     Usage
+	// Skills are the request's skills with their versions resolved.
+	Skills []skills.Ref
+	Usage  Usage
 }
 
 // Usage is what a request consumed: the tokens of its model turns and the sub-tool

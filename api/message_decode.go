@@ -9,6 +9,7 @@ import (
 	"github.com/codebox-dev/codebox/agentloop"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
+	"github.com/codebox-dev/codebox/skills"
 	"github.com/codebox-dev/codebox/tools"
 )
 
@@ -109,7 +110,7 @@ func fromWireRequest(wr *wireRequest) (_ *agentloop.Request, uploads bool, _ err
 	if err := checkToolChoice(req); err != nil {
 		return nil, false, err
 	}
-	if req.Container, req.ContainerImage, err = decodeContainer(wr.Container); err != nil {
+	if req.Container, req.ContainerImage, req.Skills, err = decodeContainer(wr.Container); err != nil {
 		return nil, false, err
 	}
 	for i, m := range wr.Messages {
@@ -244,14 +245,14 @@ func decodeToolChoice(raw json.RawMessage) (*provider.ToolChoice, error) {
 	return &provider.ToolChoice{Type: tc.Type, Name: tc.Name, DisableParallelToolUse: tc.DisableParallelToolUse}, nil
 }
 
-// decodeContainer decodes the request's container: an id, or an object with an id and,
-// as a codebox extension, the image a new container runs.
-func decodeContainer(raw json.RawMessage) (id, image string, err error) {
+// decodeContainer decodes the request's container: an id, or an object with an id, the
+// skills to load and, as a codebox extension, the image a new container runs.
+func decodeContainer(raw json.RawMessage) (id, image string, refs []skills.Ref, err error) {
 	if raw = nullToNil(raw); raw == nil {
-		return "", "", nil
+		return "", "", nil, nil
 	}
 	if json.Unmarshal(raw, &id) == nil {
-		return id, "", nil
+		return id, "", nil, nil
 	}
 	var obj struct {
 		ID     *string           `json:"id"`
@@ -259,10 +260,30 @@ func decodeContainer(raw json.RawMessage) (id, image string, err error) {
 		Image  *string           `json:"image"`
 	}
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		return "", "", invalidf("container: must be a container id or an object {id, skills, image}")
+		return "", "", nil, invalidf("container: must be a container id or an object {id, skills, image}")
 	}
-	if len(obj.Skills) > 0 {
-		return "", "", invalidf("container.skills: Agent Skills are not supported by this server")
+	for i, rs := range obj.Skills {
+		var s struct {
+			Type    string  `json:"type"`
+			SkillID string  `json:"skill_id"`
+			Version *string `json:"version"`
+		}
+		if err := json.Unmarshal(rs, &s); err != nil {
+			return "", "", nil, invalidf("container.skills.%d: must be an object {type, skill_id, version}", i)
+		}
+		switch {
+		case s.Type == "":
+			return "", "", nil, invalidf("container.skills.%d.type: Field required", i)
+		case s.SkillID == "":
+			return "", "", nil, invalidf("container.skills.%d.skill_id: Field required", i)
+		case s.Version != nil && (*s.Version == "" || len(*s.Version) > 64):
+			return "", "", nil, invalidf("container.skills.%d.version: must be 1 to 64 characters", i)
+		}
+		ref := skills.Ref{Type: s.Type, SkillID: s.SkillID}
+		if s.Version != nil {
+			ref.Version = *s.Version
+		}
+		refs = append(refs, ref)
 	}
 	if obj.ID != nil {
 		id = *obj.ID
@@ -270,7 +291,7 @@ func decodeContainer(raw json.RawMessage) (id, image string, err error) {
 	if obj.Image != nil {
 		image = *obj.Image
 	}
-	return id, image, nil
+	return id, image, refs, nil
 }
 
 // decodeContent decodes a message's content: a string or an array of blocks.

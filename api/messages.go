@@ -64,7 +64,8 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if req.CodeExecution == "" && !uploads && !fileSources {
+	// container.skills needs the loop, which refuses it without code execution.
+	if req.CodeExecution == "" && !uploads && !fileSources && len(req.Skills) == 0 {
 		if f, upstream, ok := s.Loop.Forwarder(req.Model); ok {
 			return s.forward(w, r, f, body, req.Model, upstream)
 		}
@@ -122,7 +123,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if req.CodeExecution == "" && !hasFileSource(req) {
+	if req.CodeExecution == "" && !hasFileSource(req) && len(req.Skills) == 0 {
 		if f, upstream, ok := s.Loop.Forwarder(req.Model); ok {
 			if cf, ok := f.(provider.CountForwarder); ok {
 				return s.forwardCount(w, r, cf, body, req.Model, upstream)

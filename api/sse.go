@@ -9,6 +9,7 @@ import (
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/provider"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/skills"
 	"github.com/codebox-dev/codebox/tools"
 )
 
@@ -205,9 +206,16 @@ type wireMessageO struct {
 }
 
 type wireContainer struct {
-	ID        string `json:"id"`
-	ExpiresAt string `json:"expires_at"`
-	Skills    []any  `json:"skills"`
+	ID        string           `json:"id"`
+	ExpiresAt string           `json:"expires_at"`
+	Skills    []wireSkillParam `json:"skills"`
+}
+
+// wireSkillParam is a skill of the request, with its version resolved.
+type wireSkillParam struct {
+	Type    string `json:"type"`
+	SkillID string `json:"skill_id"`
+	Version string `json:"version"`
 }
 
 type wireUsage struct {
@@ -241,7 +249,7 @@ func toWireUsage(u agentloop.Usage, _ bool) wireUsage {
 	}
 }
 
-func toWireContainer(c *sandbox.Container) *wireContainer {
+func toWireContainer(c *sandbox.Container, refs []skills.Ref) *wireContainer {
 	if c == nil {
 		return nil
 	}
@@ -249,7 +257,11 @@ func toWireContainer(c *sandbox.Container) *wireContainer {
 	if exp.IsZero() {
 		exp = c.ExpiresAt
 	}
-	return &wireContainer{ID: c.ID, ExpiresAt: exp.UTC().Format(time.RFC3339), Skills: []any{}}
+	w := &wireContainer{ID: c.ID, ExpiresAt: exp.UTC().Format(time.RFC3339), Skills: []wireSkillParam{}}
+	for _, r := range refs {
+		w.Skills = append(w.Skills, wireSkillParam{Type: r.Type, SkillID: r.SkillID, Version: r.Version})
+	}
+	return w
 }
 
 func strPtr(s string) *string {
@@ -264,7 +276,7 @@ func toWireMessage(resp *agentloop.Response) wireMessageO {
 		ID: resp.ID, Type: "message", Role: "assistant", Model: resp.Model,
 		Content:    make([]any, 0, len(resp.Content)),
 		StopReason: strPtr(resp.StopReason), StopSequence: strPtr(resp.StopSequence),
-		Container: toWireContainer(resp.Container),
+		Container: toWireContainer(resp.Container, resp.Skills),
 		Usage:     toWireUsage(resp.Usage, resp.Container != nil),
 	}
 	for i := range resp.Content {

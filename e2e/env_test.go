@@ -35,6 +35,7 @@ import (
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/oci"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
+	"github.com/codebox-dev/codebox/skills"
 	"github.com/codebox-dev/codebox/store/sqlite"
 	"github.com/codebox-dev/codebox/tools"
 )
@@ -48,6 +49,8 @@ func TestMain(m *testing.M) {
 const (
 	formatAnthropic = "anthropic"
 	formatOpenAI    = "openai"
+	// formatScript runs the script in process as model script/scripted: no upstream.
+	formatScript = "script"
 )
 
 // formats are the upstream formats every loop test runs against.
@@ -55,8 +58,11 @@ var formats = []string{formatAnthropic, formatOpenAI}
 
 // modelFor is the model name a request uses to reach the scripted upstream of format.
 func modelFor(format string) string {
-	if format == formatOpenAI {
+	switch format {
+	case formatOpenAI:
 		return "openai/scripted-model"
+	case formatScript:
+		return "script/scripted"
 	}
 	return "claude-sonnet-4-5"
 }
@@ -66,6 +72,7 @@ type env struct {
 	url        string
 	db         *sqlite.DB
 	files      *files.Service
+	skills     *skills.Service
 	sb         agentloop.Sandbox
 	clock      *sandboxtest.Clock // the sandbox's clock
 	upstream   *script.Server
@@ -90,6 +97,8 @@ type envOptions struct {
 	prompts []promptScript
 	// batches serves the Message Batches API, its workers set up as this says.
 	batches *batches.Config
+	// runtime is the runtime binary; "" is the first of sandboxtest.Runtimes.
+	runtime string
 }
 
 // promptScript serves turns to the model requests whose body contains prompt.
@@ -110,8 +119,13 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		t.Fatal(err)
 	}
 	svc := files.New(files.Config{Logger: logger}, db, blobs)
+	skillBlobs, err := disk.Open(filepath.Join(dir, "skills"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := skills.New(skills.Config{Logger: logger}, db, skillBlobs, skills.Builtin)
 	keys := apikey.New(db)
-	e := &env{db: db, files: svc}
+	e := &env{db: db, files: svc, skills: sk}
 	if e.keyA, _, err = keys.Create(ctx, codebox.DefaultWorkspace); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +133,10 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		t.Fatal(err)
 	}
 
-	runtime := sandboxtest.Runtimes()[0]
+	runtime := o.runtime
+	if runtime == "" {
+		runtime = sandboxtest.Runtimes()[0]
+	}
 	sandboxtest.Require(t, runtime)
 	rootfs := sandboxtest.RootFS(t)
 	e.clock = sandboxtest.NewClock()
@@ -181,13 +198,15 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 			t.Fatal(err)
 		}
 		router.Named = map[string]provider.Model{"openai": m}
+	case formatScript:
+		router.Scripts = map[string]provider.Model{"scripted": script.NewModel(s)}
 	}
 	e.model = modelFor(format)
 	e.runner = tools.NewRunner(e.sb)
 	e.runner.Timeout = o.toolTimeout
-	loop := agentloop.New(agentloop.Config{Models: router, Sandbox: e.sb, Runner: e.runner, Files: svc, Usage: db,
+	loop := agentloop.New(agentloop.Config{Models: router, Sandbox: e.sb, Runner: e.runner, Files: svc, Skills: sk, Usage: db,
 		MaxIterations: o.maxIterations, PingInterval: 200 * time.Millisecond, Logger: logger, ToolCallWindow: o.toolCallWindow})
-	cfg := api.Config{Logger: logger, Auth: keys, FilesConfig: api.FilesConfig{Files: svc},
+	cfg := api.Config{Logger: logger, Auth: keys, FilesConfig: api.FilesConfig{Files: svc}, SkillsConfig: api.SkillsConfig{Skills: sk},
 		MessagesConfig: api.MessagesConfig{Loop: loop, Usage: db}}
 	if o.containers {
 		cfg.ContainersConfig = api.ContainersConfig{Containers: m, StoredFiles: svc}

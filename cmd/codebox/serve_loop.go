@@ -78,6 +78,7 @@ func setupLoop(ctx context.Context, a *app) error {
 	lc := agentloop.Config{
 		Models:         router,
 		Files:          a.files,
+		Skills:         a.skills,
 		MaxIterations:  cfg.MaxToolIterations,
 		ToolCallWindow: cfg.ToolCallWindow,
 		Logger:         a.logger.With("component", "loop"),
