@@ -1,7 +1,9 @@
 package agentloop
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,12 +28,8 @@ var DefaultCommands = []string{"unzip", "unrar", "7z", "bc", "rg", "fd", "sqlite
 func (l *Loop) systemAddendum(version, image string, uploads []string, skills string) string {
 	libs, cmds := l.contents(image)
 	var b strings.Builder
-	b.WriteString("You have a sandboxed Linux (x86_64) container for running code, through the tools ")
-	var names []string
-	for _, d := range tools.Definitions(version) {
-		names = append(names, d.Name)
-	}
-	b.WriteString(strings.Join(names, ", ") + ".\n")
+	b.WriteString("You have a sandboxed Linux (x86_64) container for running code.\n")
+	b.WriteString(toolGuide(version, uploads))
 	b.WriteString("- Python 3.11 with " + strings.Join(libs, ", ") + " preinstalled; command-line tools: " + strings.Join(cmds, ", ") + ".\n")
 	b.WriteString("- No network access: nothing can be downloaded or installed.\n")
 	b.WriteString("- The working directory is /workspace. Files you create or modify there are returned to the user as downloadable files; save charts and reports there.\n")
@@ -47,7 +45,7 @@ func (l *Loop) systemAddendum(version, image string, uploads []string, skills st
 		b.WriteString("- Files persist between calls and across requests that reuse this container; each command or Python run starts a fresh process, so keep state in files.\n")
 	}
 	b.WriteString("- Limits: " + l.cfg.LimitsText + ". A call that runs past its time limit is killed.\n")
-	b.WriteString("- Call the tools directly; do not describe the calls. When you are done, answer the user in text.")
+	b.WriteString("- Make real tool calls; never write a call out as text. When you are done, answer the user in text.")
 	return b.String()
 }
 
@@ -70,4 +68,36 @@ func (l *Loop) contents(image string) (libs, cmds []string) {
 		cmds = DefaultCommands
 	}
 	return libs, cmds
+}
+
+// toolGuide names the tools: which runs Python and which shell commands, with one short
+// example call: smaller models otherwise send Python to bash, or write calls out as
+// text. The example reads an uploaded CSV when there is one, so it is a call the
+// model could make.
+func toolGuide(version string, uploads []string) string {
+	file := "data.csv"
+	for _, u := range slices.Sorted(slices.Values(uploads)) {
+		if strings.HasSuffix(strings.ToLower(u), ".csv") {
+			file = u
+			break
+		}
+	}
+	read := fmt.Sprintf("import pandas as pd\nprint(pd.read_csv(%q).head())", file)
+	example := func(tool, field, value string) string {
+		var input strings.Builder
+		enc := json.NewEncoder(&input)
+		enc.SetEscapeHTML(false) // a heredoc's << must read as written
+		_ = enc.Encode(map[string]string{field: value})
+		return fmt.Sprintf(" Example call: %s with %s.\n", tool, strings.TrimSpace(input.String()))
+	}
+	switch {
+	case version == tools.CodeExecution20250522:
+		return "- Use " + tools.Python + " to run Python; run shell commands from Python with subprocess." +
+			example(tools.Python, "code", read)
+	case tools.PersistentPython(version):
+		return "- Use " + tools.Python + " for Python and " + tools.Bash + " for shell commands; " + tools.TextEditor + " views and edits files." +
+			example(tools.Python, "code", read)
+	}
+	return "- Use " + tools.Bash + " for shell commands and for Python (python3 file.py, or a heredoc); " + tools.TextEditor + " views, creates and edits files." +
+		example(tools.Bash, "command", "python3 - <<'EOF'\n"+read+"\nEOF")
 }

@@ -71,6 +71,7 @@ func Definitions(version string) []Definition {
 		return []Definition{{Name: Python, InputSchema: pythonSchema, Description: "Run Python 3.11 code in the sandboxed container. " +
 			"Each call starts a fresh interpreter in /workspace: variables do not persist, files do. Print what you want to see."}}
 	case CodeExecution20250825:
+		bash.Description += " Run Python here too, with python3."
 		return []Definition{bash, edit}
 	case CodeExecution20260120, CodeExecution20260521:
 		desc := "Run Python 3.11 code in the container's persistent interpreter. Variables, imports and functions " +
@@ -78,6 +79,7 @@ func Definitions(version string) []Definition {
 		if version == CodeExecution20260521 {
 			desc += " Each call may run for at most 90 seconds."
 		}
+		bash.Description += " For Python, use " + Python + "."
 		return []Definition{bash, edit, {Name: Python, InputSchema: pythonSchema, Description: desc}}
 	}
 	return nil
