@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import openpyxl  # noqa: E402
 from openpyxl.utils.exceptions import InvalidFileException  # noqa: E402
 
-from formulas import Book, XLError, fmt_number  # noqa: E402
+from formulas import Book  # noqa: E402
+from xlfunctions import XLError, fmt_number  # noqa: E402
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
