@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,5 +128,23 @@ func testCellToolCalls(t *testing.T, runtime string) {
 	}
 	if res := python(t, e, c.ID, "'m' in globals(), n", time.Minute); res.Stdout != "(False, 7)\n" {
 		t.Errorf("REPL after a fresh cell = %+v", res)
+	}
+}
+
+// BenchmarkCellToolCall is the sandbox's share of a programmatic call's round trip:
+// code awaits a tool, the agent passes the call to the host, the host answers at once.
+func BenchmarkCellToolCall(b *testing.B) {
+	runtime := sandboxtest.Runtimes()[0]
+	e := sandboxtest.NewWithRuntime(b, runtime, nil)
+	c, err := e.Manager.Create(context.Background(), ws, sandbox.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cc := newCellClient(echo)
+	code := "for i in range(" + strconv.Itoa(b.N) + "):\n    await lookup({'i': i})"
+	b.ResetTimer()
+	res, err := e.Manager.RunPython(context.Background(), ws, c.ID, sandbox.PythonRequest{Code: code, Timeout: time.Hour, Tools: cc.tools("lookup")})
+	if err != nil || res.ExitCode != 0 {
+		b.Fatalf("RunPython = %+v, %v", res, err)
 	}
 }
