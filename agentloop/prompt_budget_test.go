@@ -31,7 +31,7 @@ func TestPromptBudget(t *testing.T) {
 	}
 	l := New(Config{})
 	for version, budget := range promptBudget {
-		text := l.systemAddendum(version, "", []string{"sales.csv"})
+		text := l.systemAddendum(version, "", []string{"sales.csv"}, "")
 		defs, err := json.Marshal(tools.Definitions(version))
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +55,7 @@ var exampleRe = regexp.MustCompile(`Example call: (\w+) with (\{.*\})\.\n`)
 func TestToolGuide(t *testing.T) {
 	l := New(Config{})
 	for version := range promptBudget {
-		text := l.systemAddendum(version, "", []string{"sales.csv", "q1.xlsx"})
+		text := l.systemAddendum(version, "", []string{"sales.csv", "q1.xlsx"}, "")
 		m := exampleRe.FindStringSubmatch(text)
 		if m == nil {
 			t.Fatalf("%s: no example call in\n%s", version, text)
