@@ -1,18 +1,22 @@
 package api
 
-// The native containers API, shaped after OpenAI's /v1/containers and container files
-// API, with Anthropic's error envelope. Every route is scoped to the caller's workspace:
-// another workspace's container answers 404 exactly like an unknown id.
+// The containers API: OpenAI's /v1/containers and container files API, which the
+// OpenAI SDKs drive unchanged, with codebox's extensions (exec, python, edit, files by
+// path), and Anthropic's error envelope. Every route is scoped to the caller's
+// workspace: another workspace's container answers 404 exactly like an unknown id.
 //
-//	POST   /v1/containers                       create {name?, file_ids?, network_policy?}
-//	GET    /v1/containers                       list (limit 1–100, after=<id>)
+//	POST   /v1/containers                       create {name?, file_ids?, expires_after?, memory_limit?, network_policy?, image?}
+//	GET    /v1/containers                       list (limit 1–100, after=<id>, order, name)
 //	GET    /v1/containers/{id}                  retrieve
 //	DELETE /v1/containers/{id}                  destroy with its files
 //	POST   /v1/containers/{id}/exec             run bash {command, timeout_ms?, stream?}
 //	POST   /v1/containers/{id}/python           run a cell in the persistent REPL {code, timeout_ms?, stream?}
 //	POST   /v1/containers/{id}/edit             text editor {command: view|create|str_replace, path, …}
-//	POST   /v1/containers/{id}/files            upload: multipart (file, path?) or JSON {file_id, path?}
-//	GET    /v1/containers/{id}/files            list (?path=<dir>, recursive)
+//	POST   /v1/containers/{id}/files            upload: multipart (file, path?) or file_id (multipart or JSON)
+//	GET    /v1/containers/{id}/files            list (limit, after=<cfile id>, order; ?path=<dir>, recursive)
+//	GET    /v1/containers/{id}/files/{file_id}  retrieve
+//	GET    /v1/containers/{id}/files/{file_id}/content   download
+//	DELETE /v1/containers/{id}/files/{file_id}  remove from the container
 //	GET    /v1/containers/{id}/files/content    download (?path=<file>)
 //
 // A run answers one JSON result, or, with "stream": true or Accept: text/event-stream,
@@ -28,6 +32,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -55,8 +60,12 @@ type ContainerManager interface {
 	CreateFile(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath, text string) (bool, error)
 	StrReplace(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath, oldStr, newStr string) (*sandbox.ReplaceResult, error)
 	Upload(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string, r io.Reader) error
-	ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, unsafeDir string) ([]sandbox.FileInfo, error)
 	OpenFile(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string) (io.ReadCloser, sandbox.FileInfo, error)
+	// Container files with ids (OpenAI's container files API).
+	Files(ctx context.Context, ws codebox.WorkspaceID, id, unsafeDir string) ([]*sandbox.ContainerFile, error)
+	File(ctx context.Context, ws codebox.WorkspaceID, id, fileID string) (*sandbox.ContainerFile, error)
+	FileAt(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string) (*sandbox.ContainerFile, error)
+	RemoveFile(ctx context.Context, ws codebox.WorkspaceID, id, fileID string) error
 }
 
 // StreamingContainers is implemented by a ContainerManager that can deliver output
@@ -82,9 +91,6 @@ type ContainersConfig struct {
 	MaxUploadBytes int64
 }
 
-// containerWorkdir is the working directory inside every container.
-const containerWorkdir = "/workspace"
-
 func (s *Server) registerContainerRoutes() {
 	if s.Containers == nil {
 		return
@@ -104,7 +110,11 @@ func (s *Server) registerContainerRoutes() {
 	s.handle("POST", "/v1/containers/{id}/edit", s.editContainer)
 	s.handle("POST", "/v1/containers/{id}/files", s.uploadContainerFile)
 	s.handle("GET", "/v1/containers/{id}/files", s.listContainerFiles)
-	s.handle("GET", "/v1/containers/{id}/files/content", s.downloadContainerFile)
+	// GET /v1/containers/{id}/files/content?path= (the download by path) is routed by
+	// getContainerFile: a pattern of its own would conflict with DELETE's {file_id}.
+	s.handle("GET", "/v1/containers/{id}/files/{file_id}", s.getContainerFile)
+	s.handle("DELETE", "/v1/containers/{id}/files/{file_id}", s.deleteContainerFile)
+	s.handle("GET", "/v1/containers/{id}/files/{file_id}/content", s.containerFileContent)
 }
 
 // Wire types.
@@ -183,19 +193,23 @@ type outputErrorJSON struct {
 }
 
 type containerFileJSON struct {
-	Object     string `json:"object"` // "container.file"
-	Path       string `json:"path"`
-	Type       string `json:"type"` // "file" or "directory"
-	Bytes      int64  `json:"bytes"`
-	ModifiedAt int64  `json:"modified_at"`
-	// Source is "user" for a file uploaded through this API; absent in listings, which
-	// cannot tell uploaded files from generated ones.
-	Source string `json:"source,omitempty"`
+	ID          string `json:"id"`     // "cfile_…"
+	Object      string `json:"object"` // "container.file"
+	ContainerID string `json:"container_id"`
+	Path        string `json:"path"`
+	Bytes       int64  `json:"bytes"`
+	CreatedAt   int64  `json:"created_at"`
+	// Source is "user" for an uploaded file, "assistant" for one the code wrote.
+	Source string `json:"source"`
+	// ModifiedAt is the file's modification time (a codebox extension).
+	ModifiedAt int64 `json:"modified_at"`
 }
 
 type containerFileListJSON struct {
 	Object  string              `json:"object"` // "list"
 	Data    []containerFileJSON `json:"data"`
+	FirstID *string             `json:"first_id"`
+	LastID  *string             `json:"last_id"`
 	HasMore bool                `json:"has_more"`
 }
 
@@ -239,7 +253,7 @@ func toExecResultJSON(res *sandbox.ExecResult) execResultJSON {
 		Files: make([]outputFileJSON, 0, len(res.Files)),
 	}
 	for _, f := range res.Files {
-		out.Files = append(out.Files, outputFileJSON{FileID: f.FileID, Path: absContainerPath(f.Path),
+		out.Files = append(out.Files, outputFileJSON{FileID: f.FileID, Path: sandbox.AbsPath(f.Path),
 			Bytes: f.Size, MimeType: f.MimeType})
 	}
 	if res.FilesError != nil {
@@ -248,21 +262,9 @@ func toExecResultJSON(res *sandbox.ExecResult) execResultJSON {
 	return out
 }
 
-func toContainerFileJSON(fi sandbox.FileInfo) containerFileJSON {
-	typ := "file"
-	if fi.IsDir {
-		typ = "directory"
-	}
-	return containerFileJSON{Object: "container.file", Path: absContainerPath(fi.Path), Type: typ,
-		Bytes: fi.Size, ModifiedAt: unixOrZero(fi.ModTime)}
-}
-
-// absContainerPath turns a path relative to the working directory into an absolute one.
-func absContainerPath(p string) string {
-	if strings.HasPrefix(p, "/") {
-		return p
-	}
-	return path.Join(containerWorkdir, p)
+func toContainerFileJSON(f *sandbox.ContainerFile) containerFileJSON {
+	return containerFileJSON{ID: f.ID, Object: "container.file", ContainerID: f.ContainerID, Path: f.Path,
+		Bytes: f.Size, CreatedAt: unixOrZero(f.CreatedAt), Source: f.Source, ModifiedAt: unixOrZero(f.ModTime)}
 }
 
 // Input checks.
@@ -378,23 +380,40 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	opts := sandbox.ListOptions{Limit: 20, After: q.Get("after"), Name: q.Get("name")}
+// page is OpenAI's cursor paging of a list: after=<id>, limit=1..100 (default 20),
+// order=desc|asc (default desc, by created_at).
+type page struct {
+	after     string
+	limit     int
+	ascending bool
+}
+
+func pageOf(q url.Values) (page, error) {
+	p := page{after: q.Get("after"), limit: 20}
 	switch q.Get("order") {
 	case "", "desc":
 	case "asc":
-		opts.Ascending = true
+		p.ascending = true
 	default:
-		return errdefs.New(errdefs.ErrInvalid, "", "order: must be \"asc\" or \"desc\"")
+		return p, errdefs.New(errdefs.ErrInvalid, "", "order: must be \"asc\" or \"desc\"")
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
-			return errdefs.New(errdefs.ErrInvalid, "", "limit: must be an integer from 1 to 100")
+			return p, errdefs.New(errdefs.ErrInvalid, "", "limit: must be an integer from 1 to 100")
 		}
-		opts.Limit = n
+		p.limit = n
 	}
+	return p, nil
+}
+
+func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	pg, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	opts := sandbox.ListOptions{Limit: pg.limit, After: pg.after, Ascending: pg.ascending, Name: q.Get("name")}
 	if opts.After != "" && !ids.Valid(sandbox.IDPrefix, opts.After) {
 		return errdefs.New(errdefs.ErrInvalid, "", "after: invalid container id")
 	}

@@ -274,6 +274,57 @@ func (f *fakeContainers) OpenFile(ctx context.Context, ws codebox.WorkspaceID, i
 	return io.NopCloser(bytes.NewReader(b)), sandbox.FileInfo{Path: rel(p), Size: int64(len(b)), ModTime: f.now}, nil
 }
 
+// fakeFileID is a fake container file's id: its path's, so that golden files hold.
+func fakeFileID(p string) string {
+	return sandbox.FileIDPrefix + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, p)
+}
+
+func (f *fakeContainers) Files(ctx context.Context, ws codebox.WorkspaceID, id, dir string) ([]*sandbox.ContainerFile, error) {
+	infos, err := f.ListFiles(ctx, ws, id, dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*sandbox.ContainerFile, 0, len(infos))
+	for _, fi := range infos {
+		out = append(out, &sandbox.ContainerFile{ID: fakeFileID(fi.Path), Workspace: ws, ContainerID: id, Path: "/workspace/" + fi.Path,
+			Source: sandbox.FileSourceUser, CreatedAt: f.now, Size: fi.Size, ModTime: fi.ModTime})
+	}
+	return out, nil
+}
+
+func (f *fakeContainers) File(ctx context.Context, ws codebox.WorkspaceID, id, fileID string) (*sandbox.ContainerFile, error) {
+	files, err := f.Files(ctx, ws, id, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, cf := range files {
+		if cf.ID == fileID {
+			return cf, nil
+		}
+	}
+	return nil, errdefs.New(errdefs.ErrNotFound, "", "container file %s not found", fileID)
+}
+
+func (f *fakeContainers) FileAt(ctx context.Context, ws codebox.WorkspaceID, id, p string) (*sandbox.ContainerFile, error) {
+	return f.File(ctx, ws, id, fakeFileID(rel(p)))
+}
+
+func (f *fakeContainers) RemoveFile(ctx context.Context, ws codebox.WorkspaceID, id, fileID string) error {
+	cf, err := f.File(ctx, ws, id, fileID)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.files[id], rel(cf.Path))
+	return nil
+}
+
 func rel(p string) string {
 	return strings.TrimPrefix(path.Clean(strings.TrimPrefix(p, "/workspace")), "/")
 }

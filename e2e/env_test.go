@@ -154,7 +154,8 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 			t.Errorf("runtime Close: %v", err)
 		}
 	})
-	store := sandboxtest.NewMemStore()
+	// Container records (file ids included) in the same SQLite database as the server's.
+	store := db
 	m, err := sandbox.New(sandbox.Config{
 		Dir: filepath.Join(dir, "containers"), RootFS: rootfs, Agent: self,
 		Limits:      sandbox.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256, Disk: 256 << 20},

@@ -179,27 +179,33 @@ const maxListEntries = 10000
 // ListFiles lists the regular files and directories under unsafeDir (default the
 // working directory), recursively. Symlinks and special files are left out.
 func (m *Manager) ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, unsafeDir string) ([]FileInfo, error) {
+	out, _, err := m.listFiles(ctx, ws, id, unsafeDir)
+	return out, err
+}
+
+// listFiles is ListFiles, also telling whether the listing was cut short.
+func (m *Manager) listFiles(ctx context.Context, ws codebox.WorkspaceID, id, unsafeDir string) ([]FileInfo, bool, error) {
 	if unsafeDir == "" {
 		unsafeDir = "/workspace"
 	}
 	dp, err := diskPath(unsafeDir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	root, hold, err := m.openDisk(ctx, ws, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer hold.release()
 	fi, err := root.Lstat(dp)
 	if err != nil {
-		return nil, fileError(err, unsafeDir)
+		return nil, false, fileError(err, unsafeDir)
 	}
 	if !fi.IsDir() {
-		return nil, errdefs.New(errdefs.ErrInvalid, "", "%s is not a directory", unsafeDir)
+		return nil, false, errdefs.New(errdefs.ErrInvalid, "", "%s is not a directory", unsafeDir)
 	}
 	var out []FileInfo
-	_, err = m.walkDisk(ctx, root, dp, nil, func(e *scanEntry) error {
+	res, err := m.walkDisk(ctx, root, dp, nil, func(e *scanEntry) error {
 		fi := FileInfo{Path: displayPath(e.path), ModTime: time.Unix(e.st.Mtim.Unix()).UTC(), IsDir: e.dir}
 		if !e.dir {
 			fi.Size = e.st.Size
@@ -211,9 +217,9 @@ func (m *Manager) ListFiles(ctx context.Context, ws codebox.WorkspaceID, id, uns
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, res.truncated, nil
 }
 
 func fileError(err error, unsafePath string) error {
@@ -287,6 +293,21 @@ func (d *diskReader) Close() error {
 // Upload writes r to unsafePath on the container's disk (under /workspace or /tmp),
 // creating parent directories, owned by the container's user.
 func (m *Manager) Upload(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string, r io.Reader) error {
+	return m.withDisk(ctx, ws, id, func(inst *instance) error {
+		if err := m.uploadLocked(inst, unsafePath, r); err != nil {
+			return err
+		}
+		dp, err := diskPath(unsafePath)
+		if err != nil {
+			return err
+		}
+		return m.recordUpload(ctx, ws, id, dp)
+	})
+}
+
+// withDisk runs fn holding ws's container id with its disk mounted; the container is
+// used (its idle and expiry clocks restart).
+func (m *Manager) withDisk(ctx context.Context, ws codebox.WorkspaceID, id string, fn func(inst *instance) error) error {
 	inst, err := m.use(ctx, ws, id)
 	if err != nil {
 		return err
@@ -296,7 +317,7 @@ func (m *Manager) Upload(ctx context.Context, ws codebox.WorkspaceID, id, unsafe
 		return err
 	}
 	defer m.touch(ctx, inst)
-	return m.uploadLocked(inst, unsafePath, r)
+	return fn(inst)
 }
 
 func (m *Manager) uploadLocked(inst *instance, unsafePath string, r io.Reader) error {

@@ -98,3 +98,57 @@ func testExpiresAfter(t *testing.T, runtime string) {
 		t.Errorf("3h on a server expiring containers after 1h: expires after %v at %v, want 1h", capped.ExpiresAfter, capped.ExpiresAt)
 	}
 }
+
+// TestContainerFileIDs: uploads are the user's, files the code writes get ids as the
+// assistant's when first listed, ids stay across listings and a server restart, and
+// an id whose file is gone is forgotten.
+func TestContainerFileIDs(t *testing.T) { sandboxtest.ForEachRuntime(t, testContainerFileIDs) }
+
+func testContainerFileIDs(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, nil)
+	ctx := context.Background()
+	c := create(t, e, sandbox.CreateOptions{})
+	if err := e.Manager.Upload(ctx, ws, c.ID, "in/data.txt", strings.NewReader("data")); err != nil {
+		t.Fatal(err)
+	}
+	run(t, e, c.ID, "printf made > made.txt; printf scratch > /tmp/scratch")
+	byPath := func(m *sandbox.Manager) map[string]*sandbox.ContainerFile {
+		t.Helper()
+		files, err := m.Files(ctx, ws, c.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*sandbox.ContainerFile{}
+		for _, f := range files {
+			out[f.Path] = f
+		}
+		return out
+	}
+	first := byPath(e.Manager)
+	data, made := first["/workspace/in/data.txt"], first["/workspace/made.txt"]
+	if len(first) != 2 || data == nil || made == nil || data.Source != sandbox.FileSourceUser || made.Source != sandbox.FileSourceAssistant ||
+		data.Size != 4 || made.Size != 4 || !strings.HasPrefix(made.ID, sandbox.FileIDPrefix) {
+		t.Fatalf("Files = %+v, want in/data.txt (user) and made.txt (assistant)", first)
+	}
+	restarted := e.Start(t)
+	if again := byPath(restarted); again["/workspace/made.txt"].ID != made.ID || again["/workspace/in/data.txt"].ID != data.ID {
+		t.Errorf("ids after a restart: %+v, want %s and %s", again, made.ID, data.ID)
+	}
+	if f, err := restarted.File(ctx, ws, c.ID, made.ID); err != nil || f.Path != made.Path || f.Size != 4 {
+		t.Errorf("File = %+v, %v", f, err)
+	}
+	if _, err := restarted.File(ctx, "ws_other", c.ID, made.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("File from another workspace = %v, want not found", err)
+	}
+	if err := restarted.RemoveFile(ctx, ws, c.ID, data.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := restarted.Exec(ctx, ws, c.ID, sandbox.ExecRequest{Command: "ls in; rm made.txt"}); err != nil || res.Stdout != "" {
+		t.Errorf("after RemoveFile: ls = %+v, %v; want empty", res, err)
+	}
+	for _, id := range []string{data.ID, made.ID} {
+		if _, err := restarted.File(ctx, ws, c.ID, id); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("File(%s) after its file went = %v, want not found", id, err)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 // AllContainers is scoped to a workspace, so another workspace's container is
 // errdefs.ErrNotFound like an unknown one.
 type Store interface {
+	FileRecords
+
 	// CreateContainer records a new container. A duplicate ID is errdefs.ErrConflict.
 	CreateContainer(ctx context.Context, c *Container) error
 	// GetContainer returns one container of ws, or errdefs.ErrNotFound.
@@ -22,7 +24,8 @@ type Store interface {
 	// UpdateContainer saves c's Status, LastActiveAt, IdleExpiresAt, ExpiresAt and
 	// Provisional.
 	UpdateContainer(ctx context.Context, c *Container) error
-	// DeleteContainer removes the record; an absent one is errdefs.ErrNotFound.
+	// DeleteContainer removes the record with its files' records; an absent one is
+	// errdefs.ErrNotFound.
 	DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error
 	// AllContainers returns every container that is not expired, of every workspace,
 	// for reconciliation after a restart and for the expiry sweep.

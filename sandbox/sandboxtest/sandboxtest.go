@@ -227,6 +227,8 @@ type MemStore struct {
 	rows map[string]sandbox.Container
 	// images are the workspaces' default images.
 	images map[codebox.WorkspaceID]string
+	// files are the container files' records by ID.
+	files map[string]sandbox.ContainerFile
 }
 
 var _ sandbox.Store = (*MemStore)(nil)
@@ -328,6 +330,74 @@ func (s *MemStore) DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, 
 		return errdefs.ErrNotFound
 	}
 	delete(s.rows, id)
+	for fid, f := range s.files {
+		if f.ContainerID == id {
+			delete(s.files, fid)
+		}
+	}
+	return nil
+}
+
+// PutContainerFiles implements sandbox.Store.
+func (s *MemStore) PutContainerFiles(ctx context.Context, files []*sandbox.ContainerFile, replace bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files == nil {
+		s.files = map[string]sandbox.ContainerFile{}
+	}
+	for _, f := range files {
+		id := f.ID
+		for fid, old := range s.files {
+			if old.ContainerID == f.ContainerID && old.Path == f.Path {
+				if !replace {
+					id = ""
+				} else {
+					id = fid
+				}
+			}
+		}
+		if id != "" {
+			rec := *f
+			rec.ID = id
+			s.files[id] = rec
+		}
+	}
+	return nil
+}
+
+// ContainerFiles implements sandbox.Store.
+func (s *MemStore) ContainerFiles(ctx context.Context, ws codebox.WorkspaceID, id string) ([]*sandbox.ContainerFile, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*sandbox.ContainerFile
+	for _, f := range s.files {
+		if f.Workspace == ws && f.ContainerID == id {
+			out = append(out, &f)
+		}
+	}
+	return out, nil
+}
+
+// GetContainerFile implements sandbox.Store.
+func (s *MemStore) GetContainerFile(ctx context.Context, ws codebox.WorkspaceID, id, fileID string) (*sandbox.ContainerFile, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.files[fileID]
+	if !ok || f.Workspace != ws || f.ContainerID != id {
+		return nil, errdefs.ErrNotFound
+	}
+	return &f, nil
+}
+
+// DeleteContainerFiles implements sandbox.Store.
+func (s *MemStore) DeleteContainerFiles(ctx context.Context, ws codebox.WorkspaceID, id string, fileIDs ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fid := range fileIDs {
+		if f, ok := s.files[fid]; ok && f.Workspace == ws && f.ContainerID == id {
+			delete(s.files, fid)
+		}
+	}
 	return nil
 }
 

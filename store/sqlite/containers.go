@@ -136,10 +136,22 @@ func (db *DB) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
 	return rowsAffected(res, err)
 }
 
-// DeleteContainer removes ws's container record, or returns errdefs.ErrNotFound.
+// DeleteContainer removes ws's container record and its files' records, or returns
+// errdefs.ErrNotFound.
 func (db *DB) DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error {
-	res, err := db.db.ExecContext(ctx, `DELETE FROM containers WHERE workspace_id = ? AND id = ?`, string(ws), id)
-	return rowsAffected(res, err)
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return formatError(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM container_files WHERE workspace_id = ? AND container_id = ?`, string(ws), id); err != nil {
+		return formatError(err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM containers WHERE workspace_id = ? AND id = ?`, string(ws), id)
+	if err := rowsAffected(res, err); err != nil {
+		return err
+	}
+	return formatError(tx.Commit())
 }
 
 func rowsAffected(res sql.Result, err error) error {

@@ -167,3 +167,54 @@ func TestContainerLimitsAndOrder(t *testing.T) {
 		t.Fatalf("named b = %v err %v", containerIDs(page), err)
 	}
 }
+
+// TestContainerFiles: file records keep their ids by path, an upload's record replaces
+// the source of one the code made, and deleting the container forgets its files.
+func TestContainerFiles(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	if err := db.CreateContainer(ctx, &sandbox.Container{ID: "container_f", Workspace: "ws1", Status: sandbox.StatusRunning,
+		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id, p, source string) *sandbox.ContainerFile {
+		return &sandbox.ContainerFile{ID: id, Workspace: "ws1", ContainerID: "container_f", Path: p, Source: source, CreatedAt: now}
+	}
+	if err := db.PutContainerFiles(ctx, []*sandbox.ContainerFile{rec("cfile_a", "/workspace/a", "assistant"), rec("cfile_b", "/workspace/b", "user")}, false); err != nil {
+		t.Fatal(err)
+	}
+	// Without replace a recorded path keeps its record; with it, its id and a new source.
+	if err := db.PutContainerFiles(ctx, []*sandbox.ContainerFile{rec("cfile_a2", "/workspace/a", "assistant")}, false); err != nil {
+		t.Fatal(err)
+	}
+	later := rec("cfile_a3", "/workspace/a", "user")
+	later.CreatedAt = now.Add(time.Minute)
+	if err := db.PutContainerFiles(ctx, []*sandbox.ContainerFile{later}, true); err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.GetContainerFile(ctx, "ws1", "container_f", "cfile_a")
+	if err != nil || a.Path != "/workspace/a" || a.Source != "user" || !a.CreatedAt.Equal(later.CreatedAt) {
+		t.Fatalf("cfile_a = %+v, %v; want it kept, now the user's", a, err)
+	}
+	for _, id := range []string{"cfile_a2", "cfile_a3"} {
+		if _, err := db.GetContainerFile(ctx, "ws1", "container_f", id); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("%s = %v, want not found", id, err)
+		}
+	}
+	if _, err := db.GetContainerFile(ctx, "ws2", "container_f", "cfile_a"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("another workspace's file = %v, want not found", err)
+	}
+	if err := db.DeleteContainerFiles(ctx, "ws1", "container_f", "cfile_b"); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := db.ContainerFiles(ctx, "ws1", "container_f"); err != nil || len(all) != 1 || all[0].ID != "cfile_a" {
+		t.Fatalf("ContainerFiles = %+v, %v; want cfile_a only", all, err)
+	}
+	if err := db.DeleteContainer(ctx, "ws1", "container_f"); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := db.ContainerFiles(ctx, "ws1", "container_f"); err != nil || len(all) != 0 {
+		t.Errorf("after deleting the container: %+v, %v; want none", all, err)
+	}
+}
