@@ -402,11 +402,15 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 		}
 	}
 
-	if err := l.mountSkills(ctx, ws, ctr.ID, resolved); err != nil {
-		return nil, err
-	}
-
 	conv := convert(req.Messages, names)
+	// A continuation's container is busy with the suspended code, which holds it until
+	// these very results reach it: its skills are those the request that started the
+	// code set.
+	if !conv.resumes() {
+		if err := l.mountSkills(ctx, ws, ctr.ID, resolved); err != nil {
+			return nil, err
+		}
+	}
 	r.preq.Messages = conv.messages
 	l.addCodeExecution(r.preq, req, ctr.Image, uploadList, resolved)
 

@@ -66,6 +66,16 @@ func (l *Loop) mountSkills(ctx context.Context, ws codebox.WorkspaceID, id strin
 	return nil
 }
 
+// resumes reports whether the conversation answers calls of a suspended code execution.
+func (c *converted) resumes() bool {
+	for _, p := range c.pending {
+		if p.resume != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // resolvedRefs is what the response's container.skills echoes.
 func resolvedRefs(resolved []*skills.Resolved) []skills.Ref {
 	if len(resolved) == 0 {

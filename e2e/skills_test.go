@@ -14,6 +14,7 @@ import (
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 	"github.com/codebox-dev/codebox/skills"
+	"github.com/codebox-dev/codebox/tools"
 )
 
 const reportSkillV1 = "---\nname: csv-report\ndescription: Summarises CSV files into a report.\n---\nRun scripts/report.py.\n"
@@ -210,5 +211,31 @@ func TestSkillsErrors(t *testing.T) {
 		if list, _, err := e.sb.(*sandbox.Manager).List(ctx, ws, sandbox.ListOptions{}); err != nil || len(list) != 0 {
 			t.Errorf("workspace %s has %d containers (%v) after refused requests", ws, len(list), err)
 		}
+	}
+}
+
+// A continuation that answers the calls of suspended code leaves the container to that
+// code: its skills stay those of the request that started it, and the code resumes.
+func TestSkillsWithProgrammaticCalls(t *testing.T) {
+	code := "import os\nprint(sorted(os.listdir('/skills')))\nr = await lookup({'k': 1})\nprint(r, sorted(os.listdir('/skills')))"
+	e := newEnv(t, formatAnthropic, scriptOf(turn(python(code)), turn(text("done"))), envOptions{})
+	ctx := context.Background()
+	c := e.client(e.keyA)
+	p := e.ptcParams(tools.CodeExecution20260120)
+	p.Container = withSkills("", builtin("xlsx"))
+	m1, err := c.Messages.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := programmaticCalls(t, m1, m1.Content[0].ID, tools.CodeExecution20260120)
+	if echoed(m1) != "anthropic:xlsx:"+skills.BuiltinVersion {
+		t.Errorf("paused response: container.skills = %s", echoed(m1))
+	}
+	m2, err := c.Messages.New(ctx, answer(p, m1, calls, echoInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := stdoutOf(t, m2); out != "['xlsx']\ngot {\"k\":1} ['xlsx']\n" {
+		t.Errorf("code output = %q", out)
 	}
 }
