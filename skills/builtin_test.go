@@ -1,7 +1,9 @@
 package skills_test
 
 import (
+	"bytes"
 	"io/fs"
+	"path"
 	"strings"
 	"testing"
 
@@ -45,5 +47,41 @@ func TestBuiltinFrontmatter(t *testing.T) {
 	}
 	if strings.Join(names, ",") != strings.Join(builtinNames, ",") {
 		t.Errorf("built-in skills %v, want %v", names, builtinNames)
+	}
+}
+
+// TestBuiltinSharedScripts keeps the copies of a module several skills use identical:
+// each skill folder stands alone (a request may load one without the others), so a
+// shared script lives in each, under the same name.
+func TestBuiltinSharedScripts(t *testing.T) {
+	first := map[string]string{} // script name → the skill whose copy is compared against
+	err := fs.WalkDir(skills.Builtin, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Base(path.Dir(p)) != "scripts" {
+			return err
+		}
+		skill, name := strings.Split(p, "/")[0], path.Base(p)
+		ref, ok := first[name]
+		if !ok {
+			first[name] = skill
+			return nil
+		}
+		a, err := fs.ReadFile(skills.Builtin, path.Join(ref, "scripts", name))
+		if err != nil {
+			return err
+		}
+		b, err := fs.ReadFile(skills.Builtin, p)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs from %s/scripts/%s: copies of a shared script must be identical", p, ref, name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first["mdblocks.py"] == "" {
+		t.Error("no skill has scripts/mdblocks.py")
 	}
 }

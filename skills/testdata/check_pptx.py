@@ -53,7 +53,7 @@ md = """# Launch plan
 Internal, draft
 
 ## Goals
-- Ship v2
+- Ship **v2**
   - beta in May
 - Hire two
 Notes: keep it short
@@ -75,6 +75,9 @@ equal([s["title"] for s in desc["slides"]], ["Launch plan", "Goals", "Timeline",
 equal(desc["slides"][0]["text"], ["Internal, draft"], "Markdown subtitle")
 equal(desc["slides"][1]["text"], ["Ship v2", "  beta in May", "Hire two"], "Markdown bullets")
 equal(desc["slides"][1]["notes"], "keep it short", "Markdown notes")
+goals = [sh for sh in Presentation("md.pptx").slides[1].placeholders if sh.placeholder_format.idx == 1][0]
+equal([(r.text, r.font.bold) for r in goals.text_frame.paragraphs[0].runs], [("Ship ", None), ("v2", True)],
+      "bold Markdown in a bullet")
 equal(desc["slides"][2]["tables"], [[["Phase", "When"], ["Beta", "May"], ["GA", "July"]]], "Markdown table")
 equal(desc["slides"][3]["pictures"], 1, "Markdown image")
 text = run("describe_deck.py", "deck.pptx")

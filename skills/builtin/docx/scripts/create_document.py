@@ -17,55 +17,37 @@ import os
 import re
 import sys
 
-from docx import Document
-from docx.enum.section import WD_ORIENT
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
-from docx.image.exceptions import UnrecognizedImageError
-from docx.opc.constants import RELATIONSHIP_TYPE
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Inches, Pt, RGBColor
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from docx import Document  # noqa: E402
+from docx.enum.section import WD_ORIENT  # noqa: E402
+from docx.enum.table import WD_TABLE_ALIGNMENT  # noqa: E402
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK  # noqa: E402
+from docx.image.exceptions import UnrecognizedImageError  # noqa: E402
+from docx.opc.constants import RELATIONSHIP_TYPE  # noqa: E402
+from docx.oxml import OxmlElement  # noqa: E402
+from docx.oxml.ns import qn  # noqa: E402
+from docx.shared import Inches, Pt, RGBColor  # noqa: E402
+
+import mdblocks  # noqa: E402
 
 
 class MarkdownError(ValueError):
-    """The Markdown cannot be converted; the message says which line."""
-
-
-_INLINE = re.compile(r"(\*\*(?P<b>.+?)\*\*|__(?P<b2>.+?)__|`(?P<code>[^`]+)`|\[(?P<lt>[^\]]+)\]\((?P<url>[^)\s]+)\)"
-                     r"|(?<![\w*])\*(?P<i>[^*\s][^*]*?)\*(?![\w*])|(?<!\w)_(?P<i2>[^_\s][^_]*?)_(?!\w))")
-_LIST = re.compile(r"^(\s*)([-*+]|\d+[.)])\s+(.*)$")
-_IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)\s]+)\)(?:\{width=([\d.]+)(in|cm)\})?\s*$")
+    """The Markdown cannot be converted; the message says why."""
 
 
 def add_inline(paragraph, text):
     """Add text to paragraph as runs, honouring **bold**, *italic*, `code` and [links](url)."""
-    pos = 0
-    for m in _INLINE.finditer(text):
-        if m.start() > pos:
-            paragraph.add_run(text[pos:m.start()])
-        if m.group("b") or m.group("b2"):
-            add_inline_styled(paragraph, m.group("b") or m.group("b2"), bold=True)
-        elif m.group("i") or m.group("i2"):
-            add_inline_styled(paragraph, m.group("i") or m.group("i2"), italic=True)
-        elif m.group("code"):
-            r = paragraph.add_run(m.group("code"))
+    for chunk, style in mdblocks.spans(text):
+        url = mdblocks.link(style)
+        if url:
+            add_hyperlink(paragraph, chunk, url)
+            continue
+        r = paragraph.add_run(chunk)
+        r.bold = True if "bold" in style else None
+        r.italic = True if "italic" in style else None
+        if "code" in style:
             r.font.name = "Consolas"
-        else:
-            add_hyperlink(paragraph, m.group("lt"), m.group("url"))
-        pos = m.end()
-    if pos < len(text):
-        paragraph.add_run(text[pos:])
-
-
-def add_inline_styled(paragraph, text, bold=None, italic=None):
-    start = len(paragraph.runs)
-    add_inline(paragraph, text)
-    for r in paragraph.runs[start:]:
-        if bold:
-            r.bold = True
-        if italic:
-            r.italic = True
 
 
 def add_hyperlink(paragraph, text, url):
@@ -155,87 +137,38 @@ def _rule(doc):
 
 def add_markdown(doc, text, base_dir="."):
     """Append the Markdown text to doc (a python-docx Document)."""
-    lines = text.splitlines()
-    i, para = 0, []
-    max_width = doc.sections[-1].page_width - doc.sections[-1].left_margin - doc.sections[-1].right_margin
-
-    def flush():
-        if para:
-            add_inline(doc.add_paragraph(), " ".join(para))
-            para.clear()
-
-    while i < len(lines):
-        line, stripped = lines[i], lines[i].strip()
-        i += 1
-        if not stripped:
-            flush()
-            continue
-        m = re.match(r"^(#{1,6})\s+(.*?)\s*#*$", stripped)
-        if m:
-            flush()
-            add_inline(doc.add_heading(level=len(m.group(1))), m.group(2))
-            continue
-        if stripped.startswith("```"):
-            flush()
-            code = []
-            while i < len(lines) and not lines[i].strip().startswith("```"):
-                code.append(lines[i])
-                i += 1
-            i += 1
+    section = doc.sections[-1]
+    max_width = section.page_width - section.left_margin - section.right_margin
+    for kind, data in mdblocks.parse(text):
+        if kind == "heading":
+            add_inline(doc.add_heading(level=data[0]), data[1])
+        elif kind == "paragraph":
+            add_inline(doc.add_paragraph(), data)
+        elif kind == "list":
+            for level, numbered, item in data:
+                level = min(level, 2)
+                style = ("List Number" if numbered else "List Bullet") + ("" if level == 0 else " %d" % (level + 1))
+                add_inline(doc.add_paragraph(style=style), item)
+        elif kind == "table":
+            _table(doc, data)
+            doc.add_paragraph()
+        elif kind == "image":
+            caption, path, inches = data
+            width = min(max_width, Inches(inches)) if inches else max_width
+            _image(doc, path if os.path.exists(path) else os.path.join(base_dir, path), caption, int(width))
+        elif kind == "code":
             p = doc.add_paragraph()
-            r = p.add_run("\n".join(code))
+            r = p.add_run(data)
             r.font.name, r.font.size = "Consolas", Pt(9.5)
             p.paragraph_format.left_indent = Inches(0.25)
-            continue
-        if stripped in ("---", "***", "___"):
-            flush()
+        elif kind == "quote":
+            add_inline(doc.add_paragraph(style="Quote"), data)
+        elif kind == "rule":
             _rule(doc)
-            continue
-        if stripped == "\\pagebreak":
-            flush()
+        elif kind == "pagebreak":
             doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
-            continue
-        if stripped == "[TOC]":
-            flush()
+        elif kind == "toc":
             _field(doc.add_paragraph(), 'TOC \\o "1-3" \\h \\z \\u')
-            continue
-        img = _IMAGE.match(stripped)
-        if img:
-            flush()
-            width = max_width
-            if img.group(3):
-                width = min(max_width, Inches(float(img.group(3)) / (2.54 if img.group(4) == "cm" else 1)))
-            path = img.group(2) if os.path.exists(img.group(2)) else os.path.join(base_dir, img.group(2))
-            _image(doc, path, img.group(1), int(width))
-            continue
-        if stripped.startswith("|"):
-            flush()
-            rows = []
-            while True:
-                cells = [c.strip() for c in stripped.strip("|").split("|")]
-                if not all(re.fullmatch(r":?-+:?", c) for c in cells if c):
-                    rows.append(cells)
-                if i >= len(lines) or not lines[i].strip().startswith("|"):
-                    break
-                stripped = lines[i].strip()
-                i += 1
-            _table(doc, rows)
-            doc.add_paragraph()
-            continue
-        if stripped.startswith(">"):
-            flush()
-            add_inline(doc.add_paragraph(style="Quote"), stripped.lstrip("> ").strip())
-            continue
-        lm = _LIST.match(line)
-        if lm:
-            flush()
-            level = min(len(lm.group(1).expandtabs(4)) // 2, 2)
-            numbered = lm.group(2)[0].isdigit()
-            style = ("List Number" if numbered else "List Bullet") + ("" if level == 0 else " %d" % (level + 1))
-            add_inline(doc.add_paragraph(style=style), lm.group(3).strip())
-            continue
-        para.append(stripped)
-    flush()
 
 
 def new_document(title=None, landscape=False):

@@ -13,19 +13,22 @@ page numbers; DejaVu fonts give the text full Unicode coverage.
 
 import argparse
 import os
-import re
 import sys
 from xml.sax.saxutils import escape
 
-from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4, landscape, letter
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-from reportlab.lib.units import cm, inch
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import (HRFlowable, Image, ListFlowable, ListItem, PageBreak, Paragraph, Preformatted,
-                                SimpleDocTemplate, Spacer, Table, TableStyle)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from reportlab.lib import colors  # noqa: E402
+from reportlab.lib.enums import TA_CENTER  # noqa: E402
+from reportlab.lib.pagesizes import A4, landscape, letter  # noqa: E402
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet  # noqa: E402
+from reportlab.lib.units import cm, inch  # noqa: E402
+from reportlab.pdfbase import pdfmetrics  # noqa: E402
+from reportlab.pdfbase.ttfonts import TTFont  # noqa: E402
+from reportlab.platypus import (HRFlowable, Image, ListFlowable, ListItem, PageBreak, Paragraph,  # noqa: E402
+                                Preformatted, SimpleDocTemplate, Spacer, Table, TableStyle)
+
+import mdblocks  # noqa: E402
 
 FONT_DIR = "/usr/share/fonts/truetype/dejavu"
 ACCENT = colors.HexColor("#1F4E78")
@@ -76,25 +79,21 @@ def styles():
     }
 
 
-_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`|\[([^\]]+)\]\(([^)\s]+)\)|(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])")
-
-
 def inline(text, mono="Courier"):
     """text with Markdown emphasis, code and links as reportlab paragraph markup (escaped)."""
-    out, pos = [], 0
-    for m in _INLINE.finditer(text):
-        out.append(escape(text[pos:m.start()]))
-        if m.group(1):
-            out.append("<b>%s</b>" % inline(m.group(1), mono))
-        elif m.group(2):
-            out.append('<font face="%s">%s</font>' % (mono, escape(m.group(2))))
-        elif m.group(3):
-            out.append('<link href="%s" color="blue"><u>%s</u></link>' % (escape(m.group(4), {'"': "&quot;"}),
-                                                                         escape(m.group(3))))
-        else:
-            out.append("<i>%s</i>" % inline(m.group(5), mono))
-        pos = m.end()
-    out.append(escape(text[pos:]))
+    out = []
+    for chunk, style in mdblocks.spans(text):
+        chunk = escape(chunk)
+        if "code" in style:
+            chunk = '<font face="%s">%s</font>' % (mono, chunk)
+        if "italic" in style:
+            chunk = "<i>%s</i>" % chunk
+        if "bold" in style:
+            chunk = "<b>%s</b>" % chunk
+        url = mdblocks.link(style)
+        if url:
+            chunk = '<link href="%s" color="blue"><u>%s</u></link>' % (escape(url, {'"': "&quot;"}), chunk)
+        out.append(chunk)
     return "".join(out)
 
 
@@ -117,21 +116,21 @@ def _page_number(canvas, doc):
     canvas.restoreState()
 
 
-def _list_items(lines, st):
-    """A ListFlowable from [(indent, marker, text)] lines, nesting by indent."""
-    numbered = lines[0][1][0].isdigit()
-    items, i = [], 0
-    while i < len(lines):
-        indent, _, text = lines[i]
+def _list_items(items, st):
+    """A ListFlowable of [(level, numbered, text)] items, nesting deeper levels."""
+    entries, i = [], 0
+    while i < len(items):
+        level = items[i][0]
         j = i + 1
-        while j < len(lines) and lines[j][0] > indent:
+        while j < len(items) and items[j][0] > level:
             j += 1
-        flow = [Paragraph(inline(text, st["mono"]), st["body"])]
+        flow = [Paragraph(inline(items[i][2], st["mono"]), st["body"])]
         if j > i + 1:
-            flow.append(_list_items(lines[i + 1:j], st))
-        items.append(ListItem(flow))
+            flow.append(_list_items(items[i + 1:j], st))
+        entries.append(ListItem(flow))
         i = j
-    return ListFlowable(items, bulletType="1" if numbered else "bullet", start="1" if numbered else None,
+    numbered = items[0][1]
+    return ListFlowable(entries, bulletType="1" if numbered else "bullet", start="1" if numbered else None,
                         bulletFontName=st["body"].fontName, bulletFontSize=9, leftIndent=16)
 
 
@@ -153,95 +152,39 @@ def _table(rows, width, st):
 def flowables(text, width, base_dir=".", title=None):
     """The reportlab flowables of the Markdown text for a frame width points wide."""
     st = styles()
-    story, para = [], []
-    if title:
-        story.append(Paragraph(escape(title), st["title"]))
-
-    def flush():
-        if para:
-            story.append(Paragraph(inline(" ".join(para), st["mono"]), st["body"]))
-            para.clear()
-
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line, s = lines[i], lines[i].strip()
-        i += 1
-        if not s:
-            flush()
-            continue
-        m = re.match(r"^(#{1,6})\s+(.*?)\s*#*$", s)
-        if m:
-            flush()
-            level = min(len(m.group(1)), 3)
-            p = Paragraph(inline(m.group(2), st["mono"]), st["h%d" % level])
+    story = [Paragraph(escape(title), st["title"])] if title else []
+    for kind, data in mdblocks.parse(text):
+        if kind == "heading":
+            level = min(data[0], 3)
+            p = Paragraph(inline(data[1], st["mono"]), st["h%d" % level])
             p.outline_level = level - 1
             story.append(p)
-            continue
-        if s.startswith("```"):
-            flush()
-            code = []
-            while i < len(lines) and not lines[i].strip().startswith("```"):
-                code.append(lines[i])
-                i += 1
-            i += 1
-            story.append(Preformatted("\n".join(code), st["code"]))
-            story.append(Spacer(1, 6))
-            continue
-        if s in ("---", "***", "___"):
-            flush()
-            story.append(HRFlowable(width="100%", color=colors.HexColor("#BBBBBB"), spaceBefore=4, spaceAfter=8))
-            continue
-        if s == "\\pagebreak":
-            flush()
-            story.append(PageBreak())
-            continue
-        img = re.match(r"^!\[([^\]]*)\]\(([^)\s]+)\)(?:\{width=([\d.]+)(in|cm)\})?$", s)
-        if img:
-            flush()
-            path = img.group(2) if os.path.exists(img.group(2)) else os.path.join(base_dir, img.group(2))
+        elif kind == "paragraph":
+            story.append(Paragraph(inline(data, st["mono"]), st["body"]))
+        elif kind == "list":
+            story.append(_list_items(data, st))
+        elif kind == "table":
+            story += [_table(data, width, st), Spacer(1, 8)]
+        elif kind == "image":
+            caption, path, inches = data
+            path = path if os.path.exists(path) else os.path.join(base_dir, path)
             if not os.path.exists(path):
-                raise MarkdownError("image %s not found" % img.group(2))
-            want = float(img.group(3)) * (inch if img.group(4) == "in" else cm) if img.group(3) else width
+                raise MarkdownError("image %s not found" % data[1])
             pic = Image(path)
-            scale = min(want, width) / pic.imageWidth
+            scale = min(inches * inch if inches else width, width) / pic.imageWidth
             pic.drawWidth, pic.drawHeight = pic.imageWidth * scale, pic.imageHeight * scale
             story.append(pic)
-            if img.group(1):
-                story.append(Paragraph(inline(img.group(1), st["mono"]), st["caption"]))
-            continue
-        if s.startswith("|"):
-            flush()
-            rows = []
-            while True:
-                cells = [c.strip() for c in s.strip("|").split("|")]
-                if not all(re.fullmatch(r":?-+:?", c) for c in cells if c):
-                    rows.append(cells)
-                if i >= len(lines) or not lines[i].strip().startswith("|"):
-                    break
-                s = lines[i].strip()
-                i += 1
-            story.append(_table(rows, width, st))
-            story.append(Spacer(1, 8))
-            continue
-        if s.startswith(">"):
-            flush()
-            story.append(Paragraph(inline(s.lstrip("> ").strip(), st["mono"]), st["quote"]))
-            continue
-        lm = re.match(r"^(\s*)([-*+]|\d+[.)])\s+(.*)$", line)
-        if lm:
-            flush()
-            items = [(len(lm.group(1).expandtabs(4)), lm.group(2), lm.group(3).strip())]
-            while i < len(lines):
-                nxt = re.match(r"^(\s*)([-*+]|\d+[.)])\s+(.*)$", lines[i])
-                if not nxt:
-                    break
-                items.append((len(nxt.group(1).expandtabs(4)), nxt.group(2), nxt.group(3).strip()))
-                i += 1
-            story.append(_list_items(items, st))
-            continue
-        para.append(s)
-    flush()
+            if caption:
+                story.append(Paragraph(inline(caption, st["mono"]), st["caption"]))
+        elif kind == "code":
+            story += [Preformatted(data, st["code"]), Spacer(1, 6)]
+        elif kind == "quote":
+            story.append(Paragraph(inline(data, st["mono"]), st["quote"]))
+        elif kind == "rule":
+            story.append(HRFlowable(width="100%", color=colors.HexColor("#BBBBBB"), spaceBefore=4, spaceAfter=8))
+        elif kind == "pagebreak":
+            story.append(PageBreak())
+        # A "toc" block needs nothing: the headings are the PDF's bookmarks.
     return story
 
 

@@ -23,17 +23,20 @@ an image, a pipe table a table, "Notes: ..." the speaker notes, "---" alone an e
 import argparse
 import json
 import os
-import re
 import sys
 
-from PIL import Image
-from pptx import Presentation
-from pptx.chart.data import CategoryChartData, XyChartData
-from pptx.dml.color import RGBColor
-from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
-from pptx.enum.shapes import MSO_SHAPE, PP_PLACEHOLDER
-from pptx.enum.text import PP_ALIGN
-from pptx.util import Emu, Inches, Pt
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from PIL import Image  # noqa: E402
+from pptx import Presentation  # noqa: E402
+from pptx.chart.data import CategoryChartData, XyChartData  # noqa: E402
+from pptx.dml.color import RGBColor  # noqa: E402
+from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION  # noqa: E402
+from pptx.enum.shapes import MSO_SHAPE, PP_PLACEHOLDER  # noqa: E402
+from pptx.enum.text import PP_ALIGN  # noqa: E402
+from pptx.util import Emu, Inches, Pt  # noqa: E402
+
+import mdblocks  # noqa: E402
 
 
 class OutlineError(ValueError):
@@ -176,7 +179,7 @@ class Deck:
             if body is None:
                 raise OutlineError("the template's content layout has no body placeholder for bullets")
             _place(body, left, top, text_w, height)
-            _bullets(body.text_frame, s.get("bullets") or [s["text"]], plain=not s.get("bullets"), sized=not self.themed)
+            _bullets(body.text_frame, s.get("bullets") or [s["text"]], spaced=not s.get("bullets"), sized=not self.themed)
         elif body is not None:
             body._element.getparent().remove(body._element)
         gap = Inches(0.3)
@@ -215,7 +218,7 @@ def _set_text(shape, text, size, color, bold=False):
             r.font.size, r.font.bold, r.font.color.rgb = size, bold, color
 
 
-def _bullets(tf, items, plain=False, sized=True):
+def _bullets(tf, items, spaced=False, sized=True):
     tf.word_wrap = True
     first = True
 
@@ -227,12 +230,20 @@ def _bullets(tf, items, plain=False, sized=True):
             return
         p = tf.paragraphs[0] if first else tf.add_paragraph()
         first = False
-        p.text = str(item)
+        for chunk, style in mdblocks.spans(str(item)):
+            r = p.add_run()
+            r.text = chunk
+            r.font.bold = True if "bold" in style else None
+            r.font.italic = True if "italic" in style else None
+            if "code" in style:
+                r.font.name = "Consolas"
+            if mdblocks.link(style):
+                r.hyperlink.address = mdblocks.link(style)
         p.level = max(0, min(level, 4))
         if sized:
             for r in p.runs:
                 r.font.size = Pt(20 if level <= 0 else 17)
-        if plain:
+        if spaced:
             p.space_after = Pt(8)
 
     for item in items:
@@ -317,78 +328,45 @@ def _table(slide, rows, box, accent):
                 cell.fill.fore_color.rgb = accent
 
 
-_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(.*)$")
-_IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)]+)\)\s*$")
-
-
 def parse_markdown(text):
     """The outline dict of a Markdown outline (see the module docstring)."""
-    outline, slide, para = {"slides": []}, None, []
-
-    def flush_para():
-        if para and slide is not None:
-            key = "subtitle" if slide.get("layout") == "title" else "text"
-            slide[key] = (slide.get(key, "") + " " + " ".join(para)).strip()
-        para.clear()
-
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        i += 1
-        if not stripped or stripped == "---":
-            flush_para()
-            continue
-        m = re.match(r"^(#{1,3})\s+(.*)$", stripped)
-        if m:
-            flush_para()
-            level, title = len(m.group(1)), m.group(2).strip()
+    outline, slide = {"slides": []}, None
+    for kind, data in mdblocks.parse(text, notes=True):
+        if kind == "heading":
+            level, title = data[0], plain(data[1])
             if level == 1 and not outline["slides"]:
                 outline["title"] = title
                 slide = {"layout": "title", "title": title}
-            elif level == 1:
-                slide = {"layout": "section", "title": title}
             else:
-                slide = {"title": title}
+                slide = {"layout": "section", "title": title} if level == 1 else {"title": title}
             outline["slides"].append(slide)
+            continue
+        if kind in ("rule", "pagebreak", "toc"):
             continue
         if slide is None:
             slide = {"title": ""}
             outline["slides"].append(slide)
-        if stripped.lower().startswith("notes:"):
-            flush_para()
-            slide["notes"] = stripped[6:].strip()
-            continue
-        img = _IMAGE.match(stripped)
-        if img:
-            flush_para()
-            slide["image"], slide["caption"] = img.group(2), img.group(1) or None
-            continue
-        if stripped.startswith("|"):
-            flush_para()
-            rows = []
-            while True:
-                cells = [c.strip() for c in stripped.strip("|").split("|")]
-                if not all(re.fullmatch(r":?-+:?", c) for c in cells):
-                    rows.append(cells)
-                if i >= len(lines) or not lines[i].strip().startswith("|"):
-                    break
-                stripped = lines[i].strip()
-                i += 1
-            slide["table"] = rows
-            continue
-        b = _BULLET.match(line)
-        if b:
-            flush_para()
-            _add_bullet(slide.setdefault("bullets", []), len(b.group(1).expandtabs(4)) // 2, b.group(2).strip())
-            continue
-        para.append(stripped)
-    flush_para()
+        if kind in ("paragraph", "quote", "code"):
+            key = "subtitle" if slide.get("layout") in ("title", "section") else "text"
+            slide[key] = (slide.get(key, "") + " " + data).strip()
+        elif kind == "notes":
+            slide["notes"] = data
+        elif kind == "image":
+            slide["image"], slide["caption"] = data[1], data[0] or None
+        elif kind == "table":
+            slide["table"] = [[plain(c) for c in row] for row in data]
+        elif kind == "list":
+            for level, _, item in data:
+                _add_bullet(slide.setdefault("bullets", []), level, item)
     for s in outline["slides"]:
-        if s.get("layout") != "title" and s.get("text") and s.get("bullets"):
+        if s.get("text") and s.get("bullets"):
             s["bullets"].insert(0, s.pop("text"))
     return outline
+
+
+def plain(text):
+    """Inline Markdown without its markup."""
+    return "".join(chunk for chunk, _ in mdblocks.spans(text))
 
 
 def _add_bullet(items, level, text):
