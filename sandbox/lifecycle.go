@@ -82,7 +82,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 // A container with network access is not adopted: its proxy ended with the previous
 // server, so it is stopped and starts again, proxy and all, on its next use.
 func (m *Manager) adopt(ctx context.Context, inst *instance) bool {
-	if inst.c.NetworkPolicy.Enabled() {
+	if inst.c.NetworkPolicy.Enabled() || !mountsSkills(inst.bundleDir()) {
 		return false
 	}
 	st, err := m.rt.State(ctx, inst.id)

@@ -48,6 +48,30 @@ func ensureSkillsDir(mnt string) error {
 	return nil
 }
 
+// mountsSkills reports whether the container of bundle was started with /skills. One
+// started by a server from before skills is not adopted but restarted on its next use,
+// so that the skills a request loads are there.
+func mountsSkills(bundle string) bool {
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return false
+	}
+	var spec struct {
+		Mounts []struct {
+			Destination string `json:"destination"`
+		} `json:"mounts"`
+	}
+	if json.Unmarshal(b, &spec) != nil {
+		return false
+	}
+	for _, mt := range spec.Mounts {
+		if mt.Destination == SkillsPath {
+			return true
+		}
+	}
+	return false
+}
+
 // SetSkills makes /skills of container id hold exactly skills: folders of skills not
 // listed are removed, so that a reused container shows only the skills of the request
 // using it. Each new folder is written beside its final name and renamed into place,

@@ -2,11 +2,15 @@ package sandbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
@@ -69,5 +73,53 @@ func testSetSkills(t *testing.T, runtime string) {
 	}
 	if err := e.Manager.SetSkills(ctx, ws, c.ID, []sandbox.Skill{skill("../x", "k", chart)}); err == nil {
 		t.Error("a skill named ../x was accepted")
+	}
+}
+
+// A container left running by a server from before /skills existed is not adopted: its
+// next use restarts it with the mount, so the skills set for it are there.
+func TestNoAdoptionWithoutSkillsMount(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.StopOnClose = false })
+	ctx := context.Background()
+	c := create(t, e, sandbox.CreateOptions{})
+	python(t, e, c.ID, "state = 'kept'", time.Minute)
+	if err := e.Manager.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// What an older server wrote: the same config without /skills.
+	path := filepath.Join(e.Config.Dir, c.ID, "bundle", "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	var mounts []any
+	for _, m := range spec["mounts"].([]any) {
+		if m.(map[string]any)["destination"] != sandbox.SkillsPath {
+			mounts = append(mounts, m)
+		}
+	}
+	if len(mounts) == len(spec["mounts"].([]any)) {
+		t.Fatalf("config.json has no %s mount to remove", sandbox.SkillsPath)
+	}
+	spec["mounts"] = mounts
+	if data, err = json.Marshal(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.Manager = e.Start(t)
+	if err := e.Manager.SetSkills(ctx, ws, c.ID, []sandbox.Skill{skill("chart", "c1", fstest.MapFS{"SKILL.md": {Data: []byte("chart\n")}})}); err != nil {
+		t.Fatal(err)
+	}
+	if res := python(t, e, c.ID, "print('state' in globals())", time.Minute); res.Stdout != "False\n" {
+		t.Errorf("the container was adopted: %+v", res)
+	}
+	if res := run(t, e, c.ID, "cat /skills/chart/SKILL.md"); res.Stdout != "chart\n" {
+		t.Errorf("skills after the restart: %+v", res)
 	}
 }
