@@ -298,3 +298,38 @@ func TestProgrammaticCellLimit(t *testing.T) {
 		t.Errorf("cell past its limit = %q, want execution_time_exceeded", out)
 	}
 }
+
+// TestProgrammaticIterations: a resumed execution's turn goes on under the iteration
+// budget (pause_turn), with usage counting the model's tokens and the code execution
+// calls of each request.
+func TestProgrammaticIterations(t *testing.T) {
+	e := newEnv(t, formatOpenAI, scriptOf(turn(python("print(await lookup({'k': 1}))")), turn(python("print(2)")), turn(text("done"))),
+		envOptions{maxIterations: 1})
+	ctx := context.Background()
+	c := e.client(e.keyA)
+	p := e.ptcParams(tools.CodeExecution20260120)
+	m, err := c.Messages.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := programmaticCalls(t, m, m.Content[0].ID, tools.CodeExecution20260120)
+	p = answer(p, m, calls, echoInput)
+	m2, err := c.Messages.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := blocksOf(m2); got != "code_execution_tool_result,server_tool_use,code_execution_tool_result" || m2.StopReason != "pause_turn" {
+		t.Fatalf("after the resumed code = %s %s, want its result, one more call and pause_turn", got, m2.StopReason)
+	}
+	if n := codeExecRequests(t, m2); n != 1 || m2.Usage.InputTokens == 0 {
+		t.Errorf("usage = %s, want one code execution call and the model's tokens", m2.Usage.RawJSON())
+	}
+	p.Messages = append(p.Messages, m2.ToParam())
+	m3, err := c.Messages.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocksOf(m3) != "text" || m3.StopReason != "end_turn" {
+		t.Errorf("after pause_turn = %s", m3.RawJSON())
+	}
+}
