@@ -209,17 +209,45 @@ func (m *Manager) FileAt(ctx context.Context, ws codebox.WorkspaceID, id, unsafe
 	if err != nil {
 		return nil, err
 	}
-	p := absPath(dp)
-	files, err := m.Files(ctx, ws, id, path.Dir(p))
+	root, hold, err := m.openDisk(ctx, ws, id)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		if f.Path == p {
-			return f, nil
-		}
+	fi, err := root.Lstat(dp)
+	hold.release()
+	if err != nil {
+		return nil, fileError(err, unsafePath)
 	}
-	return nil, errdefs.New(errdefs.ErrNotFound, errdefs.CodeFileNotFound, "file %s not found", unsafePath)
+	if !fi.Mode().IsRegular() {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "%s is not a regular file", unsafePath)
+	}
+	p := absPath(dp)
+	find := func() (*ContainerFile, error) {
+		recs, err := m.store.ContainerFiles(ctx, ws, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if r.Path == p {
+				r.Size, r.ModTime = fi.Size(), fi.ModTime().UTC()
+				return r, nil
+			}
+		}
+		return nil, nil
+	}
+	if f, err := find(); f != nil || err != nil {
+		return f, err
+	}
+	f := &ContainerFile{ID: ids.New(FileIDPrefix), Workspace: ws, ContainerID: id, Path: p,
+		Source: FileSourceAssistant, CreatedAt: fi.ModTime().UTC()}
+	if err := m.store.PutContainerFiles(ctx, []*ContainerFile{f}, false); err != nil {
+		return nil, err
+	}
+	if f, err = find(); f == nil && err == nil {
+		// A listing that found the file gone forgot it in between.
+		err = errdefs.New(errdefs.ErrNotFound, errdefs.CodeFileNotFound, "file %s not found", unsafePath)
+	}
+	return f, err
 }
 
 // RemoveFile deletes ws's container file fileID from container id's disk and forgets

@@ -151,4 +151,19 @@ func testContainerFileIDs(t *testing.T, runtime string) {
 			t.Errorf("File(%s) after its file went = %v, want not found", id, err)
 		}
 	}
+
+	// FileAt gives an unlisted file its id; an upload over it keeps the id, now the user's.
+	if _, err := restarted.Exec(ctx, ws, c.ID, sandbox.ExecRequest{Command: "printf again > again.txt"}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := restarted.FileAt(ctx, ws, c.ID, "/workspace/again.txt")
+	if err != nil || again.Source != sandbox.FileSourceAssistant || again.Size != 5 {
+		t.Fatalf("FileAt = %+v, %v; want the assistant's 5 bytes", again, err)
+	}
+	if err := restarted.Upload(ctx, ws, c.ID, "again.txt", strings.NewReader("replaced")); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := restarted.FileAt(ctx, ws, c.ID, "again.txt"); err != nil || f.ID != again.ID || f.Source != sandbox.FileSourceUser || f.Size != 8 {
+		t.Errorf("after an upload over it: %+v, %v; want id %s, the user's 8 bytes", f, err, again.ID)
+	}
 }
