@@ -25,7 +25,7 @@ import (
 
 // session opens a proxy for p with the given resolve map and returns a client that
 // goes through it, as a container's process would through its agent's relay.
-func session(t *testing.T, cfg Config, p Policy, roots *x509.CertPool) (*Session, *http.Client, string) {
+func session(t testing.TB, cfg Config, p Policy, roots *x509.CertPool) (*Session, *http.Client, string) {
 	t.Helper()
 	x, err := New(cfg)
 	if err != nil {
