@@ -51,6 +51,9 @@ const (
 	formatOpenAI    = "openai"
 	// formatScript runs the script in process as model script/scripted: no upstream.
 	formatScript = "script"
+	// formatVendors serves the script as Anthropic (claude-*) and as the fake of every
+	// OpenAI-compatible provider (<name>/scripted-model) at once.
+	formatVendors = "vendors"
 )
 
 // formats are the upstream formats every loop test runs against.
@@ -76,6 +79,7 @@ type env struct {
 	sb         agentloop.Sandbox
 	clock      *sandboxtest.Clock // the sandbox's clock
 	upstream   *script.Server
+	vendors    map[string]*script.Server // formatVendors: each provider's fake
 	runner     *tools.Runner
 	keyA, keyB string // workspaces "default" and "other"
 	model      string
@@ -201,6 +205,12 @@ func newEnv(t testing.TB, format, turns string, o envOptions) *env {
 		router.Named = map[string]provider.Model{"openai": m}
 	case formatScript:
 		router.Scripts = map[string]provider.Model{"scripted": script.NewModel(s)}
+	case formatVendors:
+		e.upstream = script.NewAnthropicServer(s)
+		up := httptest.NewServer(e.upstream)
+		t.Cleanup(up.Close)
+		router.Anthropic = anthropicdrv.New(anthropicdrv.Config{BaseURL: up.URL, APIKey: "upstream-key"})
+		router.Named, e.vendors = vendorFakes(t, s)
 	}
 	e.model = modelFor(format)
 	e.runner = tools.NewRunner(e.sb)

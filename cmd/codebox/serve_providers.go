@@ -43,17 +43,11 @@ func keyHint(v openai.Vendor) string {
 	return hint
 }
 
-// namedProviders builds the drivers of the built-in and registered providers. A
-// vendor's key is required at its default base URL, where the vendor always asks for
-// one; pointed elsewhere (a proxy, a local server) it is sent only when set.
+// namedProviders builds the drivers of the built-in and registered providers.
 func namedProviders(c *providersConfig) (map[string]provider.Model, error) {
 	out := map[string]provider.Model{}
 	add := func(v openai.Vendor, baseURL, key, hint string) error {
-		cfg := openai.Config{Name: v.Name, BaseURL: baseURL, APIKey: key, MaxTokensField: v.MaxTokensField, Quirks: v.Quirks}
-		if v.KeyEnv != "" && baseURL == v.BaseURL {
-			cfg.KeyHint = hint
-		}
-		m, err := openai.New(cfg)
+		m, err := openai.New(v.Config(baseURL, key, hint))
 		if err != nil {
 			return err
 		}

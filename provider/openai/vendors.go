@@ -47,6 +47,18 @@ var Vendors = []Vendor{
 		Quirks: Quirks{NoNamedToolChoice: true, ParallelToolCalls: ParallelAlways}},
 }
 
+// Config is the driver configuration of v at baseURL with key. The key is required
+// at v's own base URL when v's vendor issues keys, where the vendor always asks for one;
+// pointed elsewhere (a proxy, a local server) it is sent only when set. keyHint says
+// where a missing key goes.
+func (v Vendor) Config(baseURL, key, keyHint string) Config {
+	cfg := Config{Name: v.Name, BaseURL: baseURL, APIKey: key, MaxTokensField: v.MaxTokensField, Quirks: v.Quirks}
+	if v.KeyEnv != "" && strings.TrimRight(baseURL, "/") == v.BaseURL {
+		cfg.KeyHint = keyHint
+	}
+	return cfg
+}
+
 // LookupVendor returns the built-in provider called name.
 func LookupVendor(name string) (Vendor, bool) {
 	for _, v := range Vendors {
