@@ -41,6 +41,10 @@ func (s *Service) work(ctx context.Context) {
 	for ctx.Err() == nil {
 		c, err := s.claim(ctx)
 		if err == nil {
+			// More may be waiting: wake an idle worker, which passes the wake on
+			// only if it finds work too, so idle workers never wake each other in a
+			// loop.
+			s.kick()
 			s.run(ctx, c)
 			s.release(c.Workspace)
 			continue
@@ -52,8 +56,6 @@ func (s *Service) work(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-s.wake:
-			// Pass the wake on, so that every idle worker looks.
-			s.kick()
 		case <-poll.C:
 		}
 	}

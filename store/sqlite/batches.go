@@ -270,15 +270,12 @@ func (db *DB) resultsPage(ctx context.Context, id string, after int64) ([]batche
 	return out, last, rows.Err()
 }
 
-// ClaimRequest takes the oldest runnable request. SQLite serializes writers, so the
-// select and the update in one immediate transaction are the lock a server with
-// PostgreSQL takes with SELECT … FOR UPDATE SKIP LOCKED.
+// ClaimRequest takes the oldest runnable request. The candidate is found without the
+// write lock (the search may read many rows of workspaces in skip), then taken by an
+// update that checks it is still runnable, and another is looked for if a concurrent
+// claim took it first: the optimistic form of the SELECT … FOR UPDATE SKIP LOCKED a
+// server sharing PostgreSQL uses.
 func (db *DB) ClaimRequest(ctx context.Context, owner string, now time.Time, lease time.Duration, skip []codebox.WorkspaceID) (*batches.Claim, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("claim batch request: %w", err)
-	}
-	defer tx.Rollback()
 	ts := formatTime(now)
 	q := `SELECT r.id, r.batch_id, b.workspace_id, r.custom_id, r.params, r.attempts
 		FROM message_batch_requests r JOIN message_batches b ON b.id = r.batch_id
@@ -293,24 +290,32 @@ func (db *DB) ClaimRequest(ctx context.Context, owner string, now time.Time, lea
 		}
 	}
 	q += ` ORDER BY r.id LIMIT 1`
-	var c batches.Claim
-	var ws string
-	if err := tx.QueryRowContext(ctx, q, args...).Scan(&c.RequestID, &c.BatchID, &ws, &c.CustomID, &c.Params, &c.Token); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, errdefs.ErrNotFound
+	for {
+		var c batches.Claim
+		var ws string
+		if err := db.db.QueryRowContext(ctx, q, args...).Scan(&c.RequestID, &c.BatchID, &ws, &c.CustomID, &c.Params, &c.Token); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil, errdefs.ErrNotFound
+			}
+			return nil, fmt.Errorf("claim batch request: %w", err)
 		}
-		return nil, fmt.Errorf("claim batch request: %w", err)
+		c.Workspace = codebox.WorkspaceID(ws)
+		res, err := db.db.ExecContext(ctx, `UPDATE message_batch_requests SET state = 'running', claimed_by = ?, lease_until = ?,
+			attempts = attempts + 1 WHERE id = ? AND attempts = ?
+			AND ((state = 'pending' AND not_before <= ?) OR (state = 'running' AND lease_until < ?))
+			AND EXISTS (SELECT 1 FROM message_batches WHERE id = ? AND processing_status = 'in_progress')`,
+			owner, formatTime(now.Add(lease)), c.RequestID, c.Token, ts, ts, c.BatchID)
+		if err != nil {
+			return nil, fmt.Errorf("claim batch request: %w", formatError(err))
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			c.Token++
+			return &c, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
-	c.Workspace = codebox.WorkspaceID(ws)
-	c.Token++
-	if _, err := tx.ExecContext(ctx, `UPDATE message_batch_requests SET state = 'running', claimed_by = ?, lease_until = ?,
-		attempts = ? WHERE id = ?`, owner, formatTime(now.Add(lease)), c.Token, c.RequestID); err != nil {
-		return nil, fmt.Errorf("claim batch request: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("claim batch request: %w", formatError(err))
-	}
-	return &c, nil
 }
 
 // held is the condition under which c is still owner's.
