@@ -273,7 +273,8 @@ func writeSkillPage[T any](w http.ResponseWriter, list []*T, more bool, wire fun
 }
 
 func (s *Server) listSkills(w http.ResponseWriter, r *http.Request) error {
-	after, limit, err := skillPage(r.URL.Query(), skills.IDPrefix)
+	// A page may end on a built-in skill, whose ID has no prefix.
+	after, limit, err := skillPage(r.URL.Query(), "")
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 var testBuiltins = fstest.MapFS{
 	"pdf/SKILL.md":         {Data: []byte("---\nname: pdf\ndescription: Makes PDFs.\n---\n")},
 	"pdf/scripts/build.py": {Data: []byte("print('pdf')\n")},
+	"docx/SKILL.md":        {Data: []byte("---\nname: docx\ndescription: Makes documents.\n---\n")},
 }
 
 // newSkillsEnv is a files env that also serves the Skills API.
@@ -131,7 +132,8 @@ func TestSkillsGA(t *testing.T) {
 		}
 		made = append([]string{s.ID}, made...)
 	}
-	made = append(made, sk.ID)
+	// Custom skills, then the built-in ones.
+	made = append(made, sk.ID, "pdf", "docx")
 	var listed []string
 	for it := c.Skills.ListAutoPaging(ctx, anthropic.SkillListParams{Limit: anthropic.Int(2)}); it.Next(); {
 		listed = append(listed, it.Current().ID)
@@ -140,7 +142,7 @@ func TestSkillsGA(t *testing.T) {
 		t.Errorf("listed %v, want %v", listed, made)
 	}
 	builtin, err := c.Skills.List(ctx, anthropic.SkillListParams{Source: anthropic.String("anthropic")})
-	if err != nil || len(builtin.Data) != 1 || builtin.Data[0].ID != "pdf" || builtin.Data[0].Source.Type != "anthropic" {
+	if err != nil || len(builtin.Data) != 2 || builtin.Data[0].ID != "pdf" || builtin.Data[0].Source.Type != "anthropic" {
 		t.Errorf("anthropic skills: %v %v", builtin, err)
 	}
 
@@ -148,7 +150,7 @@ func TestSkillsGA(t *testing.T) {
 	other := e.client(e.keyB)
 	_, err = other.Skills.Get(ctx, sk.ID, anthropic.SkillGetParams{})
 	apiError(t, err, 404, "not_found_error")
-	if l, err := other.Skills.List(ctx, anthropic.SkillListParams{}); err != nil || len(l.Data) != 0 {
+	if l, err := other.Skills.List(ctx, anthropic.SkillListParams{Source: anthropic.String("custom")}); err != nil || len(l.Data) != 0 {
 		t.Errorf("other workspace lists %v, %v", l, err)
 	}
 	_, err = other.Skills.Delete(ctx, sk.ID, anthropic.SkillDeleteParams{})

@@ -12,7 +12,7 @@ func TestPythonSkills(t *testing.T) {
 	wantLines(t, out,
 		"created: CSV report custom True",
 		"latest: csv-report Summarises CSV files into a report.",
-		"paged: 2 versions, 2 skills",
+		"paged: 2 versions, 6 skills",
 		"archive: ['csv-report/SKILL.md', 'csv-report/scripts/report.py'] print('report from the skill')",
 		"stdout: csv-report|xlsx|report from the skill|",
 		"container.skills: [('custom', ", "True), ('anthropic', 'xlsx', '20251013')]",

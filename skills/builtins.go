@@ -93,13 +93,15 @@ func (b *builtins) get(id string) *builtinSkill {
 	return b.skills[id]
 }
 
+// list returns the built-in skills in listing order: newest first by creation time
+// (all equal) and ID.
 func (b *builtins) list() []*Skill {
 	b.once.Do(b.load)
 	out := make([]*Skill, 0, len(b.skills))
 	for _, sk := range b.skills {
 		out = append(out, sk.skill())
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 	return out
 }
 

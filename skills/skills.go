@@ -206,16 +206,36 @@ func (s *Service) customSkill(ctx context.Context, ws codebox.WorkspaceID, id st
 // MaxListLimit is the largest page of a listing.
 const MaxListLimit = 1000
 
-// List returns a page of ws's custom skills, newest first, or the built-in ones
-// (source "anthropic", one page).
+// List returns a page of skills newest first: ws's custom ones (source "custom"), the
+// built-in ones ("anthropic"), or both, the built-in ones after the custom ones ("").
 func (s *Service) List(ctx context.Context, ws codebox.WorkspaceID, source string, after *Cursor, limit int) ([]*Skill, bool, error) {
+	var out []*Skill
 	switch source {
-	case SourceAnthropic:
-		return s.builtin.list(), false, nil
 	case "", SourceCustom:
-		return s.store.ListSkills(ctx, ws, after, limit)
+		if after == nil || s.builtin.get(after.ID) == nil {
+			list, more, err := s.store.ListSkills(ctx, ws, after, limit)
+			if err != nil || more || source == SourceCustom {
+				return list, more, err
+			}
+			out, after = list, nil
+		}
+	case SourceAnthropic:
+	default:
+		return nil, false, invalid("source must be custom or anthropic")
 	}
-	return nil, false, invalid("source must be custom or anthropic")
+	rest := s.builtin.list()
+	if after != nil {
+		for i, sk := range rest {
+			if sk.ID == after.ID {
+				rest = rest[i+1:]
+				break
+			}
+		}
+	}
+	if room := limit - len(out); len(rest) > room {
+		return append(out, rest[:room]...), true, nil
+	}
+	return append(out, rest...), false, nil
 }
 
 // Delete deletes a custom skill and all its versions.

@@ -209,7 +209,7 @@ func TestUploadRules(t *testing.T) {
 			t.Errorf("%q: %v, want %v containing %q", c.files, err, c.kind, c.msg)
 		}
 	}
-	if list, _, err := s.List(ctx, "ws1", "", nil, 10); err != nil || len(list) != 0 {
+	if list, _, err := s.List(ctx, "ws1", "custom", nil, 10); err != nil || len(list) != 0 {
 		t.Errorf("refused uploads left skills: %d, %v", len(list), err)
 	}
 	if n, err := s.Recover(ctx); err != nil || n != 0 {
