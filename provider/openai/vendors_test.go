@@ -346,3 +346,17 @@ func TestMissingKey(t *testing.T) {
 		t.Error("upstream was called without a key")
 	}
 }
+
+// TestStreamWithoutUsage: a server that sends no usage in its stream (llama.cpp and
+// Ollama builds that ignore stream_options) still yields the turn, with usage zero
+// rather than invented.
+func TestStreamWithoutUsage(t *testing.T) {
+	m, _ := setupFlavor(t, vendorTurns, Config{}, script.Flavor{StreamUsage: "none", WholeToolCalls: true, NoIndex: true})
+	resp, err := m.Turn(context.Background(), vendorRequest(), func(provider.Event) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Content) != 4 || resp.StopReason != "tool_use" || resp.Usage != (provider.Usage{}) {
+		t.Errorf("resp = %+v", resp)
+	}
+}
