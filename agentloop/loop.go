@@ -580,16 +580,7 @@ func (r *run) modelEvent(base int, e provider.Event) {
 		}
 		if !streamed(r.open[e.Index]) {
 			r.start()
-			b := r.outBlock(e.Index, *e.Block)
-			open := b
-			if b.Type == provider.TypeToolUse || b.Type == TypeServerToolUse {
-				open.Input = nil
-			}
-			r.events(Event{Type: EventBlockStart, Index: idx, Block: &open})
-			if open.Input == nil && b.Input != nil {
-				r.events(Event{Type: EventBlockDelta, Index: idx, DeltaType: DeltaInputJSON, Delta: string(b.Input)})
-			}
-			r.events(Event{Type: EventBlockStop, Index: idx})
+			r.emitBlock(idx, r.outBlock(e.Index, *e.Block))
 			return
 		}
 		if e.Block.Type == provider.TypeThinking && e.Block.Signature != "" {

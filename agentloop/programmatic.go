@@ -269,22 +269,27 @@ func (r *run) pauseFor(e *execution, calls []sandbox.ToolCall) {
 	l.execs.put(e)
 }
 
-// emitWhole streams response block i as a whole (tool input as one delta).
+// emitWhole streams response block i as a whole.
 func (r *run) emitWhole(i int) {
 	if r.events == nil {
 		return
 	}
 	r.start()
-	b := r.resp.Content[i]
+	r.emitBlock(i, r.resp.Content[i])
+}
+
+// emitBlock streams b, block idx of the response, as a whole: tool input as one
+// input_json delta.
+func (r *run) emitBlock(idx int, b Block) {
 	open := b
 	if b.Type == provider.TypeToolUse || b.Type == TypeServerToolUse {
 		open.Input = nil
 	}
-	r.events(Event{Type: EventBlockStart, Index: i, Block: &open})
+	r.events(Event{Type: EventBlockStart, Index: idx, Block: &open})
 	if open.Input == nil && b.Input != nil {
-		r.events(Event{Type: EventBlockDelta, Index: i, DeltaType: DeltaInputJSON, Delta: string(b.Input)})
+		r.events(Event{Type: EventBlockDelta, Index: idx, DeltaType: DeltaInputJSON, Delta: string(b.Input)})
 	}
-	r.events(Event{Type: EventBlockStop, Index: i})
+	r.events(Event{Type: EventBlockStop, Index: idx})
 }
 
 // finishCode records the result of code execution call id and streams it.

@@ -31,6 +31,20 @@ func (e *env) ptcParams(version string) anthropic.MessageNewParams {
 	return p
 }
 
+// ptcStart sends the first request of a conversation with lookup and the code
+// execution tool of version, which must pause; it returns the client, the params, the
+// response and its calls.
+func (e *env) ptcStart(t *testing.T, version string) (*anthropic.Client, anthropic.MessageNewParams, *anthropic.Message, []anthropic.ContentBlockUnion) {
+	t.Helper()
+	c := e.client(e.keyA)
+	p := e.ptcParams(version)
+	m, err := c.Messages.New(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, p, m, programmaticCalls(t, m, m.Content[0].ID, tools.Caller(version))
+}
+
 // programmaticCalls returns m's tool_use blocks, checking each was made by the code of
 // its server_tool_use (srvID) under caller type want.
 func programmaticCalls(t *testing.T, m *anthropic.Message, srvID, want string) []anthropic.ContentBlockUnion {
@@ -171,18 +185,7 @@ func TestProgrammaticFailures(t *testing.T) {
 		"except TimeoutError as e:\n    r = 'TimeoutError: ' + str(e)\nprint(r)"
 	e := newEnv(t, formatAnthropic, scriptOf(turn(python(code)), turn(text("done"))), envOptions{toolCallWindow: 2 * time.Second})
 	ctx := context.Background()
-	c := e.client(e.keyA)
-	p := e.ptcParams(tools.CodeExecution20260120)
-	start := func() (*anthropic.Message, []anthropic.ContentBlockUnion) {
-		t.Helper()
-		m, err := c.Messages.New(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m, programmaticCalls(t, m, m.Content[0].ID, tools.CodeExecution20260120)
-	}
-
-	m, calls := start()
+	c, p, m, calls := e.ptcStart(t, tools.CodeExecution20260120)
 	// Without the container: Anthropic's message.
 	noCtr := answer(p, m, calls, echoInput)
 	noCtr.Container = anthropic.MessageCreateParamsContainerUnion{}
@@ -210,7 +213,7 @@ func TestProgrammaticFailures(t *testing.T) {
 	}
 
 	// Unanswered beyond the window: TimeoutError, and the turn goes on.
-	m, calls = start()
+	_, _, m, calls = e.ptcStart(t, tools.CodeExecution20260120)
 	time.Sleep(3 * time.Second)
 	m3, err := c.Messages.New(ctx, answer(p, m, calls, echoInput))
 	if err != nil {
@@ -282,15 +285,8 @@ func TestProgrammaticVersions(t *testing.T) {
 func TestProgrammaticCellLimit(t *testing.T) {
 	code := "r = await lookup({'k': 1})\nwhile True:\n    pass"
 	e := newEnv(t, formatAnthropic, scriptOf(turn(python(code)), turn(text("done"))), envOptions{toolTimeout: 2 * time.Second})
-	ctx := context.Background()
-	c := e.client(e.keyA)
-	p := e.ptcParams(tools.CodeExecution20260120)
-	m, err := c.Messages.New(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := programmaticCalls(t, m, m.Content[0].ID, tools.CodeExecution20260120)
-	m2, err := c.Messages.New(ctx, answer(p, m, calls, echoInput))
+	c, p, m, calls := e.ptcStart(t, tools.CodeExecution20260120)
+	m2, err := c.Messages.New(context.Background(), answer(p, m, calls, echoInput))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,13 +302,7 @@ func TestProgrammaticIterations(t *testing.T) {
 	e := newEnv(t, formatOpenAI, scriptOf(turn(python("print(await lookup({'k': 1}))")), turn(python("print(2)")), turn(text("done"))),
 		envOptions{maxIterations: 1})
 	ctx := context.Background()
-	c := e.client(e.keyA)
-	p := e.ptcParams(tools.CodeExecution20260120)
-	m, err := c.Messages.New(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls := programmaticCalls(t, m, m.Content[0].ID, tools.CodeExecution20260120)
+	c, p, m, calls := e.ptcStart(t, tools.CodeExecution20260120)
 	p = answer(p, m, calls, echoInput)
 	m2, err := c.Messages.New(ctx, p)
 	if err != nil {
