@@ -24,6 +24,10 @@ import (
 // connections and relays them to the container's Session.
 const ListenAddr = "127.0.0.1:3128"
 
+// noProxy are the names clients in the container reach without the proxy: the
+// container's own loopback.
+const noProxy = "localhost,127.0.0.1,::1"
+
 // Defaults of Config.
 const (
 	DefaultMaxDomains = 100
@@ -154,9 +158,12 @@ func (x *Proxy) Open(o OpenOptions) (*Session, error) {
 		return nil, errors.New("egress: no allow-list to serve")
 	}
 	s := &Session{x: x, policy: o.Policy, conns: make(chan struct{}, maxConns), open: map[net.Conn]struct{}{}}
+	// The container's loopback is its own (no host behind it), so clients reach it
+	// directly: through the proxy, which refuses IP addresses, a server the code runs
+	// there would be out of reach.
 	proxyURL := "http://" + ListenAddr
 	s.env = []string{"HTTP_PROXY=" + proxyURL, "HTTPS_PROXY=" + proxyURL, "http_proxy=" + proxyURL,
-		"https_proxy=" + proxyURL, "NO_PROXY=", "no_proxy="}
+		"https_proxy=" + proxyURL, "NO_PROXY=" + noProxy, "no_proxy=" + noProxy}
 	if len(o.Policy.Secrets) > 0 {
 		ca, err := loadAuthority(o.CAKey)
 		if err != nil {

@@ -72,8 +72,9 @@ func TestEgressAllowlist(t *testing.T) {
 			{"http://other.test/", "403 "},
 			{"https://other.test/", "ERR "},
 			{"http://169.254.169.254/latest/meta-data/", "403 "},
-			{"http://127.0.0.1:" + strings.Split(open.Addr(), ":")[1] + "/", "403 "},
-			{"http://" + open.Addr() + "/", "403 "},
+			// The container's own loopback, where nothing listens on the host server's port.
+			{"http://127.0.0.1:" + strings.Split(open.Addr(), ":")[1] + "/", "ERR "},
+			{"http://1.1.1.1/", "403 "}, // a raw IP address, through the proxy
 		} {
 			if got := run(t, e, c.ID, fetchCmd(tc.url)).Stdout; !strings.HasPrefix(got, tc.want) {
 				t.Errorf("%s: %q, want %q…", tc.url, got, tc.want)
@@ -83,6 +84,21 @@ func TestEgressAllowlist(t *testing.T) {
 		case r := <-other.Got:
 			t.Errorf("a refused request reached other.test: %s", r.URL)
 		default:
+		}
+		// The container's own loopback stays its own: a server it runs is reached
+		// directly, not through the proxy (which refuses IP addresses).
+		local := run(t, e, c.ID, `python3 -c '
+import http.server, threading, urllib.request
+srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+for host in ("127.0.0.1", "localhost", "[::1]"):
+    try:
+        print(host, urllib.request.urlopen(f"http://{host}:{srv.server_port}/", timeout=30).status)
+    except Exception as e:
+        print(host, e)
+'`)
+		if !strings.Contains(local.Stdout, "127.0.0.1 200\n") || !strings.Contains(local.Stdout, "localhost 200\n") {
+			t.Errorf("a server on the container's loopback:\n%s%s", local.Stdout, local.Stderr)
 		}
 		// Without the proxy there is no route: the container's network namespace has
 		// loopback only, so the host's servers and the metadata address are out of reach.
