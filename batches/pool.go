@@ -114,7 +114,9 @@ func (s *Service) run(ctx context.Context, c *Claim) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	now := s.cfg.Now().UTC()
-	if ctx.Err() != nil {
+	// A request cut by the stop runs again at the next start; one that answered
+	// before the stop keeps its answer.
+	if ctx.Err() != nil && out.Type != Succeeded {
 		if err := s.store.ReleaseClaim(wctx, c, s.cfg.Owner, now); err != nil {
 			log.Warn("put batch request back", "err", err)
 		}

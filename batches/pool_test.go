@@ -81,3 +81,45 @@ func TestIdleWorkersDoNotSpin(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// finishingExecutor answers even when its context ends, as a request does whose answer
+// was complete when the server began to stop.
+type finishingExecutor struct{ started chan struct{} }
+
+func (e finishingExecutor) Execute(ctx context.Context, ws codebox.WorkspaceID, params []byte) batches.Outcome {
+	close(e.started)
+	<-ctx.Done()
+	return batches.Outcome{Type: batches.Succeeded, Body: []byte(`{"id":"msg_1"}`)}
+}
+
+// TestStopKeepsAnswers: a request that answered as the server stopped keeps its answer
+// rather than running again at the next start.
+func TestStopKeepsAnswers(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "codebox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ex := finishingExecutor{started: make(chan struct{})}
+	svc := batches.New(batches.Config{Workers: 1, Logger: slog.New(slog.DiscardHandler)}, db, ex)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx) }()
+	b, err := svc.Create(ctx, "ws", []batches.NewRequest{{CustomID: "a", Params: []byte(`{}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ex.started
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.Get(ctx, "ws", b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != batches.StatusEnded || got.Counts.Succeeded != 1 {
+		t.Errorf("batch after the stop = %+v, want ended with its answer", got)
+	}
+}
