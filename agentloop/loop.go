@@ -317,6 +317,9 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 		if ctr.Status == sandbox.StatusExpired || (!ctr.ExpiresAt.IsZero() && !l.cfg.Now().Before(ctr.ExpiresAt)) {
 			return nil, expiredError(req.Container)
 		}
+		if err := l.checkBusy(ws, req); err != nil {
+			return nil, err
+		}
 	}
 	// Uploads: a new container gets every file of the conversation; a reused one only
 	// those of the turns after the last assistant message, so that a file the model

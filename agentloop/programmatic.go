@@ -139,6 +139,40 @@ func (x *executions) put(e *execution) {
 	x.m[e.key] = e
 }
 
+// waiting returns the srvtoolu id of code in container id that awaits its client, or "".
+func (x *executions) waiting(ws codebox.WorkspaceID, id string) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k, e := range x.m {
+		if k.ws != ws || k.container != id {
+			continue
+		}
+		select {
+		case <-e.done:
+		default:
+			return k.id
+		}
+	}
+	return ""
+}
+
+// checkBusy refuses a request for a container whose code awaits its client's tool
+// results, unless the request brings them: the container is that code's until it
+// ends, and the request would wait for it.
+func (l *Loop) checkBusy(ws codebox.WorkspaceID, req *Request) error {
+	id := l.execs.waiting(ws, req.Container)
+	if id == "" {
+		return nil
+	}
+	for _, caller := range programmaticCalls(req.Messages).calls {
+		if caller == id {
+			return nil
+		}
+	}
+	return errdefs.New(errdefs.ErrConflict, "", "container %s is busy: code execution %s in it is waiting for the results of its tool calls. "+
+		"Send them to continue that conversation, or use another container", req.Container, id)
+}
+
 func (x *executions) remove(e *execution) {
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -203,6 +203,14 @@ func TestProgrammaticFailures(t *testing.T) {
 	bad.Messages[len(bad.Messages)-1] = anthropic.NewUserMessage(anthropic.NewTextBlock("no results"))
 	_, err = c.Messages.New(ctx, bad)
 	apiError(t, err, 400, "invalid_request_error")
+	// Another conversation in the container meanwhile: refused at once, not kept
+	// waiting for the container.
+	other := e.params(anthropic.NewTextBlock("something else"))
+	other.Container = bad.Container
+	_, err = c.Messages.New(ctx, other)
+	if ae := apiError(t, err, 409, "conflict_error"); !strings.Contains(ae.RawJSON(), "is busy") {
+		t.Errorf("busy container error = %s", ae.RawJSON())
+	}
 	// is_error raises ToolError in the code; the turn goes on.
 	m2, err := c.Messages.New(ctx, answer(p, m, calls, func(anthropic.ContentBlockUnion) (string, bool) { return "no such key", true }))
 	if err != nil {
