@@ -87,6 +87,10 @@ type Config struct {
 	// PythonWarmup, if set, is Python code each REPL runs when it starts (e.g.
 	// "import pandas"), so that the first cell does not pay for it.
 	PythonWarmup string
+	// Prefork starts every python3 of user code from a fork of an interpreter
+	// that has already imported numpy, pandas, matplotlib and scipy (package
+	// sandbox/agent/prefork).
+	Prefork bool
 	// IDBase is the first host user and group ID of the containers' ID ranges
 	// (default DefaultIDBase); container n maps IDBase+n*IDRangeSize onwards. Servers
 	// sharing a host need bases far enough apart.

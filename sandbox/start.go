@@ -89,6 +89,9 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 		return err
 	}
 	env := []string{agent.TokenEnv + "=" + token}
+	if m.cfg.Prefork {
+		env = append(env, agent.PreforkEnv+"=1")
+	}
 	if m.cfg.PythonWarmup != "" {
 		env = append(env, agent.WarmupEnv+"="+m.cfg.PythonWarmup)
 	}

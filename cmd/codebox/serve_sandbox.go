@@ -34,6 +34,7 @@ type sandboxConfig struct {
 	Expiry       time.Duration
 	PoolSize     int
 	PythonWarmup string
+	Prefork      bool
 	UIDBase      uint32
 
 	// Capacity of the containers together; zero means derived from the host.
@@ -69,6 +70,7 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.IntVar(&c.PoolSize, "pool-size", 2, "pre-started containers kept ready for create")
 	fs.Uint32Var(&c.UIDBase, "sandbox-uid-base", sandbox.DefaultIDBase, "first host uid/gid of the containers' user namespaces; each container maps 65536 from here on")
 	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
+	fs.BoolVar(&c.Prefork, "python-prefork", true, "start each python3 of a command from a fork of an interpreter with numpy, pandas, matplotlib and scipy imported")
 	c.MemoryRequest.byteSize = sandbox.DefaultMemoryRequest
 	fs.StringVar(&c.CgroupParent, "sandbox-cgroup-parent", oci.DefaultCgroupParent, "cgroup the containers' cgroups are made in, limited by --sandbox-total-memory and --sandbox-total-pids")
 	fs.Var(&c.TotalMemory, "sandbox-total-memory", "memory all containers may use together (default: the host's less a tenth, at least 1GiB)")
@@ -155,6 +157,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		Expiry:       cfg.Expiry,
 		PoolSize:     cfg.PoolSize,
 		PythonWarmup: cfg.PythonWarmup,
+		Prefork:      cfg.Prefork,
 		IDBase:       cfg.UIDBase,
 		Logger:       a.logger,
 		Observer:     a.metrics,

@@ -221,7 +221,7 @@ func (s *server) exec(c *conn, req *Request) {
 	defer errR.Close()
 
 	began := time.Now()
-	pid, done, err := s.procs.start([]string{"/bin/bash", "-c", req.Command}, commandEnv, WorkDir,
+	pid, done, err := s.procs.start([]string{"/bin/bash", "-c", req.Command}, s.env, WorkDir,
 		[]uintptr{stdinR.Fd(), outW.Fd(), errW.Fd()})
 	outW.Close()
 	errW.Close()
@@ -265,7 +265,7 @@ func (s *server) exec(c *conn, req *Request) {
 	// Background jobs do not outlive their command: the group goes with its leader,
 	// and so does every process that left it.
 	killGroup(pid)
-	endStrays(s.repl.pid())
+	endStrays(s.repl.keep)
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	select {

@@ -23,6 +23,9 @@ var cellMarker = []byte("\x00CODEBOX-CELL-END\x00")
 // repl is the container's one persistent Python process. Cells run one at a time.
 type repl struct {
 	procs *reaper
+	// fork is the fork server (nil when off); env is user code's environment.
+	fork *forkServer
+	env  []string
 	// killedEarly reports whether a kill for a cell arrived before the cell started.
 	killedEarly func(id string) bool
 
@@ -60,8 +63,8 @@ type replProc struct {
 	c       *conn
 }
 
-func newREPL(p *reaper, killedEarly func(string) bool) *repl {
-	return &repl{procs: p, killedEarly: killedEarly, turn: make(chan struct{}, 1)}
+func newREPL(p *reaper, fork *forkServer, env []string, killedEarly func(string) bool) *repl {
+	return &repl{procs: p, fork: fork, env: env, killedEarly: killedEarly, turn: make(chan struct{}, 1)}
 }
 
 func (r *repl) interrupt(id string) bool {
@@ -106,7 +109,7 @@ func (r *repl) startProc() (*replProc, error) {
 		}
 	}
 	outR, errR, ctlW, callsR, repliesW := ours[0], ours[1], ours[2], ours[3], ours[4]
-	env := commandEnv
+	env := r.env
 	if w := os.Getenv(WarmupEnv); w != "" {
 		env = append(append([]string(nil), env...), WarmupEnv+"="+w)
 	}
@@ -235,13 +238,17 @@ func (r *repl) pid() int {
 	return r.proc.pid
 }
 
+// keep lists the processes that outlive a command or a cell: the interpreter and
+// the fork server. Callers hold r.turn.
+func (r *repl) keep() []int { return []int{r.pid(), r.fork.running()} }
+
 // settle ends a cell (or the REPL's start): the interpreter is frozen until the next
 // cell, and every other process ends (strays.go). Callers hold r.turn.
 func (r *repl) settle() {
 	if r.proc != nil {
 		freeze(r.proc.pid)
 	}
-	endStrays(r.pid())
+	endStrays(r.keep)
 }
 
 // prestart starts the REPL ahead of the first cell, so that a configured warm-up (say,

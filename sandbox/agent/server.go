@@ -39,7 +39,16 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "agent: egress:", err)
 		return 1
 	}
-	s := newServer(token)
+	procs := newReaper()
+	var fork *forkServer
+	if os.Getenv(PreforkEnv) == "1" {
+		var err error
+		if fork, err = setupForkServer(procs); err != nil {
+			fmt.Fprintln(os.Stderr, "agent: fork server:", err)
+			return 1
+		}
+	}
+	s := newServer(token, procs, fork)
 	go s.procs.reap()
 	path := filepath.Join(SocketDir, SocketName)
 	os.Remove(path)
@@ -103,6 +112,8 @@ type server struct {
 	token string
 	procs *reaper
 	repl  *repl
+	// env is the environment of user code.
+	env []string
 
 	mu sync.Mutex
 	// running maps a command's host-chosen ID to its process group, for kill requests.
@@ -121,10 +132,13 @@ func (s *server) killedEarly(id string) bool {
 	return ok
 }
 
-func newServer(token string) *server {
-	p := newReaper()
-	s := &server{token: token, procs: p, running: make(map[string]int), killed: make(map[string]time.Time)}
-	s.repl = newREPL(p, s.killedEarly)
+func newServer(token string, p *reaper, fork *forkServer) *server {
+	env := commandEnv
+	if fork != nil {
+		env = withBinDir(env)
+	}
+	s := &server{token: token, procs: p, env: env, running: make(map[string]int), killed: make(map[string]time.Time)}
+	s.repl = newREPL(p, fork, env, s.killedEarly)
 	return s
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -12,14 +13,16 @@ import (
 // when that command or cell ends, however it tried to leave (&, nohup, setsid, a
 // double fork, a daemon). Commands and cells run one at a time (they share the REPL's
 // turn), and when one ends the agent, which as init sees every process of the
-// container, kills every process but itself and the REPL's interpreter. The
+// container, kills every process but itself, the REPL's interpreter and the fork server
+// (package prefork, which runs no user code itself: its children do, and they go). The
 // interpreter is stopped (SIGSTOP) whenever no cell runs, so neither its threads nor
 // anything it would fork run between cells either. Nothing is left to read or write a
 // later command's input or output.
 
-// endStrays kills every process of the container but the agent and keep (0 for none),
-// until none is left but zombies.
-func endStrays(keep int) {
+// endStrays kills every process of the container but the agent and those keep names
+// (0 for none), until none is left but zombies. keep is asked after each listing of
+// processes, so that a process it keeps that started meanwhile is kept.
+func endStrays(keep func() []int) {
 	self := os.Getpid()
 	for range 1000 {
 		pids := strays(self, keep)
@@ -33,8 +36,8 @@ func endStrays(keep int) {
 	}
 }
 
-// strays lists the live processes other than self and keep.
-func strays(self, keep int) []int {
+// strays lists the live processes other than self and keep's.
+func strays(self int, keep func() []int) []int {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil
@@ -44,14 +47,15 @@ func strays(self, keep int) []int {
 	var pids []int
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
-		if err != nil || pid == self || pid == keep {
+		if err != nil || pid == self {
 			continue
 		}
 		if st := procState(pid); st != 0 && st != 'Z' && st != 'X' {
 			pids = append(pids, pid)
 		}
 	}
-	return pids
+	kept := keep()
+	return slices.DeleteFunc(pids, func(pid int) bool { return slices.Contains(kept, pid) })
 }
 
 // procState is the state letter of /proc/pid/stat (R, S, T, Z, …), or 0 if the
