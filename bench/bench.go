@@ -41,6 +41,10 @@ type Config struct {
 	CgroupOf func(id string) string
 	// MachineMemory is the memory the capacity figure extrapolates to.
 	MachineMemory int64
+	// Prefork says the servers start python3 from the pre-imported interpreter.
+	Prefork bool
+	// Burst is how many containers the burst row creates at once (0 skips it).
+	Burst int
 	// Progress, when set, receives a line as each measurement starts.
 	Progress func(string)
 }
@@ -170,6 +174,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		Row{execRow("pandas groupby, fresh python3", 0, "python3 -c "+shellQuote(pandasCode), pandasResult),
 			baseRun(rt+" run python3 pandas", []string{"python3", "-c", pandasCode}, pandasResult)},
 	)
+	pyRows, pyNotes := pythonRows(ctx, cfg, c.ID, n, progress)
+	rep.Rows = append(rep.Rows, pyRows...)
+	rep.Notes = append(rep.Notes, pyNotes...)
+	if cfg.Burst > 0 {
+		rep.Rows = append(rep.Rows, burstRow(ctx, cfg, n, progress))
+	}
 	if cfg.HTTPExec != nil {
 		progress("echo hi over HTTP")
 		s := measure("echo hi, HTTP API", 0, 2, n, func() (time.Duration, error) {

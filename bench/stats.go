@@ -14,11 +14,13 @@ import (
 
 // Series is one measured quantity: N samples of a duration.
 type Series struct {
-	Name    string
-	Target  time.Duration // zero when the issue sets none
-	Samples []time.Duration
-	Err     error  // set when the measurement could not run; shown instead of figures
-	Note    string // how it was measured, shown after the figures
+	Name   string
+	Target time.Duration // zero when the issue sets none
+	// TargetAt is the percentile Target applies to; zero means the median.
+	TargetAt float64
+	Samples  []time.Duration
+	Err      error  // set when the measurement could not run; shown instead of figures
+	Note     string // how it was measured, shown after the figures
 }
 
 // Percentile returns the p-th percentile (0–100) by the nearest-rank method.
@@ -59,11 +61,17 @@ func (r *Report) Print(w io.Writer) {
 		cells = append(cells, figures(c)...)
 		target := "-"
 		if c.Target > 0 {
+			at, label := c.TargetAt, ""
+			if at == 0 {
+				at = 50
+			} else {
+				label = fmt.Sprintf("p%g ", at)
+			}
 			verdict := "MISS"
-			if c.Err == nil && c.Percentile(50) <= c.Target {
+			if c.Err == nil && c.Percentile(at) <= c.Target {
 				verdict = "ok"
 			}
-			target = "≤" + ms(c.Target) + " " + verdict
+			target = label + "≤" + ms(c.Target) + " " + verdict
 		}
 		cells = append(cells, target, "")
 		if b := row.Baseline; b != nil {

@@ -34,6 +34,7 @@ type benchOptions struct {
 	baseline      bool
 	machineMemory byteSize
 	keep          bool
+	burst         int
 }
 
 func newBenchCmd() *cobra.Command {
@@ -64,6 +65,7 @@ loopback. Needs root and the runtime; the image is built on first use.`,
 	fs.BoolVar(&o.baseline, "baseline", true, "measure plain runtime baselines of the same commands")
 	fs.Var(&o.machineMemory, "machine-memory", "memory of the machine the idle-container count extrapolates to")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
+	fs.IntVar(&o.burst, "burst", 40, "containers created at once for the burst row (0 skips it)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "data directory (default: a temporary one, removed afterwards)")
 	bindFilesFlags(fs, &cfg.filesConfig)
 	bindSandboxFlags(fs, &cfg.sandboxConfig)
@@ -131,6 +133,8 @@ func runBench(ctx context.Context, cfg *serveConfig, o *benchOptions, stdout, st
 			}
 		},
 		Idle:          o.idle,
+		Prefork:       cfg.Prefork,
+		Burst:         o.burst,
 		CgroupOf:      oci.CgroupsPath,
 		MachineMemory: int64(o.machineMemory),
 		Progress:      func(s string) { fmt.Fprintln(stderr, "bench:", s) },

@@ -1,0 +1,72 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/codebox-dev/codebox/sandbox"
+)
+
+// importCommand is what a model's script most often starts with.
+const importCommand = `python3 -c "import pandas, matplotlib"`
+
+// preforkBudget is how much slower than `bash true` a pre-imported python3 may be.
+const preforkBudget = 30 * time.Millisecond
+
+// pythonRows measures importCommand through bash in container id, with the
+// pre-imported interpreter (when the server has it) and cold, each beside `true`
+// through bash measured in the same run, and reports the fork server's memory.
+func pythonRows(ctx context.Context, cfg Config, id string, n int, progress func(string)) ([]Row, []string) {
+	exec := func(name, cmd string) *Series {
+		progress(name)
+		return measure(name, 0, 2, n, func() (time.Duration, error) {
+			start := time.Now()
+			res, err := cfg.Cold.Exec(ctx, ws, id, sandbox.ExecRequest{Command: cmd})
+			d := time.Since(start)
+			if err != nil {
+				return 0, err
+			}
+			return d, checkResult(res, "")
+		})
+	}
+	memory := func() int64 {
+		if cfg.CgroupOf == nil {
+			return 0
+		}
+		b, _ := cgroupMemory(cfg.CgroupOf(id))
+		return b
+	}
+	before := memory()
+	var notes []string
+	if cfg.Prefork {
+		// The first python3 asks for the server; "require" waits until it serves.
+		progress("starting the fork server")
+		res, err := cfg.Cold.Exec(ctx, ws, id, sandbox.ExecRequest{
+			Command: "CODEBOX_PYTHON_PREFORK=require python3 -c pass", Timeout: 5 * time.Minute})
+		if err == nil {
+			err = checkResult(res, "")
+		}
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("fork server: %v", err))
+		} else if cfg.CgroupOf != nil {
+			time.Sleep(500 * time.Millisecond) // let the first python3's pages go
+			after := memory()
+			notes = append(notes, fmt.Sprintf("fork server: the container's memory grew by %s when it started (cgroup memory.usage_in_bytes %s → %s)",
+				mib(after-before), mib(before), mib(after)))
+		}
+	}
+	base := exec("bash true", "true")
+	base.Note = "an exec of `true` through bash in the same container: the floor of any command"
+	var rows []Row
+	if cfg.Prefork {
+		pre := exec("python3 import pandas, matplotlib, pre-imported", importCommand)
+		pre.Target = base.Percentile(50) + preforkBudget
+		pre.Note = fmt.Sprintf("%s through bash, forked from the pre-imported interpreter; target: bash true + %s", importCommand, ms(preforkBudget))
+		rows = append(rows, Row{pre, base})
+	}
+	cold := exec("python3 import pandas, matplotlib, cold", "CODEBOX_PYTHON_PREFORK=0 "+importCommand)
+	cold.Note = importCommand + " through bash, with CODEBOX_PYTHON_PREFORK=0: a cold interpreter"
+	rows = append(rows, Row{cold, base})
+	return rows, notes
+}
