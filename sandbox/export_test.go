@@ -7,3 +7,6 @@ func (m *Manager) SweepOnce(ctx context.Context) { m.sweepOnce(ctx) }
 
 // PoolLen is how many started containers wait in the pool.
 func (m *Manager) PoolLen() int { return len(m.pool) }
+
+// PokePool asks the pool to refill (or shrink) now.
+func (m *Manager) PokePool() { m.poke() }

@@ -80,6 +80,10 @@ type Config struct {
 	ProvisionalGrace time.Duration
 	// PoolSize is how many pre-started containers wait for Create.
 	PoolSize int
+	// PoolMax is how many the pool grows to when creates come faster: it keeps as
+	// many as were created in the last minute, between PoolSize and PoolMax
+	// (default 4 × PoolSize).
+	PoolMax int
 	// Caps on the generated files one run stores.
 	MaxOutputFiles    int
 	MaxOutputFileSize int64
@@ -131,6 +135,10 @@ func (c *Config) setDefaults() {
 	if c.PoolSize < 0 {
 		c.PoolSize = 0
 	}
+	if c.PoolMax <= 0 {
+		c.PoolMax = 4 * c.PoolSize
+	}
+	c.PoolMax = max(c.PoolMax, c.PoolSize)
 	if c.MaxOutputFiles <= 0 {
 		c.MaxOutputFiles = DefaultMaxOutputFiles
 	}
@@ -172,6 +180,9 @@ type Manager struct {
 	// pool holds started containers no workspace owns yet.
 	pool   chan *instance
 	refill chan struct{}
+	// demand holds the times of the recent creates the pool could serve (pool.go).
+	demandMu sync.Mutex
+	demand   []time.Time
 
 	mu sync.Mutex
 	// instances are the containers this process has touched, by ID.
@@ -222,7 +233,7 @@ func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error)
 		logger:    cfg.Logger.With("component", "sandbox"),
 		starts:    make(chan struct{}, maxConcurrentStarts),
 		scans:     make(chan struct{}, maxConcurrentScans),
-		pool:      make(chan *instance, cfg.PoolSize),
+		pool:      make(chan *instance, cfg.PoolMax),
 		refill:    make(chan struct{}, 1),
 		instances: make(map[string]*instance),
 		live:      make(map[string]codebox.WorkspaceID),
@@ -423,6 +434,7 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	// others start cold.
 	var inst *instance
 	if img == "" && (opts.MemoryLimit == 0 || opts.MemoryLimit == m.cfg.Limits.Memory) && !policy.Enabled() {
+		m.recordDemand()
 		select {
 		case inst = <-m.pool:
 		default:

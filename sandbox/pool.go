@@ -8,9 +8,43 @@ import (
 	"github.com/codebox-dev/codebox/errdefs"
 )
 
-// PoolReady returns how many pre-started containers wait in the pool right now, and the
-// pool's size. Benchmarks use it to measure creates served from a full pool.
-func (m *Manager) PoolReady() (ready, size int) { return len(m.pool), cap(m.pool) }
+// The warm pool follows demand: it keeps as many started containers as were created
+// in the last demandWindow, at least PoolSize and at most PoolMax, so that a burst of
+// creates finds the pool grown for the next one, and an idle server goes back to
+// PoolSize.
+const (
+	demandWindow = time.Minute
+	// shrinkEvery is how often the pool gives back containers beyond its target.
+	shrinkEvery = 10 * time.Second
+)
+
+// PoolReady returns how many pre-started containers wait in the pool right now, and
+// how many it is filling to. Benchmarks use it to measure creates served from a full
+// pool.
+func (m *Manager) PoolReady() (ready, size int) { return len(m.pool), m.poolTarget() }
+
+// recordDemand counts a create the pool could have served.
+func (m *Manager) recordDemand() {
+	m.demandMu.Lock()
+	defer m.demandMu.Unlock()
+	m.demand = append(m.demand, m.cfg.Now())
+}
+
+// poolTarget is how many containers the pool keeps now.
+func (m *Manager) poolTarget() int {
+	if m.cfg.PoolSize == 0 {
+		return 0
+	}
+	m.demandMu.Lock()
+	defer m.demandMu.Unlock()
+	since := m.cfg.Now().Add(-demandWindow)
+	i := 0
+	for i < len(m.demand) && m.demand[i].Before(since) {
+		i++
+	}
+	m.demand = m.demand[i:]
+	return min(max(len(m.demand), m.cfg.PoolSize), m.cfg.PoolMax)
+}
 
 // poke asks the pool to refill.
 func (m *Manager) poke() {
@@ -20,20 +54,24 @@ func (m *Manager) poke() {
 	}
 }
 
-// fillPool keeps PoolSize started containers waiting.
+// fillPool keeps poolTarget started containers waiting.
 func (m *Manager) fillPool(ctx context.Context) {
 	if m.cfg.PoolSize == 0 {
 		return
 	}
 	m.poke()
+	tick := time.NewTicker(shrinkEvery)
+	defer tick.Stop()
 	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-m.refill:
+		case <-tick.C:
 		}
-		for len(m.pool) < m.cfg.PoolSize && ctx.Err() == nil {
+		m.shrinkPool(ctx)
+		for len(m.pool) < m.poolTarget() && ctx.Err() == nil {
 			// A start is never cut short: a runtime killed halfway can leave
 			// processes and mounts behind. Close waits for it instead.
 			inst, err := m.prepare(context.WithoutCancel(ctx), "", Container{}, false)
@@ -64,6 +102,18 @@ func (m *Manager) fillPool(ctx context.Context) {
 			default:
 				m.destroy(context.WithoutCancel(ctx), inst)
 			}
+		}
+	}
+}
+
+// shrinkPool destroys the containers beyond the pool's target.
+func (m *Manager) shrinkPool(ctx context.Context) {
+	for len(m.pool) > m.poolTarget() {
+		select {
+		case inst := <-m.pool:
+			m.destroy(context.WithoutCancel(ctx), inst)
+		default:
+			return
 		}
 	}
 }

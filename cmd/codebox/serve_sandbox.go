@@ -33,6 +33,7 @@ type sandboxConfig struct {
 	Idle         time.Duration
 	Expiry       time.Duration
 	PoolSize     int
+	PoolMax      int
 	PythonWarmup string
 	Prefork      bool
 	UIDBase      uint32
@@ -68,6 +69,7 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.DurationVar(&c.Idle, "container-idle", sandbox.DefaultIdle, "stop a container unused this long (its files are kept)")
 	fs.DurationVar(&c.Expiry, "container-expiry", sandbox.DefaultExpiry, "destroy a container and its files this long after creation")
 	fs.IntVar(&c.PoolSize, "pool-size", 2, "pre-started containers kept ready for create")
+	fs.IntVar(&c.PoolMax, "pool-max", 0, "pre-started containers the pool grows to when creates come faster (default 4 × --pool-size)")
 	fs.Uint32Var(&c.UIDBase, "sandbox-uid-base", sandbox.DefaultIDBase, "first host uid/gid of the containers' user namespaces; each container maps 65536 from here on")
 	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
 	fs.BoolVar(&c.Prefork, "python-prefork", true, "start each python3 of a command from a fork of an interpreter with numpy, pandas, matplotlib and scipy imported")
@@ -156,6 +158,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		Idle:         cfg.Idle,
 		Expiry:       cfg.Expiry,
 		PoolSize:     cfg.PoolSize,
+		PoolMax:      cfg.PoolMax,
 		PythonWarmup: cfg.PythonWarmup,
 		Prefork:      cfg.Prefork,
 		IDBase:       cfg.UIDBase,
