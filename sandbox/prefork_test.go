@@ -263,3 +263,14 @@ func testPreforkLimits(t *testing.T, runtime string) {
 		t.Errorf("after an out-of-memory kill: %+v", res)
 	}
 }
+
+// TestPreforkOff: with the server's setting off, commands find the real python3 and
+// nothing of the fork server is in their PATH.
+func TestPreforkOff(t *testing.T) {
+	e := sandboxtest.New(t, nil)
+	c := create(t, e, sandbox.CreateOptions{})
+	res := run(t, e, c.ID, `echo "$PATH"; type -P python3; ls /run/codebox-python 2>&1 | head -1`)
+	if strings.Contains(res.Stdout, "codebox-python/bin") || !strings.Contains(res.Stdout, "\n/usr/bin/python3\n") {
+		t.Errorf("with prefork off: %q", res.Stdout)
+	}
+}
