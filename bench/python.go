@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/codebox-dev/codebox/sandbox"
@@ -30,14 +31,6 @@ func pythonRows(ctx context.Context, cfg Config, id string, n int, progress func
 			return d, checkResult(res, "")
 		})
 	}
-	memory := func() int64 {
-		if cfg.CgroupOf == nil {
-			return 0
-		}
-		b, _ := cgroupMemory(cfg.CgroupOf(id))
-		return b
-	}
-	before := memory()
 	var notes []string
 	if cfg.Prefork {
 		// The first python3 asks for the server; "require" waits until it serves.
@@ -49,11 +42,8 @@ func pythonRows(ctx context.Context, cfg Config, id string, n int, progress func
 		}
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("fork server: %v", err))
-		} else if cfg.CgroupOf != nil {
-			time.Sleep(500 * time.Millisecond) // let the first python3's pages go
-			after := memory()
-			notes = append(notes, fmt.Sprintf("fork server: the container's memory grew by %s when it started (cgroup memory.usage_in_bytes %s → %s)",
-				mib(after-before), mib(before), mib(after)))
+		} else {
+			notes = append(notes, serverMemory(ctx, cfg, id))
 		}
 	}
 	base := exec("bash true", "true")
@@ -69,4 +59,19 @@ func pythonRows(ctx context.Context, cfg Config, id string, n int, progress func
 	cold.Note = importCommand + " through bash, with CODEBOX_PYTHON_PREFORK=0: a cold interpreter"
 	rows = append(rows, Row{cold, base})
 	return rows, notes
+}
+
+// serverMemory reports the fork server's memory as the kernel counts it in container
+// id: resident, proportional (its pages shared with other processes split between
+// them) and anonymous (its own, which its children share until they write).
+func serverMemory(ctx context.Context, cfg Config, id string) string {
+	res, err := cfg.Cold.Exec(ctx, ws, id, sandbox.ExecRequest{
+		Command: `grep -E '^(Rss|Pss|Anonymous):' /proc/$(pgrep -f -o forkserver.py)/smaps_rollup | tr -s ' \n' ' '`})
+	if err == nil {
+		err = checkResult(res, "Rss")
+	}
+	if err != nil {
+		return fmt.Sprintf("fork server memory: %v", err)
+	}
+	return "fork server memory (idle, /proc/<pid>/smaps_rollup): " + strings.TrimSpace(res.Stdout)
 }
