@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Rows = append(rep.Rows, pyRows...)
 	rep.Notes = append(rep.Notes, pyNotes...)
 	if cfg.Burst > 0 {
-		rep.Rows = append(rep.Rows, burstRow(ctx, cfg, n, progress))
+		rep.Rows = append(rep.Rows, burstRows(ctx, cfg, n, progress)...)
 	}
 	if cfg.HTTPExec != nil {
 		progress("echo hi over HTTP")
