@@ -153,9 +153,14 @@ type Session struct {
 }
 
 // Open starts serving p for one container. The policy must have come through Check.
+// A server whose operator has since turned egress off refuses with
+// errdefs.ErrInvalid: the container cannot start as it was created.
 func (x *Proxy) Open(o OpenOptions) (*Session, error) {
-	if x == nil || x.cfg.Disabled || !o.Policy.Enabled() {
+	if !o.Policy.Enabled() {
 		return nil, errors.New("egress: no allow-list to serve")
+	}
+	if x == nil || x.cfg.Disabled {
+		return nil, errdefs.New(errdefs.ErrInvalid, "", "this container was created with network access (an allowlist network_policy), which this server no longer allows; create a container without one")
 	}
 	s := &Session{x: x, policy: o.Policy, conns: make(chan struct{}, maxConns), open: map[net.Conn]struct{}{}}
 	// The container's loopback is its own (no host behind it), so clients reach it

@@ -203,3 +203,29 @@ func TestEgressServerRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestEgressTurnedOff: a container created with an allow-list on a server whose
+// operator then turned egress off does not start without its policy: its next use is
+// refused with a clear message, and a container without a policy still runs.
+func TestEgressTurnedOff(t *testing.T) {
+	x, err := egress.New(egress.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Egress = x })
+	ctx := context.Background()
+	c := create(t, e, sandbox.CreateOptions{NetworkPolicy: egress.Policy{AllowedDomains: []string{"a.test"}}})
+	if err := e.Manager.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.Config.Egress = nil
+	e.Manager = e.Start(t)
+	_, err = e.Manager.Exec(ctx, ws, c.ID, sandbox.ExecRequest{Command: "true"})
+	if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), "no longer allows") {
+		t.Errorf("exec in a container whose network access was turned off: %v", err)
+	}
+	plain := create(t, e, sandbox.CreateOptions{})
+	if res := run(t, e, plain.ID, "echo ok"); res.Stdout != "ok\n" {
+		t.Errorf("a container without a policy: %+v", res)
+	}
+}
