@@ -54,6 +54,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -109,6 +110,7 @@ type Model struct {
 	cfg         Config
 	completions openai.ChatCompletionService
 	models      openai.ModelService
+	reasons     reasonMemory // Quirks.ReasoningBack only
 }
 
 var _ provider.Model = (*Model)(nil)
@@ -180,7 +182,15 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 		if len(cc.Choices) == 0 {
 			return nil, errdefs.New(errdefs.ErrUpstream, "", "%s: upstream returned no choices", m.cfg.Name)
 		}
-		return response(cc, thinking, m.cfg.Quirks), nil
+		if !m.cfg.Quirks.ReasoningBack {
+			return response(cc, thinking, m.cfg.Quirks), nil
+		}
+		resp := response(cc, true, m.cfg.Quirks)
+		m.reasons.keep(resp.Content)
+		if !thinking {
+			resp.Content = slices.DeleteFunc(resp.Content, func(b provider.Block) bool { return b.Type == provider.TypeThinking })
+		}
+		return resp, nil
 	}
 	if !m.cfg.Quirks.NoStreamOptions {
 		params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: param.NewOpt(true)}
@@ -197,7 +207,11 @@ func (m *Model) Turn(ctx context.Context, req *provider.Request, events func(pro
 	if a.finishReason == "" {
 		return nil, errdefs.New(errdefs.ErrUpstream, "", "%s: upstream stream ended before a finish_reason", m.cfg.Name)
 	}
-	return a.finish(), nil
+	resp := a.finish()
+	if m.cfg.Quirks.ReasoningBack {
+		m.reasons.keep(append([]provider.Block{{Type: provider.TypeThinking, Text: a.hidden.String()}}, resp.Content...))
+	}
+	return resp, nil
 }
 
 func (m *Model) errNoKey() error {
@@ -350,7 +364,11 @@ func (m *Model) Params(req *provider.Request) (openai.ChatCompletionNewParams, e
 		var out []openai.ChatCompletionMessageParamUnion
 		var err error
 		if msg.Role == "assistant" {
-			out, err = assistantMessages(msg.Content, q, q.ReasoningBack && i >= chain)
+			var recall func([]provider.Block) string
+			if q.ReasoningBack && i >= chain {
+				recall = m.reasons.recall
+			}
+			out, err = assistantMessages(msg.Content, q, recall)
 		} else {
 			out, err = userMessages(msg.Content, q)
 		}
@@ -476,10 +494,11 @@ func functionTool(t provider.Tool, q Quirks) (openai.ChatCompletionToolUnionPara
 	return openai.ChatCompletionFunctionTool(def), true, nil
 }
 
-// assistantMessages converts an assistant turn to one assistant message. With
-// reasoning, a turn that calls tools carries its thinking as reasoning_content (see
-// Quirks.ReasoningBack).
-func assistantMessages(blocks []provider.Block, q Quirks, reasoning bool) ([]openai.ChatCompletionMessageParamUnion, error) {
+// assistantMessages converts an assistant turn to one assistant message. With recall,
+// a turn that calls tools carries its thinking as reasoning_content (see
+// Quirks.ReasoningBack): its thinking blocks, or when the client did not keep them
+// what recall remembers of the turn.
+func assistantMessages(blocks []provider.Block, q Quirks, recall func([]provider.Block) string) ([]openai.ChatCompletionMessageParamUnion, error) {
 	var texts, thoughts []string
 	var calls []openai.ChatCompletionMessageToolCallUnionParam
 	for _, b := range blocks {
@@ -512,8 +531,12 @@ func assistantMessages(blocks []provider.Block, q Quirks, reasoning bool) ([]ope
 	if len(texts) > 0 {
 		am.Content.OfString = param.NewOpt(strings.Join(texts, "\n\n"))
 	}
-	if reasoning && len(calls) > 0 {
-		am.SetExtraFields(map[string]any{"reasoning_content": strings.Join(thoughts, "")})
+	if recall != nil && len(calls) > 0 {
+		r := strings.Join(thoughts, "")
+		if r == "" {
+			r = recall(blocks)
+		}
+		am.SetExtraFields(map[string]any{"reasoning_content": r})
 	}
 	return []openai.ChatCompletionMessageParamUnion{{OfAssistant: &am}}, nil
 }

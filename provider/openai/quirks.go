@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"math/big"
 	"strings"
+	"sync"
+
+	"github.com/codebox-dev/codebox/provider"
 )
 
 // Quirks are the ways one OpenAI-compatible server departs from OpenAI's API that the
@@ -20,9 +23,11 @@ type Quirks struct {
 	// returns come back to the client with the "toolu_" prefix.
 	ShortToolIDs bool `json:"short_tool_ids,omitempty"`
 	// ReasoningBack sends the reasoning of each assistant turn that called tools after
-	// the last user message back as reasoning_content (an empty string when the turn's
-	// reasoning was not kept), as DeepSeek's thinking mode requires; reasoning of earlier
-	// turns is never sent, since DeepSeek ignores it there and it only costs tokens.
+	// the last user message back as reasoning_content, as DeepSeek's thinking mode
+	// requires: the turn's thinking blocks, or when the client did not ask to see them
+	// what the driver remembers of the turn, or else an empty string. Reasoning of
+	// earlier turns is never sent, since DeepSeek ignores it there and it only costs
+	// tokens.
 	ReasoningBack bool `json:"reasoning_back,omitempty"`
 	// NoStreamOptions leaves stream_options out of streamed requests, for servers that
 	// reject unknown fields and put usage in the last chunk unasked (Mistral).
@@ -143,4 +148,62 @@ func strictOf(raw json.RawMessage) (bool, bool) {
 		return false, false
 	}
 	return *t.Strict, true
+}
+
+// reasonMemorySize bounds how many turns' reasoning a Model remembers.
+const reasonMemorySize = 512
+
+// reasonMemory remembers the reasoning of recent tool-call turns by the calls they
+// made, for Quirks.ReasoningBack when the client did not ask to see the thinking (and
+// so sends back none): the loop sends a turn back with new tool-call ids, but with the
+// same names and inputs.
+type reasonMemory struct {
+	mu    sync.Mutex
+	texts map[string]string
+	order []string // oldest first
+}
+
+// callsKey identifies a turn by its tool calls; "" when it made none.
+func callsKey(blocks []provider.Block) string {
+	var b strings.Builder
+	for _, bl := range blocks {
+		if bl.Type == provider.TypeToolUse {
+			b.WriteString(bl.Name + "\x00" + string(bl.Input) + "\x00")
+		}
+	}
+	return b.String()
+}
+
+// keep remembers the thinking of a turn that called tools.
+func (r *reasonMemory) keep(blocks []provider.Block) {
+	key := callsKey(blocks)
+	var text strings.Builder
+	for _, b := range blocks {
+		if b.Type == provider.TypeThinking {
+			text.WriteString(b.Text)
+		}
+	}
+	if key == "" || text.Len() == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.texts == nil {
+		r.texts = map[string]string{}
+	}
+	if _, ok := r.texts[key]; !ok {
+		r.order = append(r.order, key)
+	}
+	r.texts[key] = text.String()
+	if len(r.order) > reasonMemorySize {
+		delete(r.texts, r.order[0])
+		r.order = r.order[1:]
+	}
+}
+
+// recall returns the remembered thinking of the turn that made blocks' calls, or "".
+func (r *reasonMemory) recall(blocks []provider.Block) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.texts[callsKey(blocks)]
 }

@@ -30,6 +30,7 @@ type assembler struct {
 	args    map[int]*strings.Builder // block index → tool arguments so far
 	tools   map[int64]int            // tool call index → block index
 	open    int                      // the open block's index, or -1
+	hidden  strings.Builder          // reasoning not shown, kept for Quirks.ReasoningBack
 	pending string                   // leading whitespace of a text block not yet opened
 }
 
@@ -54,9 +55,11 @@ func (a *assembler) chunk(c openai.ChatCompletionChunk) {
 		}
 		d := ch.Delta
 		text, thoughts := contentOf(d.Content, d.JSON.Content.Raw())
-		if a.thinking {
-			if r := reasoning(d.JSON.ExtraFields) + thoughts; r != "" {
+		if r := reasoning(d.JSON.ExtraFields) + thoughts; r != "" {
+			if a.thinking {
 				a.appendText(provider.TypeThinking, r)
+			} else if a.quirks.ReasoningBack {
+				a.hidden.WriteString(r)
 			}
 		}
 		if d.Refusal != "" {

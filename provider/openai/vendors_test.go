@@ -180,35 +180,56 @@ func TestMistralToolIDs(t *testing.T) {
 // reasoning_content back within the tool-call chain, answering 400 otherwise, and
 // ignores it after a new user message
 // (https://api-docs.deepseek.com/guides/thinking_mode): codebox sends it only on the
-// chain's tool-call turns.
+// chain's tool-call turns, from the thinking blocks the client kept or, when it did not
+// ask to see them, from what the driver remembers of the turn.
 func TestDeepSeekReasoningBack(t *testing.T) {
 	v, _ := LookupVendor("deepseek")
 	m, srv := vendorSetup(t, v, vendorTurns)
+	for _, stream := range []bool{false, true} {
+		var events func(provider.Event)
+		if stream {
+			events = func(provider.Event) {}
+		}
+		req := vendorRequest()
+		req.Thinking = nil // the client does not ask to see it
+		resp, err := m.Turn(context.Background(), req, events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Content[0].Type == provider.TypeThinking {
+			t.Errorf("stream=%t: thinking shown though not asked: %+v", stream, resp.Content[0])
+		}
+		continueWith(req, resp)
+		if _, err := m.Turn(context.Background(), req, events); err != nil {
+			t.Fatal(err)
+		}
+		if rc := lastRequest(t, srv)["messages"].([]any)[2].(map[string]any)["reasoning_content"]; rc != "Two commands will do." {
+			t.Errorf("stream=%t: chain turn reasoning_content = %v", stream, rc)
+		}
+	}
+
+	// A turn the driver does not remember (another server made it) still gets the field.
+	other, srv2 := vendorSetup(t, v, vendorTurns)
 	req := vendorRequest()
-	req.Thinking = nil // the client did not ask to see it: the text is not kept
-	resp, err := m.Turn(context.Background(), req, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.Content[0].Type == provider.TypeThinking {
-		t.Errorf("thinking shown though not asked: %+v", resp.Content[0])
-	}
+	req.Thinking = nil
+	resp, _ := m.Turn(context.Background(), req, nil)
 	continueWith(req, resp)
-	if _, err := m.Turn(context.Background(), req, nil); err != nil {
+	if _, err := other.Turn(context.Background(), req, nil); err != nil {
 		t.Fatal(err)
 	}
-	asst := lastRequest(t, srv)["messages"].([]any)[2].(map[string]any)
-	if rc, ok := asst["reasoning_content"]; !ok || rc != "" {
-		t.Errorf("chain turn reasoning_content = %v, %t", rc, ok)
+	if rc, ok := lastRequest(t, srv2)["messages"].([]any)[2].(map[string]any)["reasoning_content"]; !ok || rc != "" {
+		t.Errorf("unremembered turn: reasoning_content = %v, %t", rc, ok)
 	}
-	// With thinking shown, the text goes back; after a new user message, nothing.
+
+	// With thinking shown, the client's text goes back; after a new user message, nothing.
 	req = vendorRequest()
 	resp, _ = m.Turn(context.Background(), req, nil)
+	resp.Content[0].Text = "As the client kept it."
 	continueWith(req, resp)
 	if _, err := m.Turn(context.Background(), req, nil); err != nil {
 		t.Fatal(err)
 	}
-	if rc := lastRequest(t, srv)["messages"].([]any)[2].(map[string]any)["reasoning_content"]; rc != "Two commands will do." {
+	if rc := lastRequest(t, srv)["messages"].([]any)[2].(map[string]any)["reasoning_content"]; rc != "As the client kept it." {
 		t.Errorf("reasoning_content = %v", rc)
 	}
 	req.Messages = append(req.Messages, provider.Message{Role: "assistant", Content: []provider.Block{{Type: provider.TypeText, Text: "Done."}}},
