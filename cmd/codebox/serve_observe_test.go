@@ -157,7 +157,7 @@ func TestMetricsAfterRealOperations(t *testing.T) {
 	os.WriteFile(scriptPath, []byte(`{"name": "metrics", "turns": [
 	  {"content": [{"type": "tool_use", "name": "bash_code_execution", "input": {"command": "echo counted"}}]},
 	  {"content": [{"type": "text", "text": "done"}]}]}`), 0o644)
-	srv := startSandboxChild(t, filepath.Join(dir, "data"), imageDir, "--pool-size", "1", "--script", scriptPath)
+	srv := startSandboxChild(t, filepath.Join(dir, "data"), imageDir, "--pool-size", "1", "--pool-max", "1", "--script", scriptPath)
 	metricsURL := srv.url + "/metrics"
 
 	before := scrapeMetrics(t, metricsURL)
