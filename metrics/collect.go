@@ -26,7 +26,7 @@ var (
 		"Containers owned by workspaces, by status (running, stopped, expired); the warm pool is not included.",
 		[]string{"status"}, nil)
 	poolSizeDesc = prometheus.NewDesc(namespace+"_pool_size",
-		"Pre-started containers the warm pool keeps ready (--pool-size).", nil, nil)
+		"Pre-started containers the warm pool keeps ready now (--pool-size to --pool-max, following demand).", nil, nil)
 	poolReadyDesc = prometheus.NewDesc(namespace+"_pool_ready",
 		"Pre-started containers waiting in the warm pool now.", nil, nil)
 )

@@ -95,7 +95,7 @@ codebox_containers{status="stopped"} 0
 # HELP codebox_pool_ready Pre-started containers waiting in the warm pool now.
 # TYPE codebox_pool_ready gauge
 codebox_pool_ready 1
-# HELP codebox_pool_size Pre-started containers the warm pool keeps ready (--pool-size).
+# HELP codebox_pool_size Pre-started containers the warm pool keeps ready now (--pool-size to --pool-max, following demand).
 # TYPE codebox_pool_size gauge
 codebox_pool_size 2
 # HELP codebox_stored_bytes Bytes of the files the Files API stores, across every workspace.
