@@ -277,6 +277,10 @@ func TestProgrammaticVersions(t *testing.T) {
 				t.Fatalf("streamed pause = %s", m2.RawJSON())
 			}
 			calls := programmaticCalls(t, &m2, m2.Content[0].ID, tc.caller)
+			// codebox interprets allowed_callers; the model's API is not sent them.
+			if body := string(e.upstream.Last()); strings.Contains(body, "allowed_callers") || !strings.Contains(body, `"name":"lookup"`) {
+				t.Errorf("model request = %s, want lookup as a tool without allowed_callers", body)
+			}
 			m3, err := c.Messages.New(ctx, answer(p, &m2, calls, echoInput))
 			if err != nil {
 				t.Fatal(err)
