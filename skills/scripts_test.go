@@ -23,11 +23,16 @@ import (
 // first runtime of CODEBOX_TEST_RUNTIMES is enough; the runtimes themselves are the
 // sandbox package's tests.
 func TestBuiltinScripts(t *testing.T) {
-	e := sandboxtest.New(t, nil)
+	// Each check starts a few dozen Python processes: on a loaded machine that takes
+	// longer than sandboxtest's one-minute default limit.
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.ExecTimeout = checkTimeout })
 	for _, name := range builtinNames {
 		t.Run(name, func(t *testing.T) { runChecks(t, e, name) })
 	}
 }
+
+// checkTimeout bounds one skill's checks.
+const checkTimeout = 10 * time.Minute
 
 func runChecks(t *testing.T, e *sandboxtest.Env, name string) {
 	ctx := context.Background()
@@ -70,13 +75,14 @@ func runChecks(t *testing.T, e *sandboxtest.Env, name string) {
 	res, err := e.Manager.Exec(ctx, ws, c.ID, sandbox.ExecRequest{
 		// The skill's files are read-only, as where requests mount them.
 		Command: "chmod -R a-w /tmp/skills/" + name + " && python3 /tmp/check/check_" + name + ".py /tmp/skills/" + name,
-		Timeout: 5 * time.Minute,
+		Timeout: checkTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.ExitCode != 0 || !strings.HasPrefix(res.Stdout, "ok: ") {
-		t.Fatalf("check_%s.py exited %d\nstdout:\n%s\nstderr:\n%s", name, res.ExitCode, res.Stdout, res.Stderr)
+		t.Fatalf("check_%s.py exited %d (timed out: %v, OOM-killed: %v)\nstdout:\n%s\nstderr:\n%s",
+			name, res.ExitCode, res.TimedOut, res.OOMKilled, res.Stdout, res.Stderr)
 	}
 	t.Logf("%s: %s", name, strings.TrimSpace(res.Stdout))
 }
