@@ -63,15 +63,21 @@ type execution struct {
 	notify chan struct{}
 	// calls maps each toolu id shown to the client to the code's call id; open holds
 	// those not answered yet (by the client or by the window).
-	calls  map[string]string
-	open   map[string]bool
-	window *time.Timer
-	busy   bool // a request is waiting for it
+	calls     map[string]string
+	open      map[string]bool
+	window    *time.Timer
+	windowLen time.Duration
+	busy      bool // a request is waiting for it
 }
 
 func (e *execution) enqueue(calls []sandbox.ToolCall) {
 	e.mu.Lock()
 	e.queue = append(e.queue, calls...)
+	if !e.busy {
+		// Nobody waits to show them (the request that would has gone): they get the
+		// window all the same, so that the code cannot hold its container forever.
+		e.armLocked()
+	}
 	e.mu.Unlock()
 	select {
 	case e.notify <- struct{}{}:
@@ -106,16 +112,33 @@ func (e *execution) answer(toolu, status, content string) {
 }
 
 // expire answers every open call with a timeout: nobody answered within the window.
-func (e *execution) expire(window time.Duration) {
+func (e *execution) expire() {
+	msg := fmt.Sprintf("no tool_result arrived within %s", e.windowLen)
 	e.mu.Lock()
 	var late []string
 	for id := range e.open {
 		late = append(late, id)
 	}
+	unshown := e.queue
+	e.queue = nil
 	e.mu.Unlock()
 	for _, id := range late {
-		e.answer(id, "timeout", fmt.Sprintf("no tool_result arrived within %s", window))
+		e.answer(id, "timeout", msg)
 	}
+	for _, c := range unshown {
+		select {
+		case e.replies <- sandbox.ToolReply{ID: c.ID, Status: "timeout", Content: msg}:
+		case <-e.done:
+		}
+	}
+}
+
+// armLocked (re)starts the window. The caller holds e.mu.
+func (e *execution) armLocked() {
+	if e.window != nil {
+		e.window.Stop()
+	}
+	e.window = time.AfterFunc(e.windowLen, e.expire)
 }
 
 // executions holds the suspended executions of a Loop.
@@ -220,14 +243,15 @@ func directTools(req *Request) []provider.Tool {
 	return out
 }
 
-// startCode starts a code_execution call whose code may call client tools, in the
+// startCode starts a code_execution call, with the calling request waiting for it whose code may call client tools, in the
 // background: it outlives the request that started it while the code waits.
 func (r *run) startCode(ctx context.Context, containerID, id string, input json.RawMessage) *execution {
 	_, fns := codeFunctions(r.req)
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e := &execution{key: execKey{r.ws, containerID, id}, version: r.req.CodeExecution,
 		replies: make(chan sandbox.ToolReply, 256), done: make(chan struct{}), cancel: cancel,
-		notify: make(chan struct{}, 1), calls: map[string]string{}, open: map[string]bool{}}
+		notify: make(chan struct{}, 1), calls: map[string]string{}, open: map[string]bool{},
+		windowLen: r.l.cfg.ToolCallWindow, busy: true}
 	ct := &sandbox.CellTools{Functions: fns, Calls: e.enqueue, Replies: e.replies}
 	l := r.l
 	go func() {
@@ -273,6 +297,9 @@ func (r *run) await(ctx context.Context, e *execution) (*tools.Result, bool, err
 		case <-ctx.Done():
 			e.mu.Lock()
 			e.busy = false
+			if len(e.queue) > 0 {
+				e.armLocked()
+			}
 			e.mu.Unlock()
 			return nil, false, context.Cause(ctx)
 		}
@@ -293,11 +320,7 @@ func (r *run) pauseFor(e *execution, calls []sandbox.ToolCall) {
 		r.resp.Content = append(r.resp.Content, b)
 		r.emitWhole(len(r.resp.Content) - 1)
 	}
-	if e.window != nil {
-		e.window.Stop()
-	}
-	window := l.cfg.ToolCallWindow
-	e.window = time.AfterFunc(window, func() { e.expire(window) })
+	e.armLocked()
 	e.busy = false
 	e.mu.Unlock()
 	l.execs.put(e)
@@ -382,7 +405,6 @@ func (r *run) resume(ctx context.Context, containerID string, p resumeCall) (*to
 func (r *run) runCode(ctx context.Context, containerID, id string, input json.RawMessage) (res *tools.Result, paused bool, err error) {
 	r.resp.Usage.CodeExecutionRequests++
 	e := r.startCode(ctx, containerID, id, input)
-	e.busy = true
 	return r.await(ctx, e)
 }
 

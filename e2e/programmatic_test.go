@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -333,5 +334,45 @@ func TestProgrammaticIterations(t *testing.T) {
 	}
 	if blocksOf(m3) != "text" || m3.StopReason != "end_turn" {
 		t.Errorf("after pause_turn = %s", m3.RawJSON())
+	}
+}
+
+// TestProgrammaticClientGone: the client goes away before its code calls a tool; the
+// call nobody was shown still times out after the window, so the code ends and frees
+// its container for the next request.
+func TestProgrammaticClientGone(t *testing.T) {
+	code := "import time\ntime.sleep(1)\ntry:\n    await lookup({'k': 1})\nexcept TimeoutError:\n    print('timed out')"
+	e := newEnv(t, formatAnthropic, scriptOf(turn(python(code)), turn(text("done"))), envOptions{toolCallWindow: time.Second})
+	c := e.client(e.keyA)
+	p := e.ptcParams(tools.CodeExecution20260120)
+	var id string
+	cctx, cancel := context.WithCancel(context.Background())
+	stream := c.Messages.NewStreaming(cctx, p)
+	for stream.Next() {
+		if ev := stream.Current(); ev.Type == "message_start" {
+			id = ev.Message.Container.ID
+		}
+		if ev := stream.Current(); ev.Type == "content_block_stop" {
+			cancel() // the code_execution call was sent: go away while it runs
+		}
+	}
+	cancel()
+	if id == "" {
+		t.Fatal("no container in message_start")
+	}
+	other := e.params(anthropic.NewTextBlock("something else"))
+	other.Tools = p.Tools[:1]
+	other.Container = anthropic.MessageCreateParamsContainerUnion{OfString: anthropic.String(id)}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := c.Messages.New(context.Background(), other)
+		if err == nil {
+			return
+		}
+		var ae *anthropic.Error
+		if !errors.As(err, &ae) || ae.StatusCode != 409 || time.Now().After(deadline) {
+			t.Fatalf("request for the container after its client left = %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
