@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
+	"github.com/codebox-dev/codebox/skills"
 )
 
 func skill(name, key string, files fstest.MapFS) sandbox.Skill {
@@ -121,5 +123,37 @@ func TestNoAdoptionWithoutSkillsMount(t *testing.T) {
 	}
 	if res := run(t, e, c.ID, "cat /skills/chart/SKILL.md"); res.Stdout != "chart\n" {
 		t.Errorf("skills after the restart: %+v", res)
+	}
+}
+
+// BenchmarkSetSkills measures loading the built-in xlsx skill into a running container:
+// "copy" changes its key every time (a request naming another version), "unchanged"
+// keeps it (the common reuse, which only reads the state file).
+func BenchmarkSetSkills(b *testing.B) {
+	e := sandboxtest.New(b, nil)
+	ctx := context.Background()
+	c, err := e.Manager.Create(ctx, ws, sandbox.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	xlsx, err := fs.Sub(skills.Builtin, "xlsx")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"copy", "unchanged"} {
+		b.Run(mode, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				key := "k"
+				if mode == "copy" {
+					key = fmt.Sprint(i)
+				}
+				sk := sandbox.Skill{Name: "xlsx", Key: key, Open: func(context.Context) (fs.FS, io.Closer, error) {
+					return xlsx, io.NopCloser(nil), nil
+				}}
+				if err := e.Manager.SetSkills(ctx, ws, c.ID, []sandbox.Skill{sk}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
