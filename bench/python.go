@@ -63,15 +63,17 @@ func pythonRows(ctx context.Context, cfg Config, id string, n int, progress func
 
 // serverMemory reports the fork server's memory as the kernel counts it in container
 // id: resident, proportional (its pages shared with other processes split between
-// them) and anonymous (its own, which its children share until they write).
+// them) and anonymous (its own, which its children share until they write); gVisor,
+// which has no smaps_rollup, reports resident and anonymous in status.
 func serverMemory(ctx context.Context, cfg Config, id string) string {
 	res, err := cfg.Cold.Exec(ctx, ws, id, sandbox.ExecRequest{
-		Command: `grep -E '^(Rss|Pss|Anonymous):' /proc/$(pgrep -f -o forkserver.py)/smaps_rollup | tr -s ' \n' ' '`})
+		Command: `p=/proc/$(pgrep -f -o forkserver.py)
+{ grep -E '^(Rss|Pss|Anonymous):' $p/smaps_rollup 2>/dev/null || grep -E '^(VmRSS|RssAnon):' $p/status; } | tr -s ' \n' ' '`})
 	if err == nil {
-		err = checkResult(res, "Rss")
+		err = checkResult(res, "")
 	}
 	if err != nil {
 		return fmt.Sprintf("fork server memory: %v", err)
 	}
-	return "fork server memory (idle, /proc/<pid>/smaps_rollup): " + strings.TrimSpace(res.Stdout)
+	return "fork server memory (idle, /proc/<pid>): " + strings.TrimSpace(res.Stdout)
 }
