@@ -2,9 +2,12 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/codebox-dev/codebox/errdefs"
 )
 
 // ModelLister is implemented by drivers whose upstream can list its models.
@@ -86,7 +89,7 @@ func (c *Catalog) provider(ctx context.Context, name string) []ModelInfo {
 	}
 	l := c.listing(ctx, name, lister)
 	if l.err != nil {
-		return []ModelInfo{{ID: name + "/*", DisplayName: title + " (any model: " + name + "/<model>; its models cannot be listed: " + l.err.Error() + ")"}}
+		return []ModelInfo{{ID: name + "/*", DisplayName: title + " (any model: " + name + "/<model>; its models cannot be listed: " + publicMessage(l.err) + ")"}}
 	}
 	out := make([]ModelInfo, 0, len(l.models))
 	for _, mi := range l.models {
@@ -99,6 +102,16 @@ func (c *Catalog) provider(ctx context.Context, name string) []ModelInfo {
 		out = append(out, mi)
 	}
 	return out
+}
+
+// publicMessage is what a client may read of err: its public message, never the
+// private cause (which may name upstream hosts).
+func publicMessage(err error) string {
+	var pub *errdefs.Public
+	if errors.As(err, &pub) {
+		return pub.Message
+	}
+	return "the upstream model provider did not answer"
 }
 
 // listing returns name's upstream list, from the cache while it is fresh.

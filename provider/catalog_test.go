@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,9 +24,11 @@ func (l *lister) ListModels(context.Context) ([]provider.ModelInfo, error) {
 }
 
 // TestCatalogCache: an upstream's list is asked once per TTL, a failure is kept a tenth
-// as long and shown as the provider's * entry.
+// as long and shown as the provider's * entry, with its public message only (no host).
 func TestCatalogCache(t *testing.T) {
-	ok, failing := &lister{}, &lister{err: errdefs.New(errdefs.ErrUnavailable, "", "down")}
+	ok := &lister{}
+	failing := &lister{err: &errdefs.Public{Kind: errdefs.ErrUpstream, Message: "b: upstream model provider failed",
+		Err: errors.New(`Get "http://10.1.2.3:8000/v1/models": connection refused`)}}
 	c := &provider.Catalog{Router: &provider.Router{Named: map[string]provider.Model{"a": ok, "b": failing, "c": named("x")}},
 		Titles: map[string]string{"a": "Alpha"}, TTL: time.Hour}
 	ctx := context.Background()
@@ -34,6 +37,9 @@ func TestCatalogCache(t *testing.T) {
 		if len(got) != 3 || got[0].ID != "a/m1" || got[0].DisplayName != "Alpha m1" || got[1].ID != "b/*" || got[2].ID != "c/*" {
 			t.Fatalf("models = %+v", got)
 		}
+	}
+	if got := c.Models(ctx)[1].DisplayName; got != "b (any model: b/<model>; its models cannot be listed: b: upstream model provider failed)" {
+		t.Errorf("failing provider shows %q", got)
 	}
 	if ok.calls.Load() != 1 || failing.calls.Load() != 1 {
 		t.Errorf("upstreams asked %d and %d times, want once each", ok.calls.Load(), failing.calls.Load())
