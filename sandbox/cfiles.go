@@ -122,12 +122,12 @@ func (m *Manager) Files(ctx context.Context, ws codebox.WorkspaceID, id, unsafeD
 		if recs, err = m.store.ContainerFiles(ctx, ws, id); err != nil {
 			return nil, err
 		}
-		ids := make(map[string]string, len(recs))
+		idOf := make(map[string]string, len(recs))
 		for _, r := range recs {
-			ids[r.Path] = r.ID
+			idOf[r.Path] = r.ID
 		}
 		for _, f := range out {
-			if rid := ids[f.Path]; rid != "" {
+			if rid := idOf[f.Path]; rid != "" {
 				f.ID = rid
 			}
 		}
