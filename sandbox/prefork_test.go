@@ -146,8 +146,8 @@ func TestPreforkSignals(t *testing.T) { sandboxtest.ForEachRuntime(t, testPrefor
 
 func testPreforkSignals(t *testing.T, runtime string) {
 	e, id := newPreforkEnv(t, runtime)
-	// Commands start with SIGINT and SIGHUP ignored, which both python3s inherit:
-	// the program takes them back to be interrupted.
+	// A background job of a non-interactive shell starts with SIGINT ignored, which
+	// both python3s inherit: the program takes it back to be interrupted.
 	program := `import signal, sys, time, os
 def on(sig, frame):
     print("got", sig, flush=True)

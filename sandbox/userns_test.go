@@ -34,6 +34,21 @@ func TestAgentImmuneToUserSignals(t *testing.T) {
 	})
 }
 
+// TestCommandsStartWithDefaultSignals: what the agent does not want to die of, it
+// catches rather than ignores, so commands start as from a login shell: Ctrl-C
+// interrupts Python and a pipeline's writer dies quietly when its reader is gone.
+func TestCommandsStartWithDefaultSignals(t *testing.T) {
+	eachRuntime(t, nil, func(t *testing.T, e *sandboxtest.Env) {
+		c := create(t, e, sandbox.CreateOptions{})
+		res := run(t, e, c.ID, `yes | head -1 >/dev/null; echo "yes=${PIPESTATUS[0]}"; `+
+			`CODEBOX_PYTHON_PREFORK=0 python3 -c 'import signal; print(signal.getsignal(signal.SIGINT).__name__, signal.getsignal(signal.SIGHUP))'`)
+		want := "yes=141\ndefault_int_handler 0\n"
+		if res.Stdout != want || res.ExitCode != 0 {
+			t.Errorf("signal dispositions a command starts with:\n%s%s\nwant:\n%s", res.Stdout, res.Stderr, want)
+		}
+	})
+}
+
 // TestContainersShareNoUser: each container's users are host users of their own, so
 // the kernel's per-user limits separate containers: one holding every inotify
 // instance it may, or pipe buffers past the per-user soft limit, takes nothing from

@@ -30,10 +30,17 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "agent: no token")
 		return 1
 	}
-	// User code runs as the agent's uid and could signal it; an init ignores what it
-	// does not handle, and the Go runtime would otherwise exit on these.
-	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+	// An init survives what it does not handle, and the Go runtime would otherwise
+	// exit on these. They are caught and dropped, not ignored: an ignored signal stays
+	// ignored across exec, and every command would start deaf to Ctrl-C, hangups and
+	// broken pipes.
+	dropped := make(chan os.Signal, 16)
+	signal.Notify(dropped, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTTIN, syscall.SIGTTOU)
+	go func() {
+		for range dropped {
+		}
+	}()
 
 	if err := setupEgress(); err != nil {
 		fmt.Fprintln(os.Stderr, "agent: egress:", err)
