@@ -100,3 +100,35 @@ func TestContainerNetworkPolicyRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerNetworkPolicyWorkspaces: the operator turns allow-lists off for ws1 and
+// caps them at 2 domains in ws2; ws1 is refused with 403 naming the limit while ws2
+// gets its container, up to its cap.
+func TestContainerNetworkPolicyWorkspaces(t *testing.T) {
+	x, err := egress.New(egress.Config{Workspaces: map[string]egress.WorkspaceLimit{
+		"ws1": {Forbidden: true}, "ws2": {MaxDomains: 2},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := realServer(t, "runc", func(c *sandbox.Config) { c.Egress = x })
+	two := `{"network_policy": {"type": "allowlist", "allowed_domains": ["a.test", "b.test"]}}`
+	three := `{"network_policy": {"type": "allowlist", "allowed_domains": ["a.test", "b.test", "c.test"]}}`
+
+	status, _, body := do(t, srv, call{method: "POST", path: "/v1/containers", key: "key1", body: strings.NewReader(two)})
+	if status != http.StatusForbidden || !strings.Contains(string(body), `"permission_error"`) ||
+		!strings.Contains(string(body), "this workspace may not give containers network access") {
+		t.Errorf("ws1 allow-list: %d %s, want 403 naming the workspace's limit", status, body)
+	}
+	// Without an allow-list ws1 still gets containers.
+	mustDo(t, srv, call{method: "POST", path: "/v1/containers", key: "key1", body: strings.NewReader(`{"network_policy": {"type": "disabled"}}`)}, http.StatusOK)
+
+	status, _, body = do(t, srv, call{method: "POST", path: "/v1/containers", key: "key2", body: strings.NewReader(three)})
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "at most 2 domains in this workspace") {
+		t.Errorf("ws2 over its cap: %d %s, want 400 naming the cap", status, body)
+	}
+	c := decode[containerJSON](t, mustDo(t, srv, call{method: "POST", path: "/v1/containers", key: "key2", body: strings.NewReader(two)}, http.StatusOK))
+	if c.NetworkPolicy == nil || c.NetworkPolicy.Type != "allowlist" || len(c.NetworkPolicy.AllowedDomains) != 2 {
+		t.Errorf("ws2 within its cap: %+v", c.NetworkPolicy)
+	}
+}

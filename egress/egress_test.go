@@ -41,7 +41,7 @@ func session(t testing.TB, cfg Config, p Policy, roots *x509.CertPool) (*Session
 		}
 		return real(ctx, host)
 	}
-	p, err = x.Check(p)
+	p, err = x.Check("", p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,19 +233,19 @@ func TestCheck(t *testing.T) {
 		{Policy{AllowedDomains: []string{"a.test"}, Secrets: []Secret{{Domain: "a.test", Name: "K", Value: ""}}}, "value"},
 		{Policy{AllowedDomains: []string{"a.test"}, Secrets: []Secret{{Domain: "a.test", Name: "K", Value: "a\r\nb"}}}, "control characters"},
 	} {
-		_, err := x.Check(tc.p)
+		_, err := x.Check("", tc.p)
 		if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.p, err, tc.want)
 		}
 	}
-	if p, err := x.Check(Policy{AllowedDomains: []string{"A.test.", "a.test", "*.b.test"}}); err != nil || len(p.AllowedDomains) != 2 {
+	if p, err := x.Check("", Policy{AllowedDomains: []string{"A.test.", "a.test", "*.b.test"}}); err != nil || len(p.AllowedDomains) != 2 {
 		t.Errorf("normalize: %+v %v", p, err)
 	}
 	off, _ := New(Config{Disabled: true})
-	if _, err := off.Check(Policy{AllowedDomains: []string{"a.test"}}); !errors.Is(err, errdefs.ErrInvalid) {
+	if _, err := off.Check("", Policy{AllowedDomains: []string{"a.test"}}); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Errorf("disabled: %v", err)
 	}
-	if p, err := off.Check(Policy{}); err != nil || p.Enabled() {
+	if p, err := off.Check("", Policy{}); err != nil || p.Enabled() {
 		t.Errorf("disabled policy on a server without egress: %v", err)
 	}
 }

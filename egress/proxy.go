@@ -44,6 +44,9 @@ type Config struct {
 	MaxDomains int
 	// Deny lists domains no allow-list may reach; an entry also denies its subdomains.
 	Deny []string
+	// Workspaces are limits of single workspaces, tighter than the server's, by
+	// workspace ID.
+	Workspaces map[string]WorkspaceLimit
 	// Resolve maps "host:port" to a fixed "ip:port" that is dialled instead of
 	// resolving host, without the address checks: the operator's way to point a name
 	// at an internal service (and the tests' way to reach servers on loopback). Empty
@@ -95,15 +98,32 @@ func New(cfg Config) (*Proxy, error) {
 		}}, nil
 }
 
-// Check normalizes p and holds it to the operator's limits. Errors are
-// errdefs.ErrInvalid with a message for the client.
-func (x *Proxy) Check(p Policy) (Policy, error) {
+// WorkspaceLimit is the operator's say over one workspace's allow-lists.
+type WorkspaceLimit struct {
+	// Forbidden refuses every allow-list of the workspace.
+	Forbidden bool
+	// MaxDomains, when above 0, caps the entries of one allow-list of the workspace
+	// below the server's cap.
+	MaxDomains int
+}
+
+// Check normalizes p, a policy asked for in workspace ws, and holds it to the
+// operator's limits. Errors are errdefs.ErrInvalid with a message for the client, or
+// errdefs.ErrPermission when the workspace may have no allow-list.
+func (x *Proxy) Check(ws string, p Policy) (Policy, error) {
 	p, err := p.Normalize()
 	if err != nil || !p.Enabled() {
 		return p, err
 	}
 	if x == nil || x.cfg.Disabled {
 		return Policy{}, errdefs.New(errdefs.ErrInvalid, "", "network_policy: this server does not allow network access from containers; use {\"type\": \"disabled\"}")
+	}
+	wl := x.cfg.Workspaces[ws]
+	if wl.Forbidden {
+		return Policy{}, errdefs.New(errdefs.ErrPermission, "", "network_policy: this workspace may not give containers network access (allow-lists are turned off for it by the server's --egress-workspace); use {\"type\": \"disabled\"}")
+	}
+	if wl.MaxDomains > 0 && wl.MaxDomains < x.cfg.MaxDomains && len(p.AllowedDomains) > wl.MaxDomains {
+		return Policy{}, errdefs.New(errdefs.ErrInvalid, "", "network_policy.allowed_domains: at most %d domains in this workspace (the server's --egress-workspace limit)", wl.MaxDomains)
 	}
 	if len(p.AllowedDomains) > x.cfg.MaxDomains {
 		return Policy{}, errdefs.New(errdefs.ErrInvalid, "", "network_policy.allowed_domains: at most %d domains on this server", x.cfg.MaxDomains)

@@ -426,7 +426,7 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 	if err != nil {
 		return nil, err
 	}
-	policy, err := m.cfg.Egress.Check(opts.NetworkPolicy)
+	policy, err := m.cfg.Egress.Check(string(ws), opts.NetworkPolicy)
 	if err != nil {
 		return nil, err
 	}
