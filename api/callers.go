@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/codebox-dev/codebox/agentloop"
 	"github.com/codebox-dev/codebox/tools"
@@ -41,6 +42,15 @@ func takeAllowedCallers(req *agentloop.Request, i int, name string, callers []st
 	if json.Unmarshal(raw, &m) != nil {
 		return raw, nil
 	}
+	if fromCode(callers) {
+		var strict bool
+		if json.Unmarshal(m["strict"], &strict) == nil && strict {
+			return nil, invalidf("tools.%d.strict: strict tools cannot be called from code execution; remove strict or the code execution caller from allowed_callers", i)
+		}
+		if ref := circularRef(m["input_schema"]); ref != "" {
+			return nil, invalidf("tools.%d.input_schema: Circular $ref detected (%s); tools called from code execution need a schema without recursion", i, ref)
+		}
+	}
 	delete(m, "allowed_callers")
 	out, err := json.Marshal(m)
 	if err != nil {
@@ -49,10 +59,104 @@ func takeAllowedCallers(req *agentloop.Request, i int, name string, callers []st
 	return out, nil
 }
 
+// fromCode reports whether callers let code execution call the tool.
+func fromCode(callers []string) bool {
+	for _, c := range callers {
+		if c != "direct" {
+			return true
+		}
+	}
+	return false
+}
+
+// circularRef returns the first $ref of schema that leads back to a schema it is
+// inside of, or "" when there is none: code calling a tool is handed a function
+// whose argument must be described without recursion.
+func circularRef(schema json.RawMessage) string {
+	var root any
+	if json.Unmarshal(schema, &root) != nil {
+		return ""
+	}
+	var walk func(node any, inside map[string]bool) string
+	steps := 0 // a schema of shared definitions can branch exponentially
+	follow := func(ref string, inside map[string]bool) string {
+		if inside[ref] {
+			return ref
+		}
+		if steps++; steps > 100_000 {
+			return ""
+		}
+		target, ok := jsonPointer(root, ref)
+		if !ok {
+			return ""
+		}
+		inside[ref] = true
+		defer delete(inside, ref)
+		return walk(target, inside)
+	}
+	walk = func(node any, inside map[string]bool) string {
+		switch n := node.(type) {
+		case map[string]any:
+			if ref, ok := n["$ref"].(string); ok {
+				if found := follow(ref, inside); found != "" {
+					return found
+				}
+			}
+			for k, v := range n {
+				if k == "$defs" || k == "definitions" {
+					continue // reached only through a $ref
+				}
+				if found := walk(v, inside); found != "" {
+					return found
+				}
+			}
+		case []any:
+			for _, v := range n {
+				if found := walk(v, inside); found != "" {
+					return found
+				}
+			}
+		}
+		return ""
+	}
+	return walk(root, map[string]bool{"#": true})
+}
+
+// jsonPointer resolves a local reference ("#", "#/$defs/node") in doc.
+func jsonPointer(doc any, ref string) (any, bool) {
+	if ref == "#" {
+		return doc, true
+	}
+	rest, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return nil, false
+	}
+	node := doc
+	for _, tok := range strings.Split(rest, "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		m, ok := node.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if node, ok = m[tok]; !ok {
+			return nil, false
+		}
+	}
+	return node, true
+}
+
 // checkToolChoice refuses a tool_choice that names a tool the model may not call
-// directly.
+// directly, and turning parallel tool use off while tools are called from code,
+// whose calls run side by side.
 func checkToolChoice(req *agentloop.Request) error {
 	tc := req.ToolChoice
+	if tc != nil && tc.DisableParallelToolUse {
+		for name, callers := range req.AllowedCallers {
+			if fromCode(callers) {
+				return invalidf("tool_choice.disable_parallel_tool_use: cannot be true while tool %q is callable from code execution (allowed_callers)", name)
+			}
+		}
+	}
 	if tc == nil || tc.Type != "tool" {
 		return nil
 	}
