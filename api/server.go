@@ -57,6 +57,7 @@ func New(cfg Config) *Server {
 	s.registerFileRoutes()
 	s.registerSkillRoutes()
 	s.registerContainerRoutes()
+	s.registerMCPRoute()
 	s.registerMessageRoutes()
 	s.registerBatchRoutes()
 	s.registerModelRoutes()

@@ -37,15 +37,23 @@ func bindClientFlags(cmd *cobra.Command, c *clientFlags) {
 // client returns an SDK client for the flags. Without a key it falls back to the key the
 // server wrote into ./codebox-data on first start, which is what a local user wants.
 func (c *clientFlags) client() (anthropic.Client, error) {
-	key := c.APIKey
-	if key == "" {
-		b, err := os.ReadFile(filepath.Join("codebox-data", "api-key"))
-		if err != nil {
-			return anthropic.Client{}, errors.New("no API key: pass --api-key or set ANTHROPIC_API_KEY")
-		}
-		key = strings.TrimSpace(string(b))
+	key, err := c.key()
+	if err != nil {
+		return anthropic.Client{}, err
 	}
 	return anthropic.NewClient(option.WithBaseURL(c.BaseURL), option.WithAPIKey(key)), nil
+}
+
+// key returns --api-key, or the key in ./codebox-data.
+func (c *clientFlags) key() (string, error) {
+	if c.APIKey != "" {
+		return c.APIKey, nil
+	}
+	b, err := os.ReadFile(filepath.Join("codebox-data", "api-key"))
+	if err != nil {
+		return "", errors.New("no API key: pass --api-key or set ANTHROPIC_API_KEY")
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func newFilesCmd() *cobra.Command {

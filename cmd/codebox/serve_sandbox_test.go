@@ -35,19 +35,7 @@ func TestServeWithSandbox(t *testing.T) {
 			"--pool-size", "1", "--sandbox-memory", "1GiB", "--script", script)
 		c := srv.client()
 		ctx := context.Background()
-		// Containers outlive a server: delete them, then stop it (which empties the pool).
-		t.Cleanup(func() {
-			var list struct{ Data []struct{ ID string } }
-			if err := c.Get(ctx, "v1/containers", nil, &list); err != nil {
-				t.Errorf("list containers: %v", err)
-			}
-			for _, ct := range list.Data {
-				if err := c.Delete(ctx, "v1/containers/"+ct.ID, nil, nil); err != nil {
-					t.Errorf("delete %s: %v", ct.ID, err)
-				}
-			}
-			srv.stop(t)
-		})
+		t.Cleanup(func() { srv.deleteContainersAndStop(t) })
 		f, err := c.Beta.Files.Upload(ctx, anthropic.BetaFileUploadParams{File: anthropic.File(strings.NewReader(
 			"date,region,revenue_usd\n2026-04-01,north,3000\n2026-04-02,south,2800\n2026-04-03,north,2200\n2026-04-04,east,4600\n"),
 			"sales.csv", "text/csv")})
@@ -98,4 +86,21 @@ func TestServeWithSandbox(t *testing.T) {
 			t.Errorf("%s list = %s, want %s running", runtime, out, msg.Container.ID)
 		}
 	})
+}
+
+// deleteContainersAndStop deletes the server's containers, which outlive it, then stops
+// it (which empties the pool).
+func (c *child) deleteContainersAndStop(t *testing.T) {
+	ctx := context.Background()
+	cl := c.client()
+	var list struct{ Data []struct{ ID string } }
+	if err := cl.Get(ctx, "v1/containers", nil, &list); err != nil {
+		t.Errorf("list containers: %v", err)
+	}
+	for _, ct := range list.Data {
+		if err := cl.Delete(ctx, "v1/containers/"+ct.ID, nil, nil); err != nil {
+			t.Errorf("delete %s: %v", ct.ID, err)
+		}
+	}
+	c.stop(t)
 }
