@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/egress"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/ids"
@@ -196,7 +197,7 @@ func (l *Loop) UpstreamRequest(ctx context.Context, ws codebox.WorkspaceID, req 
 		return nil, err
 	}
 	preq.Messages = convert(req.Messages, names).messages
-	l.addCodeExecution(preq, req, req.ContainerImage, uploadList, resolved)
+	l.addCodeExecution(preq, req, req.ContainerImage, egress.Policy{}, uploadList, resolved)
 	return preq, nil
 }
 
@@ -212,10 +213,10 @@ func baseRequest(req *Request, upstream string) *provider.Request {
 // addCodeExecution shows the model the code execution tool of req's version: its
 // sub-tools as client tools (the client tools its code may call described in the Python
 // tool), the client tools it may call directly, and the system addendum naming the
-// uploaded files and the skills.
-func (l *Loop) addCodeExecution(preq *provider.Request, req *Request, image string, uploads []string, resolved []*skills.Resolved) {
+// uploaded files, the skills and what the container's network policy lets it reach.
+func (l *Loop) addCodeExecution(preq *provider.Request, req *Request, image string, network egress.Policy, uploads []string, resolved []*skills.Resolved) {
 	version := req.CodeExecution
-	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(version, image, uploads, skillsAddendum(resolved))}
+	addendum := provider.Block{Type: provider.TypeText, Text: l.systemAddendum(version, image, network, uploads, skillsAddendum(resolved))}
 	preq.System = append(append([]provider.Block(nil), preq.System...), addendum)
 	preq.Tools = directTools(req)
 	fns, _ := codeFunctions(req)
@@ -415,7 +416,7 @@ func (r *run) codeExecution(ctx context.Context) (_ *Response, retErr error) {
 		}
 	}
 	r.preq.Messages = conv.messages
-	l.addCodeExecution(r.preq, req, ctr.Image, uploadList, resolved)
+	l.addCodeExecution(r.preq, req, ctr.Image, ctr.NetworkPolicy, uploadList, resolved)
 
 	fns, _ := codeFunctions(req)
 	programmatic := len(fns) > 0

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/codebox-dev/codebox/egress"
 	"github.com/codebox-dev/codebox/tools"
 )
 
@@ -23,15 +24,15 @@ var DefaultLibraries = []string{
 var DefaultCommands = []string{"unzip", "unrar", "7z", "bc", "rg", "fd", "sqlite3"}
 
 // systemAddendum tells the model about the container it is working in, which runs
-// image ("" for the built-in one).
+// image ("" for the built-in one) and may reach what network allows.
 // skills, if not empty, is skillsAddendum's list of the request's skills.
-func (l *Loop) systemAddendum(version, image string, uploads []string, skills string) string {
+func (l *Loop) systemAddendum(version, image string, network egress.Policy, uploads []string, skills string) string {
 	libs, cmds := l.contents(image)
 	var b strings.Builder
 	b.WriteString("You have a sandboxed Linux (x86_64) container for running code.\n")
 	b.WriteString(toolGuide(version, uploads))
 	b.WriteString("- Python 3.11 with " + strings.Join(libs, ", ") + " preinstalled; command-line tools: " + strings.Join(cmds, ", ") + ".\n")
-	b.WriteString("- No network access: nothing can be downloaded or installed.\n")
+	b.WriteString(networkLine(network))
 	b.WriteString("- The working directory is /workspace. Files you create or modify there are returned to the user as downloadable files; save charts and reports there.\n")
 	if len(uploads) > 0 {
 		sorted := append([]string(nil), uploads...)
@@ -47,6 +48,35 @@ func (l *Loop) systemAddendum(version, image string, uploads []string, skills st
 	b.WriteString("- Limits: " + l.cfg.LimitsText + ". A call that runs past its time limit is killed.\n")
 	b.WriteString("- Make real tool calls; never write a call out as text. When you are done, answer the user in text.")
 	return b.String()
+}
+
+// maxNamedDomains bounds the domains the addendum lists, so that a long allow-list
+// does not crowd the prompt.
+const maxNamedDomains = 20
+
+// networkLine says what the container may reach: nothing, or the domains of its
+// allow-list through the proxy, with the names (never the values) of its secrets.
+func networkLine(p egress.Policy) string {
+	if !p.Enabled() {
+		return "- No network access: nothing can be downloaded or installed.\n"
+	}
+	domains := p.AllowedDomains
+	more := ""
+	if len(domains) > maxNamedDomains {
+		more = fmt.Sprintf(" and %d more", len(domains)-maxNamedDomains)
+		domains = domains[:maxNamedDomains]
+	}
+	line := "- Network: HTTP and HTTPS to " + strings.Join(domains, ", ") + more +
+		" only, through a proxy already set in the environment; nothing else is reachable.\n"
+	if len(p.Secrets) == 0 {
+		return line
+	}
+	var names []string
+	for _, s := range p.Secrets {
+		names = append(names, s.Name+" ("+s.Domain+")")
+	}
+	return line + "- Credentials: environment variables " + strings.Join(names, ", ") +
+		" hold placeholders the proxy replaces with the real value in requests to that domain; use them as they are, in headers or URLs.\n"
 }
 
 // contents returns the Python libraries and commands of image ("" for the built-in

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tiktoken-go/tokenizer"
 
+	"github.com/codebox-dev/codebox/egress"
 	"github.com/codebox-dev/codebox/tools"
 )
 
@@ -31,7 +32,7 @@ func TestPromptBudget(t *testing.T) {
 	}
 	l := New(Config{})
 	for version, budget := range promptBudget {
-		text := l.systemAddendum(version, "", []string{"sales.csv"}, "")
+		text := l.systemAddendum(version, "", egress.Policy{}, []string{"sales.csv"}, "")
 		defs, err := json.Marshal(tools.Definitions(version))
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +56,7 @@ var exampleRe = regexp.MustCompile(`Example call: (\w+) with (\{.*\})\.\n`)
 func TestToolGuide(t *testing.T) {
 	l := New(Config{})
 	for version := range promptBudget {
-		text := l.systemAddendum(version, "", []string{"sales.csv", "q1.xlsx"}, "")
+		text := l.systemAddendum(version, "", egress.Policy{}, []string{"sales.csv", "q1.xlsx"}, "")
 		m := exampleRe.FindStringSubmatch(text)
 		if m == nil {
 			t.Fatalf("%s: no example call in\n%s", version, text)

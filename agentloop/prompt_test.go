@@ -8,8 +8,11 @@ import (
 
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/agentloop"
+	"github.com/codebox-dev/codebox/egress"
 	"github.com/codebox-dev/codebox/provider"
+	"github.com/codebox-dev/codebox/provider/script"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 	"github.com/codebox-dev/codebox/tools/toolstest"
 )
 
@@ -75,6 +78,65 @@ func TestSystemPromptDescribesImage(t *testing.T) {
 	for i, want := range []struct{ has, hasNot []string }{
 		{[]string{"pandas, shapely preinstalled", "rg, gdalinfo"}, []string{"numpy"}},
 		{[]string{"pandas, numpy preinstalled", "tools: rg."}, []string{"shapely", "gdalinfo"}},
+	} {
+		for _, s := range want.has {
+			if !strings.Contains(rec.system[i], s) {
+				t.Errorf("system prompt %d = %q\nwant it to say %q", i, rec.system[i], s)
+			}
+		}
+		for _, s := range want.hasNot {
+			if strings.Contains(rec.system[i], s) {
+				t.Errorf("system prompt %d = %q\nwant no %q", i, rec.system[i], s)
+			}
+		}
+	}
+}
+
+// TestSystemPromptNamesAllowedDomains: a request running in a container with an
+// allow-list tells the model the domains it may reach and the names (never the values)
+// of its secrets; one in a container without a policy still says there is no network.
+func TestSystemPromptNamesAllowedDomains(t *testing.T) {
+	sandboxtest.ForEachRuntime(t, testSystemPromptNamesAllowedDomains)
+}
+
+func testSystemPromptNamesAllowedDomains(t *testing.T, runtime string) {
+	x, err := egress.New(egress.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Egress = x })
+	s, err := script.Parse([]byte(`[{"content":[{"type":"text","text":"Done."}]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &systemRecorder{Model: script.NewModel(s)}
+	loop := agentloop.New(agentloop.Config{
+		Models:  &provider.Router{Scripts: map[string]provider.Model{"default": rec}},
+		Sandbox: env.Manager,
+	})
+	ctx := context.Background()
+	const value = "sk-never-in-the-prompt"
+	net, err := env.Manager.Create(ctx, ws, sandbox.CreateOptions{NetworkPolicy: egress.Policy{
+		AllowedDomains: []string{"api.example.test", "*.cdn.example.test"},
+		Secrets:        []egress.Secret{{Domain: "api.example.test", Name: "API_KEY", Value: value}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(userText("fetch it"))
+	req.Container = net.ID
+	if _, err := loop.Run(ctx, ws, req, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loop.Run(ctx, ws, request(userText("sum it")), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.system) != 2 {
+		t.Fatalf("%d model requests, want 2", len(rec.system))
+	}
+	for i, want := range []struct{ has, hasNot []string }{
+		{[]string{"HTTP and HTTPS to api.example.test, *.cdn.example.test only", "API_KEY (api.example.test)"}, []string{"No network", value}},
+		{[]string{"No network access"}, []string{"api.example.test"}},
 	} {
 		for _, s := range want.has {
 			if !strings.Contains(rec.system[i], s) {
