@@ -63,32 +63,14 @@ func TestSystemPromptDescribesImage(t *testing.T) {
 			return nil, nil
 		},
 	})
-	ctx := context.Background()
 	geo := request(userText("map it"))
 	geo.ContainerImage = "geo"
-	if _, err := loop.Run(ctx, ws, geo, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loop.Run(ctx, ws, request(userText("sum it")), nil); err != nil {
-		t.Fatal(err)
-	}
-	if len(rec.system) != 2 {
-		t.Fatalf("%d model requests, want 2", len(rec.system))
-	}
+	runThenPlain(t, loop, rec, geo)
 	for i, want := range []struct{ has, hasNot []string }{
 		{[]string{"pandas, shapely preinstalled", "rg, gdalinfo"}, []string{"numpy"}},
 		{[]string{"pandas, numpy preinstalled", "tools: rg."}, []string{"shapely", "gdalinfo"}},
 	} {
-		for _, s := range want.has {
-			if !strings.Contains(rec.system[i], s) {
-				t.Errorf("system prompt %d = %q\nwant it to say %q", i, rec.system[i], s)
-			}
-		}
-		for _, s := range want.hasNot {
-			if strings.Contains(rec.system[i], s) {
-				t.Errorf("system prompt %d = %q\nwant no %q", i, rec.system[i], s)
-			}
-		}
+		checkSays(t, i, rec.system[i], want.has, want.hasNot)
 	}
 }
 
@@ -125,28 +107,41 @@ func testSystemPromptNamesAllowedDomains(t *testing.T, runtime string) {
 	}
 	req := request(userText("fetch it"))
 	req.Container = net.ID
-	if _, err := loop.Run(ctx, ws, req, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := loop.Run(ctx, ws, request(userText("sum it")), nil); err != nil {
-		t.Fatal(err)
-	}
-	if len(rec.system) != 2 {
-		t.Fatalf("%d model requests, want 2", len(rec.system))
-	}
+	runThenPlain(t, loop, rec, req)
 	for i, want := range []struct{ has, hasNot []string }{
 		{[]string{"HTTP and HTTPS to api.example.test, *.cdn.example.test only", "API_KEY (api.example.test)"}, []string{"No network", value}},
 		{[]string{"No network access"}, []string{"api.example.test"}},
 	} {
-		for _, s := range want.has {
-			if !strings.Contains(rec.system[i], s) {
-				t.Errorf("system prompt %d = %q\nwant it to say %q", i, rec.system[i], s)
-			}
+		checkSays(t, i, rec.system[i], want.has, want.hasNot)
+	}
+}
+
+// checkSays fails t unless system prompt i says each of has and none of hasNot.
+func checkSays(t *testing.T, i int, system string, has, hasNot []string) {
+	t.Helper()
+	for _, s := range has {
+		if !strings.Contains(system, s) {
+			t.Errorf("system prompt %d = %q\nwant it to say %q", i, system, s)
 		}
-		for _, s := range want.hasNot {
-			if strings.Contains(rec.system[i], s) {
-				t.Errorf("system prompt %d = %q\nwant no %q", i, rec.system[i], s)
-			}
+	}
+	for _, s := range hasNot {
+		if strings.Contains(system, s) {
+			t.Errorf("system prompt %d = %q\nwant no %q", i, system, s)
 		}
+	}
+}
+
+// runThenPlain runs first, then a request in a new container of the default image,
+// and checks that rec saw both.
+func runThenPlain(t *testing.T, loop *agentloop.Loop, rec *systemRecorder, first *agentloop.Request) {
+	t.Helper()
+	ctx := context.Background()
+	for _, req := range []*agentloop.Request{first, request(userText("sum it"))} {
+		if _, err := loop.Run(ctx, ws, req, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rec.system) != 2 {
+		t.Fatalf("%d model requests, want 2", len(rec.system))
 	}
 }
