@@ -30,7 +30,8 @@ func TestMCP(t *testing.T) {
 	sandboxtest.ForEachRuntime(t, func(t *testing.T, runtime string) {
 		sandboxtest.Require(t, runtime)
 		sandboxtest.RootFS(t)
-		srv := startChild(t, t.TempDir(), "--sandbox=true", "--sandbox-runtime", runtime, "--image-dir", testenv.ImageDir(),
+		data := t.TempDir()
+		srv := startChild(t, data, "--sandbox=true", "--sandbox-runtime", runtime, "--image-dir", testenv.ImageDir(),
 			"--pool-size", "0", "--sandbox-memory", "1GiB")
 		ctx := context.Background()
 		t.Cleanup(func() { srv.deleteContainersAndStop(t) })
@@ -55,6 +56,33 @@ func TestMCP(t *testing.T) {
 			if s, err := cl.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: srv.url + "/mcp", MaxRetries: -1}, nil); err == nil {
 				s.Close()
 				t.Error("an MCP client without a key connected")
+			}
+		})
+		t.Run("session bound to its workspace", func(t *testing.T) {
+			out, err := exec.Command(codeboxBinary(t), "keys", "create", "--workspace", "other", "--data-dir", data).Output()
+			if err != nil {
+				t.Fatalf("keys create: %v", err)
+			}
+			cl := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
+			s, err := cl.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: srv.url + "/mcp",
+				HTTPClient: &http.Client{Transport: bearer{testAPIKey}}, MaxRetries: -1}, nil)
+			if err != nil {
+				t.Fatalf("connect: %v", err)
+			}
+			defer s.Close()
+			req, _ := http.NewRequest("POST", srv.url+"/mcp", strings.NewReader(
+				`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"run_bash","arguments":{"command":"echo hi"}}}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			req.Header.Set("Mcp-Session-Id", s.ID())
+			req.Header.Set("x-api-key", strings.TrimSpace(string(out)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("another workspace's key on the session = %d, want 403", resp.StatusCode)
 			}
 		})
 		t.Run("http", func(t *testing.T) {
