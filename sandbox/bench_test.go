@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -122,4 +123,44 @@ func BenchmarkPandasGroupby(b *testing.B) {
 		ds = append(ds, time.Since(t0))
 	}
 	reportP50(b, ds)
+}
+
+// BenchmarkIdleResumePandas: the first cell after an idle stop of a container whose
+// REPL has pandas loaded, restored from its checkpoint (runsc) beside started cold
+// and importing pandas again; the checkpoint's size is reported too.
+func BenchmarkIdleResumePandas(b *testing.B) {
+	for _, checkpoint := range []bool{true, false} {
+		name := "cold"
+		if checkpoint {
+			name = "restore"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := sandboxtest.NewWithRuntime(b, "runsc", func(c *sandbox.Config) { c.Idle = time.Minute; c.Checkpoint = checkpoint })
+			ctx := context.Background()
+			c, err := e.Manager.Create(ctx, ws, sandbox.CreateOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cell := func(code string) {
+				res, err := e.Manager.RunPython(ctx, ws, c.ID, sandbox.PythonRequest{Code: code})
+				if err != nil || res.ExitCode != 0 {
+					b.Fatal(res, err)
+				}
+			}
+			cell("import pandas as pd; df = pd.DataFrame({'a': range(1000)})")
+			var ds []time.Duration
+			var size int64
+			for b.Loop() {
+				b.StopTimer()
+				idleStop(b, e, c.ID)
+				size, _ = sandbox.DirSize(filepath.Join(e.Config.Dir, c.ID, "checkpoint"))
+				b.StartTimer()
+				t0 := time.Now()
+				cell("import pandas as pd; df = globals().get('df', pd.DataFrame({'a': range(1000)})); int(df.a.sum())")
+				ds = append(ds, time.Since(t0))
+			}
+			reportP50(b, ds)
+			b.ReportMetric(float64(size)/(1<<20), "checkpoint-MiB")
+		})
+	}
 }

@@ -10,3 +10,6 @@ func (m *Manager) PoolLen() int { return len(m.pool) }
 
 // PokePool asks the pool to refill (or shrink) now.
 func (m *Manager) PokePool() { m.poke() }
+
+// DirSize is the bytes of the files directly in dir.
+func DirSize(dir string) (int64, error) { return dirSize(dir) }

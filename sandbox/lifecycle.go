@@ -169,7 +169,7 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 		}
 		if c := inst.snapshot(); c.Status == StatusRunning && !now.Before(c.IdleExpiresAt) {
 			m.logger.Debug("stopping idle container", "container", c.ID)
-			if err := m.stopLocked(ctx, inst); err != nil {
+			if err := m.idleStopLocked(ctx, inst); err != nil {
 				m.logger.Warn("stop idle container", "container", c.ID, "err", err)
 			} else {
 				m.unmountLocked(inst)

@@ -95,6 +95,9 @@ type Config struct {
 	// that has already imported numpy, pandas, matplotlib and scipy (package
 	// sandbox/agent/prefork).
 	Prefork bool
+	// Checkpoint saves an idle container's memory to disk when it is stopped, and
+	// restores it on its next use (checkpoint.go), where the runtime can.
+	Checkpoint bool
 	// IDBase is the first host user and group ID of the containers' ID ranges
 	// (default DefaultIDBase); container n maps IDBase+n*IDRangeSize onwards. Servers
 	// sharing a host need bases far enough apart.

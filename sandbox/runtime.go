@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"syscall"
 )
 
 // Limits are the resources one container may use. Zero fields take the defaults.
@@ -95,3 +96,17 @@ type Runtime interface {
 // ErrNoRuntime is returned by operations that need a container to run when the Manager
 // has no runtime (the sandbox is disabled).
 var ErrNoRuntime = errors.New("sandbox: no runtime configured")
+
+// Checkpointer is a Runtime that can save a running container's memory and processes
+// to disk and start it again from there (checkpoint.go).
+type Checkpointer interface {
+	// CanCheckpoint reports whether this runtime's containers can be checkpointed.
+	CanCheckpoint() bool
+	// Checkpoint saves the container into dir and ends it.
+	Checkpoint(ctx context.Context, id, dir string) error
+	// Restore starts the container from the checkpoint in dir with the config.json
+	// its bundle was started with.
+	Restore(ctx context.Context, id, bundleDir, dir string) error
+	// Signal sends sig to the container's init.
+	Signal(ctx context.Context, id string, sig syscall.Signal) error
+}

@@ -66,6 +66,9 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 	if err := ensureSkillsDir(inst.mntDir()); err != nil {
 		return err
 	}
+	if m.restoreLocked(ctx, inst) {
+		return nil
+	}
 	// A container the runtime still holds (stopped, or left from a crash) goes first.
 	if _, err := os.Stat(filepath.Join(inst.bundleDir(), "config.json")); err == nil {
 		if err := m.rt.Delete(ctx, inst.id); err != nil {
@@ -132,16 +135,20 @@ func (m *Manager) bootLocked(ctx context.Context, inst *instance) error {
 		log, _ := os.ReadFile(filepath.Join(inst.bundleDir(), "init.log"))
 		return withCause(ctx, fmt.Errorf("%w: container agent did not start: %w: %s", errdefs.ErrUnavailable, err, tailString(log, 1024)))
 	}
-	// The socket is bound: from now on its directory belongs to the host's root, so
-	// that nothing in the container can replace the socket with its own listener.
-	if err := os.Chown(inst.runDir(), 0, 0); err != nil {
-		return err
-	}
-	if err := os.Chmod(inst.runDir(), 0o755); err != nil {
+	if err := lockRunDir(inst); err != nil {
 		return err
 	}
 	inst.client, inst.running = client, true
 	return nil
+}
+
+// lockRunDir gives the agent's socket directory to the host's root once the socket is
+// bound, so that nothing in the container can replace the socket with its own listener.
+func lockRunDir(inst *instance) error {
+	if err := os.Chown(inst.runDir(), 0, 0); err != nil {
+		return err
+	}
+	return os.Chmod(inst.runDir(), 0o755)
 }
 
 // withCause adds ctx's cause to err when ctx has ended, so that a client's cancel is

@@ -36,6 +36,7 @@ type sandboxConfig struct {
 	PoolMax      int
 	PythonWarmup string
 	Prefork      bool
+	Checkpoint   bool
 	UIDBase      uint32
 
 	// Capacity of the containers together; zero means derived from the host.
@@ -72,6 +73,7 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.IntVar(&c.PoolMax, "pool-max", 0, "pre-started containers the pool grows to when creates come faster (default 4 × --pool-size)")
 	fs.Uint32Var(&c.UIDBase, "sandbox-uid-base", sandbox.DefaultIDBase, "first host uid/gid of the containers' user namespaces; each container maps 65536 from here on")
 	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
+	fs.BoolVar(&c.Checkpoint, "container-checkpoint", true, "save an idle container's memory (the REPL's state) to disk when it is stopped, and restore it on its next use (runsc only)")
 	fs.BoolVar(&c.Prefork, "python-prefork", true, "start each python3 of a command from a fork of an interpreter with numpy, pandas, matplotlib and scipy imported")
 	c.MemoryRequest.byteSize = sandbox.DefaultMemoryRequest
 	fs.StringVar(&c.CgroupParent, "sandbox-cgroup-parent", oci.DefaultCgroupParent, "cgroup the containers' cgroups are made in, limited by --sandbox-total-memory and --sandbox-total-pids")
@@ -161,6 +163,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		PoolMax:      cfg.PoolMax,
 		PythonWarmup: cfg.PythonWarmup,
 		Prefork:      cfg.Prefork,
+		Checkpoint:   cfg.Checkpoint,
 		IDBase:       cfg.UIDBase,
 		Logger:       a.logger,
 		Observer:     a.metrics,

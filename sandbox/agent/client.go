@@ -253,6 +253,12 @@ func (c *Client) Kill(ctx context.Context, id string) error {
 	return c.roundTrip(ctx, &Request{Op: OpKill, ID: id}, func(*Event) (bool, error) { return true, nil })
 }
 
+// Suspend makes the agent close its socket until it gets ResumeSignal, so that the
+// sandbox can be checkpointed. The client cannot reach the agent until then.
+func (c *Client) Suspend(ctx context.Context) error {
+	return c.roundTrip(ctx, &Request{Op: OpSuspend}, func(*Event) (bool, error) { return true, nil })
+}
+
 // ReadFile returns the contents of a file of at most max bytes. A directory gives
 // isDir and no data; failures are *Error.
 func (c *Client) ReadFile(ctx context.Context, path string, max int64) (data []byte, isDir bool, err error) {

@@ -63,6 +63,8 @@ const (
 	OpKill   = "kill"
 	OpRead   = "read"
 	OpWrite  = "write"
+	// OpSuspend: stop listening until ResumeSignal, for a checkpoint (suspend.go).
+	OpSuspend = "suspend"
 )
 
 // Event types.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -57,9 +56,7 @@ func Main() int {
 	}
 	s := newServer(token, procs, fork)
 	go s.procs.reap()
-	path := filepath.Join(SocketDir, SocketName)
-	os.Remove(path)
-	ln, err := net.Listen("unix", path)
+	ln, err := listen(socketPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "agent:", err)
 		return 1
@@ -79,7 +76,8 @@ func Main() int {
 	if os.Getenv(WarmupEnv) != "" {
 		go s.repl.prestart()
 	}
-	err = s.serve(ln)
+	s.ln = ln
+	err = s.serve()
 	fmt.Fprintln(os.Stderr, "agent:", err)
 	return 1
 }
@@ -117,6 +115,7 @@ func warmThreads() {
 
 type server struct {
 	token string
+	ln    *listener
 	procs *reaper
 	repl  *repl
 	// env is the environment of user code.
@@ -149,9 +148,9 @@ func newServer(token string, p *reaper, fork *forkServer) *server {
 	return s
 }
 
-func (s *server) serve(ln net.Listener) error {
+func (s *server) serve() error {
 	for {
-		c, err := ln.Accept()
+		c, err := s.ln.accept()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -217,6 +216,12 @@ func (s *server) handle(nc net.Conn) {
 		s.repl.run(c, &req, replies)
 	case OpKill:
 		s.kill(c, &req)
+	case OpSuspend:
+		if err := s.ln.suspend(); err != nil {
+			c.fail(KindInternal, err)
+			return
+		}
+		c.send(&Event{Type: EventOK})
 	case OpRead, OpWrite:
 		// File requests act for the user: with the user's permissions, and what they
 		// create is the user's.

@@ -153,17 +153,12 @@ func (r *Runtime) Start(ctx context.Context, cs *sandbox.ContainerSpec) error {
 		return err
 	}
 	logPath := filepath.Join(cs.BundleDir, "init.log")
-	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	stdio, err := initStdio(logPath)
 	if err != nil {
 		return err
 	}
-	defer log.Close()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	if _, err := r.rc.Run(ctx, cs.ID, cs.BundleDir, &runc.CreateOpts{Detach: true, IO: fileIO{devnull, log}}); err != nil {
+	defer stdio.close()
+	if _, err := r.rc.Run(ctx, cs.ID, cs.BundleDir, &runc.CreateOpts{Detach: true, IO: stdio}); err != nil {
 		msg, _ := os.ReadFile(logPath)
 		// A half-created container must not linger.
 		r.Delete(context.WithoutCancel(ctx), cs.ID)
@@ -258,6 +253,26 @@ func (r *Runtime) List(ctx context.Context) ([]string, error) {
 
 // fileIO gives a runtime command files for its stdio instead of pipes (runc.IO).
 type fileIO struct{ in, out *os.File }
+
+// initStdio is a container init's stdio: nothing in, and out to the log file at
+// logPath. Close it once the runtime command has returned.
+func initStdio(logPath string) (fileIO, error) {
+	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fileIO{}, err
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		log.Close()
+		return fileIO{}, err
+	}
+	return fileIO{devnull, log}, nil
+}
+
+func (f fileIO) close() {
+	f.in.Close()
+	f.out.Close()
+}
 
 func (f fileIO) Set(c *exec.Cmd) { c.Stdin, c.Stdout, c.Stderr = f.in, f.out, f.out }
 
