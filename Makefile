@@ -24,7 +24,7 @@ export CODEBOX_TEST_RUNTIMES ?= runc,runsc
 # all of it when the image is cached, and never tests cancellation or reuse.
 export CODEBOX_TEST_BUILD ?= 1
 
-.PHONY: all build serve test deps image fuzz lint bench clean runsc bench-sandbox pyvenv
+.PHONY: all build serve test deps image fuzz lint bench clean runsc bench-sandbox pyvenv nodedeps
 
 all: build
 
@@ -41,7 +41,7 @@ serve: deps build
 image: build
 	./$(BIN) image build --image-dir $(IMAGE_DIR)
 
-test: deps lint image runsc pyvenv
+test: deps lint image runsc pyvenv nodedeps
 	$(GO) test -race -count=1 -timeout 30m ./...
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
@@ -59,6 +59,11 @@ bench:
 # e2e/python/requirements*.txt, in virtual environments cached in /var/cache/codebox/pyvenv.
 pyvenv:
 	@scripts/pyvenv.sh >/dev/null
+
+# playwright-core, which the web console's browser test drives Chromium with, pinned by
+# web/e2e/package-lock.json and installed with npm ci under /var/cache/codebox/node.
+nodedeps:
+	@scripts/nodedeps.sh >/dev/null
 
 # gVisor: pinned, static, built from source once. Outside CI a failure only makes the
 # runsc tests skip; in CI (see above) it fails the build.

@@ -34,6 +34,7 @@ type Config struct {
 	ModelsConfig
 	HealthConfig
 	MetricsConfig
+	ConsoleConfig
 }
 
 // Server is the HTTP handler for the whole API.
@@ -63,6 +64,7 @@ func New(cfg Config) *Server {
 	s.registerModelRoutes()
 	s.registerHealthRoutes()
 	s.registerMetricsRoute()
+	s.registerConsoleRoutes()
 	s.finishRoutes()
 	return s
 }

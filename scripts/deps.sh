@@ -3,12 +3,13 @@
 # runc runs the sandboxes, mmdebstrap builds their root filesystem, e2fsprogs and
 # util-linux make and mount each container's size-limited workspace disk; make, gcc and
 # libc6-dev are what `make` and `go test -race` (which needs cgo) need; python3-pip
-# downloads the image's pinned wheels from the Python package index.
+# downloads the image's pinned wheels from the Python package index; chromium is the headless
+# browser the web console's end-to-end test drives (scripts/nodedeps.sh installs the rest).
 # It is idempotent: packages already installed are skipped, and with all of them present
 # it does nothing, not even `apt-get update`.
 set -eu
 
-PACKAGES="runc mmdebstrap e2fsprogs util-linux ca-certificates make gcc libc6-dev python3-pip"
+PACKAGES="runc mmdebstrap e2fsprogs util-linux ca-certificates make gcc libc6-dev python3-pip chromium"
 
 missing=""
 for p in $PACKAGES; do

@@ -15,6 +15,7 @@ import (
 	"github.com/codebox-dev/codebox/api"
 	"github.com/codebox-dev/codebox/connlimit"
 	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/web"
 )
 
 // httpConfig is the HTTP section of the server's configuration: what connections may
@@ -105,6 +106,7 @@ func serveHTTP(ctx, appCtx context.Context, a *app) error {
 		api.WriteConnError(c, errConnectionsFull)
 	})
 	a.api.BodyReadTimeout = cfg.BodyReadTimeout
+	a.api.Console = web.Handler()
 	handler := api.New(a.api)
 	srv := &http.Server{
 		Handler:           handler,
