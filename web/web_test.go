@@ -63,7 +63,7 @@ func TestHandler(t *testing.T) {
 			refs = append(refs, []string{"", Prefix + m[1]})
 		}
 	}
-	for _, p := range []string{"/console/chat.js", "/console/api.js", "/console/render.js", "/console/highlight.js", "/console/console.css"} {
+	for _, p := range []string{"/console/chat.js", "/console/api.js", "/console/render.js", "/console/highlight.js", "/console/panels.js", "/console/console.css"} {
 		if !seen[p] {
 			t.Errorf("%s is not reached from the page", p)
 		}

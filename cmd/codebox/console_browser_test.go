@@ -18,9 +18,10 @@ import (
 // seed's scripted analysis (provider/script/testdata/sales.json): a wrong key refused in
 // words, the key entered, the seed CSV dropped and uploaded, the question asked, the
 // streamed answer with its highlighted commands, their output and the chart inline, the
-// chart downloaded, and the conversation and its files back after a reload; on a laptop's
-// screen and a phone's. Screenshots are written to web/e2e/artifacts/ and the time from
-// send to the first streamed token, measured in the page, is logged.
+// chart downloaded, the conversation and its files back after a reload, and the Files,
+// Containers and Usage panels; on a laptop's screen and a phone's. Screenshots are written
+// to web/e2e/artifacts/ and the time from send to the first streamed token, measured in
+// the page, is logged.
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary and a browser")
@@ -51,8 +52,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("console.cjs: %v", err)
 	}
-	if n := len(regexp.MustCompile(`(?m)^screenshot `).FindAll(out, -1)); n != 10 {
-		t.Errorf("%d screenshots, want 10", n)
+	if n := len(regexp.MustCompile(`(?m)^screenshot `).FindAll(out, -1)); n != 16 {
+		t.Errorf("%d screenshots, want 16", n)
 	}
 }
 

@@ -1,6 +1,7 @@
 // console.cjs drives the web console in headless Chromium against a running codebox serve:
 // enter the key, drop the seed CSV, ask, watch the chart appear inline, download it,
-// reload and find the conversation's files. cmd/codebox's TestConsoleInBrowser runs it.
+// reload and find the conversation's files; then the Files (list,
+// delete), Containers (status, files inside, delete) and Usage panels. cmd/codebox's TestConsoleInBrowser runs it.
 //
 // Environment: CODEBOX_URL, CODEBOX_KEY, CHROMIUM (the browser binary), CSV (the file to
 // upload), MODEL, ARTIFACTS (the directory screenshots are written to). playwright-core
@@ -122,6 +123,37 @@ async function run(browser, name, viewport) {
   check(files.includes("sales.csv") && files.includes("chart.png"), `files after reload = ${files}`);
   check(await page.$$eval("#log .turn", (t) => t.length) === 2, "conversation not restored");
   await shot(page, `${name}-reloaded`);
+
+  // Files panel: both files listed; one deleted.
+  await page.click("nav [data-panel=files]");
+  await page.waitForSelector("#file-rows tr");
+  const listed = await page.$$eval("#file-rows tr a", (as) => as.map((a) => a.textContent));
+  check(listed.includes("sales.csv") && listed.includes("chart.png"), `files panel = ${listed}`);
+  await shot(page, `${name}-files`);
+  const before = listed.length;
+  await page.click("#file-rows tr:has(a:text-is('sales.csv')) button:text-is('Delete')");
+  await page.waitForFunction((n) => document.querySelectorAll("#file-rows tr").length === n - 1, before);
+
+  // Containers panel: the conversation's container, running, with the chart inside; deleted.
+  const container = await page.evaluate(() => JSON.parse(sessionStorage.getItem("codebox.conversation")).container);
+  await page.click("nav [data-panel=containers]");
+  const crow = `#container-rows tr[data-container-id="${container}"]`;
+  await page.waitForSelector(crow);
+  check((await page.textContent(`${crow} .status`)) === "running", "container is not running");
+  await page.click(`${crow} button:text-is('Files')`);
+  await page.waitForSelector("#container-files:not([hidden]) #container-file-rows tr");
+  const inside = await page.$$eval("#container-file-rows tr td:first-child", (td) => td.map((d) => d.textContent));
+  check(inside.some((p) => p.endsWith("chart.png")), `files in the container = ${inside}`);
+  await shot(page, `${name}-containers`);
+  await page.click(`${crow} button:text-is('Delete')`);
+  await page.waitForSelector(crow, { state: "detached" });
+
+  // Usage panel: this workspace's requests are counted.
+  await page.click("nav [data-panel=usage]");
+  await page.waitForSelector("#usage-rows tr[data-key=Requests]");
+  const requests = Number(await page.textContent("#usage-rows tr[data-key=Requests] td:last-child"));
+  check(requests >= 1, `usage requests = ${requests}`);
+  await shot(page, `${name}-usage`);
   check(consoleErrors.length === 0, `browser console errors: ${consoleErrors.join("; ")}`);
   await context.close();
 }

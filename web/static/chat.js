@@ -2,6 +2,7 @@
 // this tab's session storage, so a reload shows it again.
 
 import * as api from "./api.js";
+import { setupPanels } from "./panels.js";
 import { block, downloadLink, turn } from "./render.js";
 
 const CONV = "codebox.conversation";
@@ -251,6 +252,7 @@ function init() {
     drop.classList.remove("over");
     uploadFiles([...ev.dataTransfer.files]);
   });
+  setupPanels(showError);
   $("pick").addEventListener("change", (ev) => { uploadFiles([...ev.target.files]); ev.target.value = ""; });
 
   if (api.apiKey()) {
