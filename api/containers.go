@@ -54,6 +54,7 @@ type ContainerManager interface {
 	Get(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error)
 	List(ctx context.Context, ws codebox.WorkspaceID, opts sandbox.ListOptions) ([]*sandbox.Container, bool, error)
 	Delete(ctx context.Context, ws codebox.WorkspaceID, id string) error
+	Stop(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error)
 	Exec(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.ExecRequest) (*sandbox.ExecResult, error)
 	RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.PythonRequest) (*sandbox.ExecResult, error)
 	ViewFile(ctx context.Context, ws codebox.WorkspaceID, id, unsafePath string, viewRange []int) (*sandbox.ViewResult, error)
@@ -105,6 +106,7 @@ func (s *Server) registerContainerRoutes() {
 	s.handle("GET", "/v1/containers", s.listContainers)
 	s.handle("GET", "/v1/containers/{id}", s.getContainer)
 	s.handle("DELETE", "/v1/containers/{id}", s.deleteContainer)
+	s.handle("POST", "/v1/containers/{id}/stop", s.stopContainer)
 	s.handle("POST", "/v1/containers/{id}/exec", s.execContainer)
 	s.handle("POST", "/v1/containers/{id}/python", s.pythonContainer)
 	s.handle("POST", "/v1/containers/{id}/edit", s.editContainer)
@@ -454,6 +456,21 @@ func (s *Server) deleteContainer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, containerDeletedJSON{ID: id, Object: "container.deleted", Deleted: true})
+	return nil
+}
+
+// stopContainer stops a container now instead of at its idle time (a codebox
+// extension): its memory is freed, its files kept, and its next use starts it again.
+func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) error {
+	id, err := containerID(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.Containers.Stop(r.Context(), workspace(r), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toContainerJSON(c))
 	return nil
 }
 

@@ -114,6 +114,20 @@ func testContainersAPIReal(t *testing.T, runtime string) {
 		t.Errorf("exec files = %+v, want result.txt", res.Files)
 	}
 
+	// Stop: the container stops now, its files stay, and its next use starts it again.
+	stopped := decode[containerJSON](t, mustDo(t, srv, call{method: "POST", path: base + "/stop"}, 200))
+	if stopped.ID != c.ID || stopped.Status != "stopped" {
+		t.Errorf("stopped = %+v", stopped)
+	}
+	if got := decode[containerJSON](t, mustDo(t, srv, call{method: "GET", path: base}, 200)); got.Status != "stopped" {
+		t.Errorf("after stop, status = %q", got.Status)
+	}
+	mustDo(t, srv, call{method: "POST", path: base + "/stop", key: "key2"}, 404)
+	if res := decode[execResultJSON](t, mustDo(t, srv, call{method: "POST", path: base + "/exec",
+		body: jsonBody(`{"command":"cat result.txt"}`)}, 200)); res.Stdout != "out\n" {
+		t.Errorf("exec after stop = %+v", res)
+	}
+
 	// Streaming: output events, then the result.
 	status, hdr, sbody := do(t, srv, call{method: "POST", path: base + "/exec",
 		body: jsonBody(`{"command":"echo one; sleep 0.2; echo two >&2","stream":true}`)})

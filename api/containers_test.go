@@ -120,6 +120,18 @@ func (f *fakeContainers) Delete(ctx context.Context, ws codebox.WorkspaceID, id 
 	return nil
 }
 
+func (f *fakeContainers) Stop(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok || c.Workspace != ws {
+		return nil, errdefs.New(errdefs.ErrNotFound, "", "container %s not found", id)
+	}
+	c.Status = sandbox.StatusStopped
+	cp := *c
+	return &cp, nil
+}
+
 func (f *fakeContainers) Exec(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.ExecRequest) (*sandbox.ExecResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

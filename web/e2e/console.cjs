@@ -1,7 +1,7 @@
 // console.cjs drives the web console in headless Chromium against a running codebox serve:
 // enter the key, drop the seed CSV, ask, watch the chart appear inline, download it,
 // reload and find the conversation's files; then the Files (list,
-// delete), Containers (status, files inside, delete) and Usage panels. cmd/codebox's TestConsoleInBrowser runs it.
+// delete), Containers (status, files inside, stop, delete) and Usage panels. cmd/codebox's TestConsoleInBrowser runs it.
 //
 // Environment: CODEBOX_URL, CODEBOX_KEY, CHROMIUM (the browser binary), CSV (the file to
 // upload), MODEL, ARTIFACTS (the directory screenshots are written to). playwright-core
@@ -145,6 +145,8 @@ async function run(browser, name, viewport) {
   const inside = await page.$$eval("#container-file-rows tr td:first-child", (td) => td.map((d) => d.textContent));
   check(inside.some((p) => p.endsWith("chart.png")), `files in the container = ${inside}`);
   await shot(page, `${name}-containers`);
+  await page.click(`${crow} button:text-is('Stop')`);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === "stopped", `${crow} .status`);
   await page.click(`${crow} button:text-is('Delete')`);
   await page.waitForSelector(crow, { state: "detached" });
 

@@ -58,6 +58,10 @@ export function setupPanels(showError) {
       tr.children[2].className = `status ${c.status}`;
       tr.lastChild.append(
         button("Files", guard(showError, () => showContainerFiles(c.id))),
+        ...(c.status === "running" ? [button("Stop", guard(showError, async () => {
+          await api.call("POST", `/v1/containers/${encodeURIComponent(c.id)}/stop`);
+          await refreshContainers();
+        }))] : []),
         button("Delete", guard(showError, async () => {
           await api.call("DELETE", `/v1/containers/${encodeURIComponent(c.id)}`);
           $("container-files").hidden = true;
