@@ -37,7 +37,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	sandboxtest.Require(t, runtime)
 	sandboxtest.RootFS(t)
 	srv := startChild(t, t.TempDir(), "--sandbox=true", "--sandbox-runtime", runtime, "--image-dir", testenv.ImageDir(),
-		"--pool-size", "1", "--sandbox-memory", "1GiB", "--script", filepath.Join(root, "provider/script/testdata/sales.json"))
+		"--pool-size", "1", "--sandbox-memory", "1GiB", "--max-tool-iterations", "1", "--script", filepath.Join(root, "provider/script/testdata/sales.json"))
 	t.Cleanup(func() { srv.deleteContainersAndStop(t) })
 
 	artifacts := filepath.Join(root, "web/e2e/artifacts")

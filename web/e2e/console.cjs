@@ -104,6 +104,9 @@ async function run(browser, name, viewport) {
   const out = await page.$$eval("#log pre.stdout", (ps) => ps.map((p) => p.textContent).join("\n"));
   check(out.includes("north,3000") && /north\s+5200/.test(out), `stdout = ${out}`);
   check((await page.textContent("#status")).includes("end_turn"), "status does not say the turn ended");
+  // The server pauses after each code execution round (--max-tool-iterations 1): the
+  // console sent the conversation back by itself, twice.
+  check(await page.evaluate(() => window.codeboxResumes) === 2, "the turn was not resumed after pause_turn");
   console.log(`turn (${name}) finished ${Date.now() - t0} ms after send`);
   await shot(page, `${name}-chart`);
 
@@ -115,13 +118,23 @@ async function run(browser, name, viewport) {
   const png = fs.readFileSync(saved);
   check(png.length > 1000 && png.subarray(1, 4).toString() === "PNG", "downloaded chart is not a PNG");
 
+  // A follow-up continues the same conversation in the same container.
+  const first = await page.evaluate(() => JSON.parse(sessionStorage.getItem("codebox.conversation")).container);
+  await page.fill("#prompt", "Thanks. Anything else?");
+  await page.click("#send");
+  await page.waitForFunction(() => document.querySelectorAll("#log .turn").length === 4);
+  await page.waitForFunction(() => !document.getElementById("send").disabled);
+  check((await page.textContent("#status")).includes("end_turn"), "the follow-up did not end its turn");
+  const again = await page.evaluate(() => JSON.parse(sessionStorage.getItem("codebox.conversation")).container);
+  check(first && again === first, `follow-up container = ${again}, want ${first}`);
+
   // Reload: the conversation and its files come back from sessionStorage.
   await page.reload();
   await page.waitForSelector("#chat:not([hidden])");
   await page.waitForSelector("#log figure img");
   const files = await page.$$eval("#conv-file-list a", (as) => as.map((a) => a.textContent));
   check(files.includes("sales.csv") && files.includes("chart.png"), `files after reload = ${files}`);
-  check(await page.$$eval("#log .turn", (t) => t.length) === 2, "conversation not restored");
+  check(await page.$$eval("#log .turn", (t) => t.length) === 4, "conversation not restored");
   await shot(page, `${name}-reloaded`);
 
   // Files panel: both files listed; one deleted.

@@ -205,11 +205,15 @@ async function send(ev) {
   const t0 = performance.now();
   try {
     let stop;
+    let resumes = -1;
     // pause_turn: the server paused a long turn; sending the conversation back resumes it.
     do {
       stop = await runTurn(t0);
+      resumes++;
     } while (stop === "pause_turn");
-    setStatus(`${window.codeboxFirstToken !== undefined ? `first token after ${Math.round(window.codeboxFirstToken)} ms; ` : ""}done (${stop})`);
+    window.codeboxResumes = resumes;
+    setStatus(`${window.codeboxFirstToken !== undefined ? `first token after ${Math.round(window.codeboxFirstToken)} ms; ` : ""}done (${stop})` +
+      (resumes > 0 ? `, resumed ${resumes}× after pause_turn` : ""));
   } catch (err) {
     // A turn that failed is not part of the conversation the API has seen.
     if (conv.messages[conv.messages.length - 1] === user) conv.messages.pop();
