@@ -84,53 +84,47 @@ func (m *Manager) SetSkills(ctx context.Context, ws codebox.WorkspaceID, id stri
 		}
 		want[sk.Name] = sk
 	}
-	inst, err := m.use(ctx, ws, id)
-	if err != nil {
-		return err
-	}
-	defer inst.release()
-	if err := m.mountLocked(ctx, inst); err != nil {
-		return err
-	}
-	root, err := os.OpenRoot(inst.mntDir())
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	if err := root.Mkdir(skillsDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	have := map[string]string{}
-	if b, err := root.ReadFile(skillsState); err == nil {
-		json.Unmarshal(b, &have)
-	}
-	entries, err := fs.ReadDir(root.FS(), skillsDir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if sk, ok := want[e.Name()]; ok && have[e.Name()] == sk.Key {
-			continue
-		}
-		if err := root.RemoveAll(path.Join(skillsDir, e.Name())); err != nil {
-			return fmt.Errorf("remove skill %s: %w", e.Name(), err)
-		}
-		delete(have, e.Name())
-	}
-	for name, sk := range want {
-		if _, ok := have[name]; ok {
-			continue
-		}
-		if err := copySkill(ctx, root, sk); err != nil {
+	return m.withDisk(ctx, ws, id, func(inst *instance) error {
+		root, err := os.OpenRoot(inst.mntDir())
+		if err != nil {
 			return err
 		}
-		have[name] = sk.Key
-	}
-	b, err := json.Marshal(have)
-	if err != nil {
-		return err
-	}
-	return root.WriteFile(skillsState, b, 0o600)
+		defer root.Close()
+		if err := root.Mkdir(skillsDir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		have := map[string]string{}
+		if b, err := root.ReadFile(skillsState); err == nil {
+			json.Unmarshal(b, &have)
+		}
+		entries, err := fs.ReadDir(root.FS(), skillsDir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if sk, ok := want[e.Name()]; ok && have[e.Name()] == sk.Key {
+				continue
+			}
+			if err := root.RemoveAll(path.Join(skillsDir, e.Name())); err != nil {
+				return fmt.Errorf("remove skill %s: %w", e.Name(), err)
+			}
+			delete(have, e.Name())
+		}
+		for name, sk := range want {
+			if _, ok := have[name]; ok {
+				continue
+			}
+			if err := copySkill(ctx, root, sk); err != nil {
+				return err
+			}
+			have[name] = sk.Key
+		}
+		b, err := json.Marshal(have)
+		if err != nil {
+			return err
+		}
+		return root.WriteFile(skillsState, b, 0o600)
+	})
 }
 
 // copySkill writes sk's files into a hidden folder, then renames it to sk.Name.
