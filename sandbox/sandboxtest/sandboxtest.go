@@ -292,6 +292,9 @@ func (s *MemStore) ListContainers(ctx context.Context, ws codebox.WorkspaceID, o
 		return (all[i].ID > all[j].ID) != opts.Ascending
 	})
 	if opts.After != "" {
+		if c, ok := s.rows[opts.After]; !ok || c.Workspace != ws {
+			return nil, false, errdefs.ErrNotFound
+		}
 		for i, c := range all {
 			if c.ID == opts.After {
 				all = all[i+1:]
