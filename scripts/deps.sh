@@ -4,12 +4,14 @@
 # util-linux make and mount each container's size-limited workspace disk; make, gcc and
 # libc6-dev are what `make` and `go test -race` (which needs cgo) need; python3-pip
 # downloads the image's pinned wheels from the Python package index; chromium is the headless
-# browser the web console's end-to-end test drives (scripts/nodedeps.sh installs the rest).
+# browser the web console's end-to-end test drives (scripts/nodedeps.sh installs the rest);
+# postgresql provides the server the store/postgres tests start (internal/testenv runs
+# its initdb and postgres in a temporary directory; the packaged cluster is not used).
 # It is idempotent: packages already installed are skipped, and with all of them present
 # it does nothing, not even `apt-get update`.
 set -eu
 
-PACKAGES="runc mmdebstrap e2fsprogs util-linux ca-certificates make gcc libc6-dev python3-pip chromium"
+PACKAGES="runc mmdebstrap e2fsprogs util-linux ca-certificates make gcc libc6-dev python3-pip chromium postgresql"
 
 missing=""
 for p in $PACKAGES; do
