@@ -44,18 +44,26 @@ func setupBatches(ctx context.Context, a *app) error {
 		workers = max(1, int(cfg.BatchShare*float64(ex.Global)))
 	}
 	perWS := max(1, int(cfg.BatchShare*float64(ex.PerWorkspace)))
-	owner, err := os.Hostname()
-	if err != nil {
-		owner = "local"
-	}
 	var seats api.SeatTaker
 	if a.api.ContainersConfig.Runner != nil {
 		seats = a.api.ContainersConfig.Runner
 	}
 	svc := batches.New(batches.Config{Workers: workers, WorkersPerWorkspace: perWS, Retention: cfg.BatchRetention,
-		Owner: owner, Logger: a.logger.With("component", "batches")}, a.db, api.NewMessageExecutor(a.api, seats))
+		Owner: batchOwner(a.cfg.DataDir), Logger: a.logger.With("component", "batches")}, a.db, api.NewMessageExecutor(a.api, seats))
 	a.api.BatchesConfig.Batches = svc
 	a.goLoop(ctx, svc.Run)
 	a.logger.Info("message batches ready", "workers", workers, "workers_per_workspace", perWS, "retention", cfg.BatchRetention)
 	return nil
+}
+
+// batchOwner names this server's batch claims: its host and its data directory. The
+// name stays the same across restarts, so that a restarted server takes back its own
+// claims at once, and differs between servers sharing one database, even on one host,
+// so that none releases the claims another is running.
+func batchOwner(dataDir string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return host + ":" + dataDir
 }
