@@ -32,9 +32,14 @@ type Config struct {
 	PoolReady func(ctx context.Context) error
 	// Baseline, when set, adds runc run / runc exec of the same commands.
 	Baseline *Baseline
-	// HTTPExec, when set, runs one command through the HTTP API on loopback and is
-	// measured as an extra row.
-	HTTPExec func(ctx context.Context, id, command string) (string, error)
+	// PoolSize reports Pooled's pool: how many wait ready, and how many it fills to.
+	PoolSize func() (ready, size int)
+	// ColdAPI, when set, reaches Cold over HTTP on loopback: echo hi through it is an
+	// extra row. PooledAPI reaches Pooled; the burst rows need it.
+	ColdAPI, PooledAPI *API
+	// Only, when not empty, names the groups of rows to measure: ready, exec, python,
+	// burst, checkpoint, http, idle.
+	Only map[string]bool
 	// Idle is how many idle containers to start for the memory figure (0 skips it).
 	Idle int
 	// CgroupOf returns a container's cgroup v1 path (e.g. /codebox/<id>).
@@ -73,7 +78,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		progress = func(string) {}
 	}
 	n := cfg.Iterations
-	rep := &Report{Runtime: cfg.Runtime, Iterations: n}
+	rep := &Report{Runtime: cfg.Runtime, Iterations: n, LoadBefore: loadAverage()}
+	defer func() { rep.LoadAfter = loadAverage() }()
+	want := func(group string) bool { return len(cfg.Only) == 0 || cfg.Only[group] }
 
 	// One long-lived container for the round trips, as a conversation would use.
 	progress("starting a container for round trips")
@@ -127,17 +134,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return d, sb.Delete(ctx, ws, c.ID)
 		}
 	}
-	progress("ready container from the pool")
-	pooled := measure("ready container, pool", 20*time.Millisecond, 1, n, create(cfg.Pooled, true))
-	pooled.Note = "Create() until the container's agent answers, pool refilled between iterations"
-	progress("ready container, cold")
-	cold := measure("ready container, cold", 150*time.Millisecond, 1, n, create(cfg.Cold, false))
-	cold.Note = "Create() with pool size 0: disk, bundle, runtime start, agent handshake"
-	runTrue := baseRun(rt+" run true", []string{"true"}, "")
-	if runTrue != nil {
-		runTrue.Note = "create, start, wait and delete a container running /bin/true (no agent, no disk)"
+	if want("ready") {
+		progress("ready container from the pool")
+		pooled := measure("ready container, pool", 20*time.Millisecond, 1, n, create(cfg.Pooled, true))
+		pooled.Note = "Create() until the container's agent answers, pool refilled between iterations"
+		progress("ready container, cold")
+		cold := measure("ready container, cold", 150*time.Millisecond, 1, n, create(cfg.Cold, false))
+		cold.Note = "Create() with pool size 0: disk, bundle, runtime start, agent handshake"
+		runTrue := baseRun(rt+" run true", []string{"true"}, "")
+		if runTrue != nil {
+			runTrue.Note = "create, start, wait and delete a container running /bin/true (no agent, no disk)"
+		}
+		rep.Rows = append(rep.Rows, Row{pooled, runTrue}, Row{cold, runTrue})
 	}
-	rep.Rows = append(rep.Rows, Row{pooled, runTrue}, Row{cold, runTrue})
 
 	// Round trips in the long-lived container.
 	execRow := func(name string, target time.Duration, cmd, want string) *Series {
@@ -164,27 +173,33 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return d, checkResult(res, want)
 		})
 	}
-	rep.Rows = append(rep.Rows,
-		Row{execRow("echo hi", 5*time.Millisecond, "echo hi", "hi"),
-			baseExec(rt+" exec echo hi", []string{"echo", "hi"}, "hi")},
-		Row{pyRow("python 1+1, REPL", 5*time.Millisecond, "print(1+1)", "2"),
-			baseExec(rt+" exec python3 1+1", []string{"python3", "-c", "print(1+1)"}, "2")},
-		Row{pyRow("pandas groupby, REPL", 0, pandasCode, pandasResult),
-			baseExec(rt+" exec python3 pandas", []string{"python3", "-c", pandasCode}, pandasResult)},
-		Row{execRow("pandas groupby, fresh python3", 0, "python3 -c "+shellQuote(pandasCode), pandasResult),
-			baseRun(rt+" run python3 pandas", []string{"python3", "-c", pandasCode}, pandasResult)},
-	)
-	pyRows, pyNotes := pythonRows(ctx, cfg, c.ID, n, progress)
-	rep.Rows = append(rep.Rows, pyRows...)
-	rep.Notes = append(rep.Notes, pyNotes...)
-	if cfg.Burst > 0 {
-		rep.Rows = append(rep.Rows, burstRows(ctx, cfg, n, progress)...)
+	if want("exec") {
+		rep.Rows = append(rep.Rows,
+			Row{execRow("echo hi", 5*time.Millisecond, "echo hi", "hi"),
+				baseExec(rt+" exec echo hi", []string{"echo", "hi"}, "hi")},
+			Row{pyRow("python 1+1, REPL", 5*time.Millisecond, "print(1+1)", "2"),
+				baseExec(rt+" exec python3 1+1", []string{"python3", "-c", "print(1+1)"}, "2")},
+			Row{pyRow("pandas groupby, REPL", 0, pandasCode, pandasResult),
+				baseExec(rt+" exec python3 pandas", []string{"python3", "-c", pandasCode}, pandasResult)},
+			Row{execRow("pandas groupby, fresh python3", 0, "python3 -c "+shellQuote(pandasCode), pandasResult),
+				baseRun(rt+" run python3 pandas", []string{"python3", "-c", pandasCode}, pandasResult)},
+		)
 	}
-	if cfg.HTTPExec != nil {
+	if want("python") {
+		pyRows, pyNotes := pythonRows(ctx, cfg, c.ID, n, progress)
+		rep.Rows = append(rep.Rows, pyRows...)
+		rep.Notes = append(rep.Notes, pyNotes...)
+	}
+	if cfg.Burst > 0 && cfg.PooledAPI != nil && want("burst") {
+		rows, notes := burstRows(ctx, cfg, n, progress)
+		rep.Rows = append(rep.Rows, rows...)
+		rep.Notes = append(rep.Notes, notes...)
+	}
+	if cfg.ColdAPI != nil && want("http") {
 		progress("echo hi over HTTP")
 		s := measure("echo hi, HTTP API", 0, 2, n, func() (time.Duration, error) {
 			start := time.Now()
-			out, err := cfg.HTTPExec(ctx, c.ID, "echo hi")
+			out, err := cfg.ColdAPI.Exec(ctx, c.ID, "echo hi")
 			d := time.Since(start)
 			if err == nil && !strings.Contains(out, "hi") {
 				err = fmt.Errorf("stdout %q, want hi", out)
@@ -195,7 +210,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Rows = append(rep.Rows, Row{s, nil})
 	}
 
-	if cfg.Idle > 0 && cfg.CgroupOf != nil {
+	if cfg.Idle > 0 && cfg.CgroupOf != nil && want("idle") {
 		progress(fmt.Sprintf("memory of %d idle containers", cfg.Idle))
 		rep.Notes = append(rep.Notes, idleMemory(ctx, cfg)...)
 	}

@@ -5,81 +5,121 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/codebox-dev/codebox/sandbox"
 )
 
 // burstTarget is the p99 for a container created in a burst and running one
 // command.
 const burstTarget = 250 * time.Millisecond
 
-// burstRows creates cfg.Burst containers at once on the pooled server, runs one command
-// in each, and measures each create-plus-command; then again once the pool has grown
-// to the demand; beside both, the same one at a time.
-func burstRows(ctx context.Context, cfg Config, n int, progress func(string)) []Row {
-	one := func() (time.Duration, error) {
+// burstRows creates cfg.Burst containers at once through the pooled server's HTTP API
+// and runs one command in each, measuring each create-plus-command: first with the pool
+// as it is, then once it has grown to the demand it saw; beside both, the same one at a
+// time. It also reports how long the pool took to grow and to refill after the second
+// burst.
+func burstRows(ctx context.Context, cfg Config, n int, progress func(string)) ([]Row, []string) {
+	api := cfg.PooledAPI
+	one := func() (string, time.Duration, time.Duration, error) {
 		start := time.Now()
-		c, err := cfg.Pooled.Create(ctx, ws, sandbox.CreateOptions{})
+		id, err := api.Create(ctx)
+		created := time.Since(start)
 		if err != nil {
-			return 0, err
+			return "", 0, 0, err
 		}
-		defer cfg.Pooled.Delete(context.WithoutCancel(ctx), ws, c.ID)
-		res, err := cfg.Pooled.Exec(ctx, ws, c.ID, sandbox.ExecRequest{Command: "echo hi"})
+		out, err := api.Exec(ctx, id, "echo hi")
 		d := time.Since(start)
-		if err != nil {
-			return 0, err
+		if err == nil && out != "hi\n" {
+			err = fmt.Errorf("stdout %q, want hi", out)
 		}
-		return d, checkResult(res, "hi")
+		return id, d, created, err
 	}
-	progress("one container at a time: create and echo hi")
-	seq := measure("create + echo hi, one at a time", 0, 1, n, func() (time.Duration, error) {
+	var notes []string
+	waitPool := func(what string) {
+		if cfg.PoolReady == nil {
+			return
+		}
+		progress("waiting for the pool to " + what)
+		start := time.Now()
+		if err := cfg.PoolReady(ctx); err != nil {
+			notes = append(notes, fmt.Sprintf("pool did not %s: %v", what, err))
+			return
+		}
+		ready, _ := cfg.PoolSize()
+		notes = append(notes, fmt.Sprintf("pool: %s to %d ready containers in %s (load average %s)",
+			what, ready, time.Since(start).Round(10*time.Millisecond), loadAverage()))
+	}
+	first := burst(ctx, cfg, one, progress)
+	first.Name = fmt.Sprintf("burst of %d, HTTP, pool as it was", cfg.Burst)
+	waitPool("grow to the demand")
+	again := burst(ctx, cfg, one, progress)
+	again.Name = fmt.Sprintf("burst of %d, HTTP, pool grown", cfg.Burst)
+	again.Target, again.TargetAt = burstTarget, 99
+	waitPool("refill after the burst")
+	progress("one container at a time: create and echo hi over HTTP")
+	seq := measure("create + echo hi, HTTP, one at a time", 0, 1, n, func() (time.Duration, error) {
 		if cfg.PoolReady != nil {
 			if err := cfg.PoolReady(ctx); err != nil {
 				return 0, err
 			}
 		}
-		return one()
+		id, d, _, err := one()
+		if id != "" {
+			api.Delete(context.WithoutCancel(ctx), id)
+		}
+		return d, err
 	})
-	seq.Note = "Create() and one exec on the pooled server, the pool refilled in between"
-	first := burst(ctx, cfg, one, "burst of %d: create + echo hi", progress)
-	// The pool grew to the demand it saw: the next burst finds it ready.
-	if cfg.PoolReady != nil {
-		progress("waiting for the pool to grow")
-		cfg.PoolReady(ctx)
-	}
-	again := burst(ctx, cfg, one, "burst of %d again, pool grown", progress)
-	return []Row{{first, seq}, {again, seq}}
+	seq.Note = "POST /v1/containers + POST /v1/containers/{id}/exec on the pooled server, the pool refilled in between"
+	return []Row{{first, seq}, {again, seq}}, notes
 }
 
-// burst runs one cfg.Burst times at once.
-func burst(ctx context.Context, cfg Config, one func() (time.Duration, error), name string, progress func(string)) *Series {
-	progress(fmt.Sprintf(name, cfg.Burst))
-	b := &Series{Name: fmt.Sprintf(name, cfg.Burst), Target: burstTarget, TargetAt: 99}
+// burst runs one cfg.Burst times at once, then deletes what it created.
+func burst(ctx context.Context, cfg Config, one func() (string, time.Duration, time.Duration, error), progress func(string)) *Series {
+	ready, _ := cfg.PoolSize()
+	load := loadAverage()
+	progress(fmt.Sprintf("burst of %d, %d in the pool", cfg.Burst, ready))
+	b, creates := &Series{}, &Series{}
 	var mu sync.Mutex
 	var errs []error
+	var ids []string
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for range cfg.Burst {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := one()
+			<-start
+			id, d, created, err := one()
 			mu.Lock()
 			defer mu.Unlock()
+			if id != "" {
+				ids = append(ids, id)
+			}
 			if err != nil {
 				errs = append(errs, err)
 				return
 			}
 			b.Samples = append(b.Samples, d)
+			creates.Samples = append(creates.Samples, created)
 		}()
 	}
+	close(start)
 	wg.Wait()
-	b.Note = fmt.Sprintf("%d Create() + exec started at once on the pooled server; %d of %d failed; the target applies to p99",
-		cfg.Burst, len(errs), cfg.Burst)
+	b.Note = fmt.Sprintf("%d × (POST /v1/containers + exec echo hi) started at once; %d ready in the pool when it began; the create alone p50 %s, p99 %s; %d of %d failed; load average %s before, %s after",
+		cfg.Burst, ready, ms(creates.Percentile(50)), ms(creates.Percentile(99)), len(errs), cfg.Burst, load, loadAverage())
+	b.Failed = len(errs)
 	if len(errs) > 0 {
 		b.Note += fmt.Sprintf(" (first: %v)", errs[0])
 	}
 	if len(b.Samples) == 0 {
 		b.Err = fmt.Errorf("all %d failed, first: %w", cfg.Burst, errs[0])
 	}
+	var dw sync.WaitGroup
+	for _, id := range ids {
+		dw.Add(1)
+		go func() {
+			defer dw.Done()
+			cfg.PooledAPI.Delete(context.WithoutCancel(ctx), id)
+		}()
+	}
+	dw.Wait()
 	return b
 }

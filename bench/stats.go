@@ -19,8 +19,11 @@ type Series struct {
 	// TargetAt is the percentile Target applies to; zero means the median.
 	TargetAt float64
 	Samples  []time.Duration
-	Err      error  // set when the measurement could not run; shown instead of figures
-	Note     string // how it was measured, shown after the figures
+	Err      error // set when the measurement could not run; shown instead of figures
+	// Failed counts the attempts that failed when the others' samples are still
+	// shown (a burst); any failure misses the target.
+	Failed int
+	Note   string // how it was measured, shown after the figures
 }
 
 // Percentile returns the p-th percentile (0–100) by the nearest-rank method.
@@ -48,11 +51,15 @@ type Report struct {
 	Rows       []Row
 	// Extra lines printed under the table (memory, capacity).
 	Notes []string
+	// The machine's 1-minute load average when the run began and ended: the machine
+	// may be shared, and every figure is read beside it.
+	LoadBefore, LoadAfter string
 }
 
 // Print writes the report as an aligned table.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "codebox bench: runtime %s, %d iterations per row (p50 / p95 / p99)\n\n", r.Runtime, r.Iterations)
+	fmt.Fprintf(w, "codebox bench: runtime %s, %d iterations per row (p50 / p95 / p99); load average %s at the start, %s at the end\n\n",
+		r.Runtime, r.Iterations, r.LoadBefore, r.LoadAfter)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "measurement\tcodebox p50\tp95\tp99\ttarget\t\tbaseline\tp50\tp95\tp99\t")
 	for _, row := range r.Rows {
@@ -68,7 +75,7 @@ func (r *Report) Print(w io.Writer) {
 				label = fmt.Sprintf("p%g ", at)
 			}
 			verdict := "MISS"
-			if c.Err == nil && c.Percentile(at) <= c.Target {
+			if c.Err == nil && c.Failed == 0 && c.Percentile(at) <= c.Target {
 				verdict = "ok"
 			}
 			target = label + "≤" + ms(c.Target) + " " + verdict

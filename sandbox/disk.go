@@ -24,11 +24,22 @@ import (
 // makeDisk creates the image as a sparse copy of a template made once per size with
 // mkfs.ext4. Lazy inode-table and journal initialisation keep the template at a few
 // megabytes, and copying only its data extents takes a fraction of running mkfs. The
-// copies share the template's filesystem UUID, which ext4 does not mind.
-func (m *Manager) makeDisk(ctx context.Context, path string, size int64) error {
+// copies share the template's filesystem UUID, which ext4 does not mind. A disk
+// whose space is not promised (a pool container's) is made only if the blocks it
+// copies fit beside every promise.
+func (m *Manager) makeDisk(ctx context.Context, path string, size int64, promised bool) error {
 	tmpl, err := m.diskTemplate(ctx, size)
 	if err != nil {
 		return err
+	}
+	if !promised {
+		var st syscall.Stat_t
+		if err := syscall.Stat(tmpl, &st); err != nil {
+			return err
+		}
+		if err := m.cfg.Space.Check(st.Blocks * 512); err != nil {
+			return err
+		}
 	}
 	return copySparse(tmpl, path, size)
 }
@@ -177,8 +188,13 @@ func (m *Manager) mountLocked(ctx context.Context, inst *instance) error {
 	if err != nil {
 		return err
 	}
-	if err := m.promiseDisk(ctx, inst, true); err != nil {
-		return err
+	inst.mu.Lock()
+	pooled := inst.c.Workspace == ""
+	inst.mu.Unlock()
+	if !pooled {
+		if err := m.promiseDisk(ctx, inst, true); err != nil {
+			return err
+		}
 	}
 	if !ok {
 		if err := loopMount(inst.diskPath(), mnt); err != nil {
@@ -233,8 +249,10 @@ func (m *Manager) unmountLocked(inst *instance) error {
 }
 
 // promiseDisk promises the host space the container's disk may still take: its size
-// less the blocks its image has allocated. A disk is promised while it is mounted,
-// the only time it can grow. When the space is short, least recently used idle
+// less the blocks its image has allocated. A disk is promised while it is mounted and
+// a workspace owns it, the only time it can grow: a pool container runs no one's code,
+// so a pool grown for a burst does not hold the host's space against the containers
+// in use (its disk is promised when it is handed over, handOver). When the space is short, least recently used idle
 // containers are stopped (their disks unmounted, their promises ended) to make room,
 // as the kubelet evicts under disk pressure (with evict); what is still short is
 // insufficient_storage.

@@ -445,12 +445,7 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 		m.poke()
 	}
 	if inst != nil {
-		if err := m.admit(ctx, inst, ws, true); err != nil {
-			select {
-			case m.pool <- inst:
-			default:
-				m.destroy(context.WithoutCancel(ctx), inst)
-			}
+		if err := m.handOver(ctx, inst, ws); err != nil {
 			return nil, err
 		}
 	} else {
@@ -501,6 +496,7 @@ func (m *Manager) expiresAt(c *Container, lastActive time.Time) time.Time {
 // admit), directory, disk, start. Each step is undone if a later one fails.
 func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, seed Container, evict bool) (_ *instance, retErr error) {
 	inst := m.newInstance(ids.New(IDPrefix))
+	inst.c.Workspace = ws
 	inst.c.Image, inst.c.MemoryLimit, inst.c.NetworkPolicy = seed.Image, seed.MemoryLimit, seed.NetworkPolicy
 	if err := m.admit(ctx, inst, ws, evict); err != nil {
 		return nil, err
@@ -519,10 +515,12 @@ func (m *Manager) prepare(ctx context.Context, ws codebox.WorkspaceID, seed Cont
 			return nil, err
 		}
 	}
-	if err := m.promiseDisk(ctx, inst, evict); err != nil {
-		return nil, err
+	if ws != "" {
+		if err := m.promiseDisk(ctx, inst, evict); err != nil {
+			return nil, err
+		}
 	}
-	if err := m.makeDisk(ctx, inst.diskPath(), m.cfg.Limits.Disk); err != nil {
+	if err := m.makeDisk(ctx, inst.diskPath(), m.cfg.Limits.Disk, ws != ""); err != nil {
 		return nil, withCause(ctx, diskspace.Wrap(err))
 	}
 	inst.sem <- struct{}{}

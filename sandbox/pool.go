@@ -3,8 +3,10 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
+	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/errdefs"
 )
 
@@ -71,21 +73,16 @@ func (m *Manager) fillPool(ctx context.Context) {
 		case <-tick.C:
 		}
 		m.shrinkPool(ctx)
-		for len(m.pool) < m.poolTarget() && ctx.Err() == nil {
-			// A start is never cut short: a runtime killed halfway can leave
-			// processes and mounts behind. Close waits for it instead.
-			inst, err := m.prepare(context.WithoutCancel(ctx), "", Container{}, false)
-			if err == nil && ctx.Err() != nil {
-				m.destroy(context.WithoutCancel(ctx), inst)
-				return
+		for ctx.Err() == nil {
+			missing := m.poolTarget() - len(m.pool)
+			if missing <= 0 {
+				break
 			}
-			if errors.Is(err, errdefs.ErrRateLimited) || errors.Is(err, errdefs.ErrInsufficientStorage) {
+			full, err := m.fillSome(ctx, min(missing, maxConcurrentStarts))
+			if full || ctx.Err() != nil {
 				break // the server is full; the next create asks again
 			}
 			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
 				failures++
 				m.logger.Error("warm pool: start container", "err", err)
 				// Back off so that a broken runtime does not spin.
@@ -97,13 +94,48 @@ func (m *Manager) fillPool(ctx context.Context) {
 				continue
 			}
 			failures = 0
+		}
+	}
+}
+
+// fillSome starts n pool containers at once: a pool emptied by a burst is back in the
+// time of n/maxConcurrentStarts starts rather than n. It reports whether the server
+// was full (capacity or space), and the first other error.
+func (m *Manager) fillSome(ctx context.Context, n int) (full bool, _ error) {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A start is never cut short: a runtime killed halfway can leave
+			// processes and mounts behind. Close waits for it instead.
+			inst, err := m.prepare(context.WithoutCancel(ctx), "", Container{}, false)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if ctx.Err() != nil {
+				m.destroy(context.WithoutCancel(ctx), inst)
+				return
+			}
 			select {
 			case m.pool <- inst:
 			default:
 				m.destroy(context.WithoutCancel(ctx), inst)
 			}
+		}()
+	}
+	wg.Wait()
+	var first error
+	for _, err := range errs {
+		if errors.Is(err, errdefs.ErrRateLimited) || errors.Is(err, errdefs.ErrInsufficientStorage) {
+			full = true
+		} else if err != nil && first == nil {
+			first = err
 		}
 	}
+	return full, first
 }
 
 // shrinkPool destroys the containers beyond the pool's target.
@@ -116,4 +148,26 @@ func (m *Manager) shrinkPool(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// handOver gives the pool's inst to ws: admission, then the promise of its disk's
+// space, which a container waiting in the pool does not hold. When either is refused
+// inst goes back to the pool.
+func (m *Manager) handOver(ctx context.Context, inst *instance, ws codebox.WorkspaceID) error {
+	err := m.admit(ctx, inst, ws, true)
+	if err == nil {
+		if err = m.promiseDisk(ctx, inst, true); err != nil {
+			m.capMu.Lock()
+			m.live[inst.id] = ""
+			m.capMu.Unlock()
+		}
+	}
+	if err != nil {
+		select {
+		case m.pool <- inst:
+		default:
+			m.destroy(context.WithoutCancel(ctx), inst)
+		}
+	}
+	return err
 }

@@ -98,3 +98,35 @@ func testDiskSpacePromised(t *testing.T, runtime string) {
 		}
 	}
 }
+
+// TestPoolDisksNotPromised: a container waiting in the pool runs no one's code, so its
+// disk holds none of the host's space; it is promised when a create takes it. Before,
+// a pool grown for a burst promised every disk in full and refused creates for space
+// that nothing could use.
+func TestPoolDisksNotPromised(t *testing.T) {
+	dir := testenv.SmallDisk(t, "90m")
+	space, err := diskspace.New(dir, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sandboxtest.New(t, func(c *sandbox.Config) {
+		c.Dir, c.Limits.Disk, c.Space = filepath.Join(dir, "containers"), 32<<20, space
+		c.PoolSize, c.PoolMax = 3, 3
+	})
+	// Three 32 MiB disks do not fit in 90 MiB less the reserve; three waiting do.
+	waitPoolSize(t, e, 3)
+	a := create(t, e, sandbox.CreateOptions{})
+	b := create(t, e, sandbox.CreateOptions{})
+	stopA, stopB := busy(t, e, a.ID), busy(t, e, b.ID)
+	defer stopB()
+	defer stopA()
+	waitPoolSize(t, e, 3)
+	// The third is refused at hand-over, and the pool keeps its container.
+	_, err = e.Manager.Create(context.Background(), ws, sandbox.CreateOptions{})
+	if !errors.Is(err, errdefs.ErrInsufficientStorage) || errdefs.Code(err) != diskspace.Code {
+		t.Errorf("third 32 MiB disk handed over on a 90 MiB filesystem, both others busy: %v, want insufficient storage", err)
+	}
+	if ready, _ := e.Manager.PoolReady(); ready != 3 {
+		t.Errorf("pool holds %d containers after a refused hand-over, want 3", ready)
+	}
+}

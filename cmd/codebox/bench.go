@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +33,7 @@ type benchOptions struct {
 	machineMemory byteSize
 	keep          bool
 	burst         int
+	only          []string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -65,7 +64,8 @@ loopback. Needs root and the runtime; the image is built on first use.`,
 	fs.BoolVar(&o.baseline, "baseline", true, "measure plain runtime baselines of the same commands")
 	fs.Var(&o.machineMemory, "machine-memory", "memory of the machine the idle-container count extrapolates to")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
-	fs.IntVar(&o.burst, "burst", 40, "containers created at once for the burst row (0 skips it)")
+	fs.IntVar(&o.burst, "burst", 40, "containers created at once through the HTTP API for the burst rows (0 skips them); the pooled server's --pool-max defaults to at least this")
+	fs.StringSliceVar(&o.only, "only", nil, "measure only these groups of rows: ready, exec, python, burst, checkpoint, http, idle (default all)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "data directory (default: a temporary one, removed afterwards)")
 	bindFilesFlags(fs, &cfg.filesConfig)
 	bindSandboxFlags(fs, &cfg.sandboxConfig)
@@ -98,8 +98,13 @@ func runBench(ctx context.Context, cfg *serveConfig, o *benchOptions, stdout, st
 	}
 	key := ids.New("sk-bench-")
 
-	// Two servers' worth of parts: one with a pool, one without (cold creates).
-	pooled, closePooled, err := benchApp(ctx, cfg, filepath.Join(base, "pooled"), o.poolSize, key, logger)
+	// Two servers' worth of parts: one with a pool, one without (cold creates). The
+	// pooled one may grow its pool to a burst's demand.
+	pooledCfg := *cfg
+	if pooledCfg.PoolMax == 0 {
+		pooledCfg.PoolMax = max(4*o.poolSize, o.burst)
+	}
+	pooled, closePooled, err := benchApp(ctx, &pooledCfg, filepath.Join(base, "pooled"), o.poolSize, key, logger)
 	if err != nil {
 		return err
 	}
@@ -132,12 +137,19 @@ func runBench(ctx context.Context, cfg *serveConfig, o *benchOptions, stdout, st
 				}
 			}
 		},
+		PoolSize:      pooled.sandbox.PoolReady,
 		Idle:          o.idle,
 		Prefork:       cfg.Prefork,
 		Burst:         o.burst,
 		CgroupOf:      oci.CgroupsPath,
 		MachineMemory: int64(o.machineMemory),
 		Progress:      func(s string) { fmt.Fprintln(stderr, "bench:", s) },
+	}
+	if len(o.only) > 0 {
+		bc.Only = make(map[string]bool)
+		for _, g := range o.only {
+			bc.Only[g] = true
+		}
 	}
 	if o.baseline {
 		img, err := findImage(cfg)
@@ -151,37 +163,30 @@ func runBench(ctx context.Context, cfg *serveConfig, o *benchOptions, stdout, st
 		defer b.Close()
 		bc.Baseline = b
 	}
-	if o.http {
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	serve := func(a *app) (*bench.API, error) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			return nil, err
+		}
+		srv := &http.Server{Handler: api.New(a.api)}
+		go srv.Serve(ln)
+		closers = append(closers, func() { srv.Close() })
+		return bench.NewAPI("http://"+ln.Addr().String(), key, max(o.burst, 2)), nil
+	}
+	if o.http {
+		if bc.ColdAPI, err = serve(cold); err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: api.New(cold.api)}
-		go srv.Serve(ln)
-		defer srv.Close()
-		url := "http://" + ln.Addr().String()
-		client := &http.Client{}
-		bc.HTTPExec = func(ctx context.Context, id, command string) (string, error) {
-			body := strings.NewReader(fmt.Sprintf(`{"command":%q}`, command))
-			req, err := http.NewRequestWithContext(ctx, "POST", url+"/v1/containers/"+id+"/exec", body)
-			if err != nil {
-				return "", err
-			}
-			req.Header.Set("x-api-key", key)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				return "", err
-			}
-			defer resp.Body.Close()
-			var out struct {
-				Stdout string `json:"stdout"`
-			}
-			if resp.StatusCode != http.StatusOK {
-				b, _ := io.ReadAll(resp.Body)
-				return "", fmt.Errorf("%s: %s", resp.Status, b)
-			}
-			return out.Stdout, json.NewDecoder(resp.Body).Decode(&out)
+	}
+	if o.burst > 0 {
+		if bc.PooledAPI, err = serve(pooled); err != nil {
+			return err
 		}
 	}
 	rep, err := bench.Run(ctx, bc)
