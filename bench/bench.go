@@ -19,6 +19,10 @@ type Sandbox interface {
 	Exec(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.ExecRequest) (*sandbox.ExecResult, error)
 	RunPython(ctx context.Context, ws codebox.WorkspaceID, id string, req sandbox.PythonRequest) (*sandbox.ExecResult, error)
 	Delete(ctx context.Context, ws codebox.WorkspaceID, id string) error
+	Stop(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error)
+	Suspend(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error)
+	Touch(ctx context.Context, ws codebox.WorkspaceID, id string) (*sandbox.Container, error)
+	CheckpointSize(ctx context.Context, ws codebox.WorkspaceID, id string) (int64, error)
 }
 
 // Config says what to measure.
@@ -192,6 +196,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.Burst > 0 && cfg.PooledAPI != nil && want("burst") {
 		rows, notes := burstRows(ctx, cfg, n, progress)
+		rep.Rows = append(rep.Rows, rows...)
+		rep.Notes = append(rep.Notes, notes...)
+	}
+	if want("checkpoint") {
+		rows, notes := checkpointRows(ctx, cfg, n, progress)
 		rep.Rows = append(rep.Rows, rows...)
 		rep.Notes = append(rep.Notes, notes...)
 	}

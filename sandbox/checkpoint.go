@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/sandbox/agent"
 )
 
@@ -121,6 +122,20 @@ func (m *Manager) restore(ctx context.Context, cp Checkpointer, inst *instance, 
 		return nil, fmt.Errorf("agent after restore: %w", err)
 	}
 	return client, lockRunDir(inst)
+}
+
+// CheckpointSize returns the bytes of ws's container's saved memory: what its idle stop
+// (or Suspend) wrote and its next use will restore; 0 when it has none.
+func (m *Manager) CheckpointSize(ctx context.Context, ws codebox.WorkspaceID, id string) (int64, error) {
+	inst, err := m.lookup(ctx, ws, id, false)
+	if err != nil {
+		return 0, err
+	}
+	n, err := dirSize(inst.checkpointDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	return n, err
 }
 
 // dirSize is the bytes of the regular files directly in dir.

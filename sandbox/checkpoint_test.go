@@ -120,3 +120,29 @@ func TestIdleStopWithNetworkNoCheckpoint(t *testing.T) {
 		t.Errorf("after the stop: %+v; want the files", res)
 	}
 }
+
+// TestSuspendKeepsMemory: Suspend stops a container as its idle time would, so on runsc
+// the REPL's state survives it, while Stop starts the REPL afresh.
+func TestSuspendKeepsMemory(t *testing.T) {
+	sandboxtest.Require(t, "runsc")
+	e := sandboxtest.NewWithRuntime(t, "runsc", func(c *sandbox.Config) { c.Checkpoint = true })
+	ctx := context.Background()
+	c := create(t, e, sandbox.CreateOptions{})
+	python(t, e, c.ID, "x = 41", 0)
+	got, err := e.Manager.Suspend(ctx, ws, c.ID)
+	if err != nil || got.Status != sandbox.StatusStopped {
+		t.Fatalf("suspend: %+v, %v; want stopped", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.Config.Dir, c.ID, "checkpoint")); err != nil {
+		t.Errorf("checkpoint of a suspended container: %v", err)
+	}
+	if res := python(t, e, c.ID, "print(x + 1)", 0); res.Stdout != "42\n" {
+		t.Errorf("after suspend: %+v; want the REPL's state", res)
+	}
+	if _, err := e.Manager.Stop(ctx, ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := python(t, e, c.ID, "print(x)", 0); !strings.Contains(res.Stderr, "NameError") {
+		t.Errorf("after stop: %+v; want a fresh REPL", res)
+	}
+}

@@ -640,13 +640,24 @@ func (m *Manager) Touch(ctx context.Context, ws codebox.WorkspaceID, id string) 
 // Stop stops ws's container now rather than at its idle time. Its files are kept and
 // its next use starts it again; the Python REPL's state is lost.
 func (m *Manager) Stop(ctx context.Context, ws codebox.WorkspaceID, id string) (*Container, error) {
+	return m.stop(ctx, ws, id, m.stopLocked)
+}
+
+// Suspend stops ws's container now as its idle time would: where checkpoints are on
+// and the runtime can, its memory (the REPL's state) is saved and its next use
+// restores it (checkpoint.go); elsewhere it is Stop.
+func (m *Manager) Suspend(ctx context.Context, ws codebox.WorkspaceID, id string) (*Container, error) {
+	return m.stop(ctx, ws, id, m.idleStopLocked)
+}
+
+func (m *Manager) stop(ctx context.Context, ws codebox.WorkspaceID, id string, stopLocked func(context.Context, *instance) error) (*Container, error) {
 	inst, err := m.use(ctx, ws, id)
 	if err != nil {
 		return nil, err
 	}
 	defer inst.release()
 	if inst.running {
-		if err := m.stopLocked(ctx, inst); err != nil {
+		if err := stopLocked(ctx, inst); err != nil {
 			return nil, err
 		}
 	}
