@@ -54,6 +54,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusGatewayTimeout, "timeout_error"
 	case errors.Is(err, errdefs.ErrInsufficientStorage):
 		return http.StatusInsufficientStorage, "api_error"
+	case errors.Is(err, errdefs.ErrUnreachable):
+		return http.StatusServiceUnavailable, "api_error"
 	case errors.Is(err, errdefs.ErrUnavailable):
 		return 529, "overloaded_error"
 	default:

@@ -22,6 +22,7 @@ func TestRetryAfterHeader(t *testing.T) {
 		{errdefs.WithRetryAfter(errdefs.New(errdefs.ErrRateLimited, "", "busy"), 1500*time.Millisecond), 429, "rate_limit_error", "2"},
 		{fmt.Errorf("run: %w", errdefs.WithRetryAfter(errdefs.New(errdefs.ErrUnavailable, "", "full"), 0)), 529, "overloaded_error", "1"},
 		{errdefs.New(errdefs.ErrRateLimited, "", "busy"), 429, "rate_limit_error", ""},
+		{errdefs.WithRetryAfter(errdefs.New(errdefs.ErrUnreachable, errdefs.CodeContainerUnavailable, "node down"), 5*time.Second), 503, "api_error", "5"},
 	} {
 		w := httptest.NewRecorder()
 		s.writeError(w, httptest.NewRequest("POST", "/v1/messages", nil), tc.err)

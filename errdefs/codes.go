@@ -7,6 +7,7 @@ const (
 	CodeUnavailable           = "unavailable"
 	CodeExecutionTimeExceeded = "execution_time_exceeded"
 	CodeContainerExpired      = "container_expired"
+	CodeContainerUnavailable  = "container_unavailable"
 	CodeInvalidToolInput      = "invalid_tool_input"
 	CodeTooManyRequests       = "too_many_requests"
 	CodeOutputFileTooLarge    = "output_file_too_large"

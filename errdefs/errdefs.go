@@ -24,6 +24,11 @@ var (
 	ErrUpstream        = errors.New("upstream error")    // 500 api_error
 	ErrTimeout         = errors.New("timeout")           // 504 timeout_error
 	ErrUnavailable     = errors.New("unavailable")       // 529 overloaded_error
+	// ErrUnreachable is a resource that lives on another codebox node that cannot be
+	// reached (its node stopped heartbeating): 503 api_error with error_code
+	// container_unavailable. It is not overload, and a retry succeeds once the node
+	// is back.
+	ErrUnreachable = errors.New("unreachable") // 503 api_error
 	// ErrInsufficientStorage is a server out of disk space: 507 api_error with
 	// error_code insufficient_storage, never a bare 500 and never a write reported done.
 	ErrInsufficientStorage = errors.New("insufficient storage") // 507 api_error

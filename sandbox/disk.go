@@ -183,6 +183,9 @@ func (m *Manager) mountLocked(ctx context.Context, inst *instance) error {
 	if inst.mounted {
 		return nil
 	}
+	if err := m.fetchDiskLocked(ctx, inst); err != nil {
+		return err
+	}
 	mnt := inst.mntDir()
 	ok, err := isMountpoint(mnt)
 	if err != nil {

@@ -94,6 +94,14 @@ func notFound(id string) error {
 	return errdefs.New(errdefs.ErrNotFound, "", "container %s not found", id)
 }
 
+// elsewhere is the error for a container another node hosts, when a request for it
+// reached this one: package cluster forwards such requests before they get here, so
+// it comes from work that cannot be forwarded (a batch) or a container that moved.
+func elsewhere(c *Container) error {
+	return errdefs.WithRetryAfter(errdefs.New(errdefs.ErrUnreachable, errdefs.CodeContainerUnavailable,
+		"container %s is hosted by node %s, not by the node that received this request; try again", c.ID, c.Node), time.Second)
+}
+
 func expired(id string) error {
 	return errdefs.New(errdefs.ErrInvalid, errdefs.CodeContainerExpired, "container %s has expired", id)
 }

@@ -18,7 +18,7 @@ import (
 // removed, and so are provisional containers, whose requests died with the previous
 // server (provisional.go).
 func (m *Manager) reconcile(ctx context.Context) error {
-	all, err := m.store.AllContainers(ctx)
+	all, err := m.ownContainers(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,6 +75,23 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		m.mu.Unlock()
 	}
 	return nil
+}
+
+// ownContainers returns the unexpired containers this node runs. Leftovers here of
+// another node's container (one moved away while this node was down) are removed by
+// reconcile like any other the store does not give this node.
+func (m *Manager) ownContainers(ctx context.Context) ([]*Container, error) {
+	all, err := m.store.AllContainers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	own := all[:0]
+	for _, c := range all {
+		if m.owns(c) {
+			own = append(own, c)
+		}
+	}
+	return own, nil
 }
 
 // adopt reconnects to a container that kept running while no server did.
@@ -178,7 +195,7 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 		}
 		inst.release()
 	}
-	all, err := m.store.AllContainers(ctx)
+	all, err := m.ownContainers(ctx)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			m.logger.Warn("sweep: list containers", "err", err)

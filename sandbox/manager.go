@@ -113,6 +113,15 @@ type Config struct {
 	// Egress serves the network allow-lists of containers that have one; nil refuses
 	// every allow-list (containers have no network).
 	Egress *egress.Proxy
+	// Node names this server among the nodes of a cluster sharing one store ("" on a
+	// single machine). New containers record it, and the Manager runs, reconciles,
+	// sweeps and evicts only the containers whose Container.Node it is: another
+	// node's container is reached through that node (package cluster).
+	Node string
+	// Disks, when set, brings the disk of a container of this node that has none
+	// here (adopted from a node that died) before it is first mounted; without it
+	// such a container is errdefs.ErrUnreachable.
+	Disks DiskSource
 }
 
 func (c *Config) setDefaults() {
@@ -334,6 +343,12 @@ func (m *Manager) lookup(ctx context.Context, ws codebox.WorkspaceID, id string,
 			}
 			return nil, err
 		}
+		if !m.owns(c) {
+			if !allowExpired && (c.Status == StatusExpired || !m.cfg.Now().Before(c.ExpiresAt)) {
+				return nil, expired(id)
+			}
+			return nil, elsewhere(c)
+		}
 		fresh := m.newInstance(id)
 		fresh.c, fresh.persisted = *c, c.LastActiveAt
 		m.mu.Lock()
@@ -459,7 +474,7 @@ func (m *Manager) Create(ctx context.Context, ws codebox.WorkspaceID, opts Creat
 		ID: inst.id, Workspace: ws, Name: opts.Name, Image: img, NetworkPolicy: policy, Status: StatusRunning,
 		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(m.cfg.Idle),
 		MemoryLimit: opts.MemoryLimit, ExpiresAfter: min(opts.ExpiresAfter, m.cfg.Expiry),
-		Provisional: opts.Provisional,
+		Provisional: opts.Provisional, Node: m.cfg.Node,
 	}
 	inst.c.ExpiresAt = m.expiresAt(&inst.c, now)
 	inst.persisted = now

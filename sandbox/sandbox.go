@@ -55,6 +55,10 @@ type Container struct {
 	// still use it: the next server start, or Config.ProvisionalGrace without a use,
 	// destroys it with its record, since no client ever learnt its ID.
 	Provisional bool
+	// Node names the codebox node that hosts the container (its disk and processes):
+	// "" on a single machine. In a cluster each node's Manager runs only the
+	// containers of its Config.Node; the others are reached through that node.
+	Node string
 }
 
 // Status is a container's lifecycle state.

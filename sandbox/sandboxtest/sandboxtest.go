@@ -325,6 +325,24 @@ func (s *MemStore) UpdateContainer(ctx context.Context, c *sandbox.Container) er
 	return nil
 }
 
+// MoveContainer gives the stopped container id of node from to node to, as a
+// cluster's store does when a node adopts a container of a dead one: a container on
+// another node, or running, is errdefs.ErrConflict.
+func (s *MemStore) MoveContainer(ctx context.Context, id, from, to string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.rows[id]
+	switch {
+	case !ok:
+		return errdefs.ErrNotFound
+	case c.Node != from || c.Status != sandbox.StatusStopped:
+		return errdefs.ErrConflict
+	}
+	c.Node = to
+	s.rows[id] = c
+	return nil
+}
+
 // DeleteContainer implements sandbox.Store.
 func (s *MemStore) DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error {
 	s.mu.Lock()

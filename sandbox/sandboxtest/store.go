@@ -82,6 +82,23 @@ func testContainers(t *testing.T, s sandbox.Store) {
 	if c.NetworkPolicy.Enabled() {
 		t.Errorf("a container without a policy read back with %+v", c.NetworkPolicy)
 	}
+	// The hosting node comes back as it went in (an UpdateContainer does not move
+	// it); a container of a single machine has none.
+	onNode := &sandbox.Container{ID: "container_node", Workspace: "ws2", Node: "node-a", Status: sandbox.StatusExpired,
+		CreatedAt: base, LastActiveAt: base, IdleExpiresAt: base, ExpiresAt: base}
+	if err := s.CreateContainer(ctx, onNode); err != nil {
+		t.Fatal(err)
+	}
+	onNode.Node = "node-b"
+	if err := s.UpdateContainer(ctx, onNode); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetContainer(ctx, "ws2", "container_node"); err != nil || got.Node != "node-a" {
+		t.Errorf("node = %+v, %v; want node-a", got, err)
+	}
+	if c.Node != "" {
+		t.Errorf("a container created without a node read back on %q", c.Node)
+	}
 
 	page, more, err := s.ListContainers(ctx, "ws1", sandbox.ListOptions{Limit: 2})
 	if err != nil || !more || fmt.Sprint(containerIDs(page)) != "[container_4 container_3]" {

@@ -14,7 +14,7 @@ import (
 
 var _ sandbox.Store = (*DB)(nil)
 
-const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional, memory_limit, expires_after_seconds, network_policy`
+const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional, memory_limit, expires_after_seconds, network_policy, node`
 
 func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, error) {
 	var (
@@ -25,7 +25,7 @@ func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, err
 		policy                              string
 	)
 	if err := row.Scan(&c.ID, &ws, &c.Name, &c.Image, &status, &created, &active, &idleExpires, &hardE, &c.Provisional,
-		&c.MemoryLimit, &expiresAfter, &policy); err != nil {
+		&c.MemoryLimit, &expiresAfter, &policy, &c.Node); err != nil {
 		return nil, formatError(err)
 	}
 	if policy != "" {
@@ -58,9 +58,9 @@ func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
 		}
 		policy = string(b)
 	}
-	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, string(c.Workspace), c.Name, c.Image, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
-		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy)
+		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy, c.Node)
 	return formatError(err)
 }
 
