@@ -16,6 +16,15 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, key string) (codebox.WorkspaceID, error)
 }
 
+// Router sends a request to the node of a cluster that should serve it;
+// *cluster.Cluster satisfies it.
+type Router interface {
+	// Route forwards r, an authenticated request of ws matched to its route, to
+	// another node and reports true, or reports false for this server to serve it.
+	// An error comes with true and is answered in the envelope.
+	Route(w http.ResponseWriter, r *http.Request, ws codebox.WorkspaceID) (bool, error)
+}
+
 // Config holds the server's dependencies. The embedded configs belong to the route
 // groups in files.go, containers.go and messages.go.
 type Config struct {
@@ -25,6 +34,9 @@ type Config struct {
 	MaxJSONBodyBytes int64
 	// BodyReadTimeout bounds each wait for request body data (0: none); see progressBody.
 	BodyReadTimeout time.Duration
+	// Router, when set, sends requests for containers of other nodes there (a
+	// cluster); nil serves everything here.
+	Router Router
 
 	FilesConfig
 	SkillsConfig
@@ -136,6 +148,11 @@ func (s *Server) authenticated(h handlerFunc) http.Handler {
 		ws, err := s.authenticate(r)
 		if err != nil {
 			return err
+		}
+		if s.Router != nil {
+			if done, err := s.Router.Route(w, r, ws); done || err != nil {
+				return err
+			}
 		}
 		return h(w, r.WithContext(withWorkspace(r.Context(), ws)))
 	})
