@@ -3,8 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"image/png"
 	"io"
 	"maps"
@@ -38,25 +36,10 @@ const (
 	sdk0x     = "requirements-0.x.txt"
 )
 
-// venvPython is the python of the virtual environment made for the requirements file sdk:
-// $CODEBOX_PYVENV_DIR (default /var/cache/codebox/pyvenv)/<sha256 of the file>/bin/python,
-// as scripts/pyvenv.sh lays it out.
+// venvPython is the python of the virtual environment made for the requirements file sdk.
 func venvPython(t testing.TB, sdk string) string {
 	t.Helper()
-	req, err := os.ReadFile(filepath.Join(pythonDir, sdk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := os.Getenv("CODEBOX_PYVENV_DIR")
-	if root == "" {
-		root = "/var/cache/codebox/pyvenv"
-	}
-	sum := sha256.Sum256(req)
-	py := filepath.Join(root, hex.EncodeToString(sum[:]), "bin", "python")
-	if _, err := os.Stat(py); err != nil {
-		testenv.Missing(t, "the Python SDKs of %s are not installed (run scripts/pyvenv.sh): %v", sdk, err)
-	}
-	return py
+	return testenv.PythonVenv(t, filepath.Join(pythonDir, sdk))
 }
 
 // pyEnv is a server for a Python test.
