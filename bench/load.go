@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -38,8 +39,12 @@ const SalesCSV = `date,region,product,units,revenue_usd
 // script/sales by default) analyses it and saves chart.png.
 type LoadConfig struct {
 	BaseURL string // a loopback URL; anything else is refused
-	APIKey  string
-	Model   string // default script/sales
+	// BaseURLs, when set, are the nodes of one cluster (loopback URLs too): each request
+	// goes to the next in turn, as behind a round-robin load balancer, and BaseURL is
+	// not used.
+	BaseURLs []string
+	APIKey   string
+	Model    string // default script/sales
 	// Levels are the numbers of concurrent clients, run one after the other.
 	Levels []int
 	// Duration is how long each level starts new workflows; in-flight ones then finish
@@ -50,9 +55,13 @@ type LoadConfig struct {
 	// its next workflow after a 429 or 529.
 	MaxRetryAfter time.Duration
 	// Pause separates levels, so that one level's cleanup does not weigh on the next.
-	Pause    time.Duration
+	Pause time.Duration
+	// Download fetches the chart too, as the seed workflow's client does with its result.
+	Download bool
 	Client   *http.Client
 	Progress func(string)
+
+	turn *atomic.Uint64 // the round-robin over BaseURLs
 }
 
 // LevelResult is what one level of the ramp measured.
@@ -108,10 +117,17 @@ func CheckLoopback(ctx context.Context, base string) error {
 
 // RunLoad runs every level of cfg and returns what each measured.
 func RunLoad(ctx context.Context, cfg LoadConfig) ([]LevelResult, error) {
-	if err := CheckLoopback(ctx, cfg.BaseURL); err != nil {
-		return nil, err
+	if len(cfg.BaseURLs) == 0 {
+		cfg.BaseURLs = []string{cfg.BaseURL}
 	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	cfg.BaseURLs = slices.Clone(cfg.BaseURLs)
+	for i, u := range cfg.BaseURLs {
+		if err := CheckLoopback(ctx, u); err != nil {
+			return nil, err
+		}
+		cfg.BaseURLs[i] = strings.TrimRight(u, "/")
+	}
+	cfg.turn = new(atomic.Uint64)
 	if cfg.Model == "" {
 		cfg.Model = "script/sales"
 	}
@@ -243,9 +259,15 @@ func workflow(ctx context.Context, cfg *LoadConfig) (kind string, retryAfter tim
 			toolErr = blk.Content.ErrorCode
 		}
 		for _, f := range blk.Content.Content {
-			if f.FileID != "" {
-				chart = true
-				defer call(context.WithoutCancel(ctx), cfg, "DELETE", "/v1/files/"+f.FileID, "", nil, nil)
+			if f.FileID == "" {
+				continue
+			}
+			chart = true
+			defer call(context.WithoutCancel(ctx), cfg, "DELETE", "/v1/files/"+f.FileID, "", nil, nil)
+			if cfg.Download {
+				if kind, wait := call(ctx, cfg, "GET", "/v1/files/"+f.FileID+"/content", "", nil, nil); kind != "" {
+					return "download: " + kind, wait
+				}
 			}
 		}
 	}
@@ -262,7 +284,8 @@ func workflow(ctx context.Context, cfg *LoadConfig) (kind string, retryAfter tim
 // call makes one API request and decodes a 200's JSON into out. It returns "" on
 // success, else the kind of failure and the retry-after the server sent.
 func call(ctx context.Context, cfg *LoadConfig, method, path, contentType string, body io.Reader, out any) (string, time.Duration) {
-	req, err := http.NewRequestWithContext(ctx, method, cfg.BaseURL+path, body)
+	base := cfg.BaseURLs[cfg.turn.Add(1)%uint64(len(cfg.BaseURLs))]
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return "request: " + err.Error(), 0
 	}
