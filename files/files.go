@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/codebox-dev/codebox"
@@ -71,6 +72,29 @@ type ListQuery struct {
 	After, Before *Cursor
 	// IDs, when set, restricts the listing to these ids (After and Before are ignored).
 	IDs []string
+}
+
+// PageSize is how many files the page q selects holds at most: Limit, or all of IDs.
+func (q ListQuery) PageSize() int {
+	if len(q.IDs) > 0 {
+		return len(q.IDs)
+	}
+	return q.Limit
+}
+
+// Page turns the rows a Store fetched for q, up to PageSize()+1 in the query's direction
+// (newest first, or oldest first for Before, to find the files just newer than the
+// cursor), into the page, newest first like every other, and whether more files lie
+// beyond it.
+func (q ListQuery) Page(rows []*File) ([]*File, bool) {
+	more := len(rows) > q.PageSize()
+	if more {
+		rows = rows[:q.PageSize()]
+	}
+	if q.Before != nil && len(q.IDs) == 0 {
+		slices.Reverse(rows)
+	}
+	return rows, more
 }
 
 // Store keeps file metadata. *sqlite.DB implements it.

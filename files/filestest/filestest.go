@@ -16,6 +16,7 @@ import (
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/files"
+	"github.com/codebox-dev/codebox/internal/testenv"
 )
 
 func file(ws codebox.WorkspaceID, id string, at time.Time, size int64) *files.File {
@@ -27,7 +28,8 @@ func file(ws codebox.WorkspaceID, id string, at time.Time, size int64) *files.Fi
 // fresh, empty store per subtest.
 func RunStore(t *testing.T, newStore func(t *testing.T) files.Store) {
 	ctx := context.Background()
-	base := time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
+	// Microseconds, not nanoseconds: the precision of the wire and of PostgreSQL's timestamps.
+	base := time.Date(2026, 5, 1, 12, 0, 0, 123456000, time.UTC)
 
 	t.Run("InsertGet", func(t *testing.T) {
 		s := newStore(t)
@@ -74,6 +76,33 @@ func RunStore(t *testing.T, newStore func(t *testing.T) files.Store) {
 		}
 		if used, err := s.StorageUsed(ctx, "a"); err != nil || used != 100 {
 			t.Fatalf("StorageUsed = %d, %v", used, err)
+		}
+	})
+
+	// Uploads racing into one workspace, on one server or several, never overrun its
+	// quota together. A race is won or lost by chance, so several rounds run, each in
+	// its own workspace.
+	t.Run("QuotaConcurrent", func(t *testing.T) {
+		s := newStore(t)
+		const rounds, n, size, quota = 8, 16, 3, 10
+		for r := range rounds {
+			ws := codebox.WorkspaceID(fmt.Sprint("ws", r))
+			errs := testenv.AtOnce(n, func(i int) error {
+				return s.InsertFile(ctx, file(ws, fmt.Sprintf("file_%d_%02d", r, i), base, size), quota)
+			})
+			stored := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					stored++
+				case !errors.Is(err, errdefs.ErrQuota):
+					t.Fatalf("InsertFile = %v, want success or ErrQuota", err)
+				}
+			}
+			if used, err := s.StorageUsed(ctx, ws); err != nil || stored != quota/size || used != int64(stored*size) {
+				t.Fatalf("round %d: %d concurrent uploads of %d bytes stored under a %d-byte quota (StorageUsed %d, %v), want %d",
+					r, stored, size, quota, used, err, quota/size)
+			}
 		}
 	})
 

@@ -65,11 +65,7 @@ func (db *DB) ListKeys(ctx context.Context) ([]*apikey.Key, error) {
 
 // SetKeyRevoked sets the revocation time of id, or clears it when at is zero.
 func (db *DB) SetKeyRevoked(ctx context.Context, id string, at time.Time) error {
-	var v *time.Time
-	if !at.IsZero() {
-		v = &at
-	}
-	tag, err := db.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2`, v, id)
+	tag, err := db.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2`, nullTime(at), id)
 	if err != nil {
 		return formatError(err)
 	}

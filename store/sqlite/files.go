@@ -78,7 +78,6 @@ func (db *DB) ListFiles(ctx context.Context, ws codebox.WorkspaceID, q files.Lis
 		where = []string{"workspace_id = ?"}
 		args  = []any{string(ws)}
 		order = "created_at DESC, id DESC"
-		limit = q.Limit
 	)
 	switch {
 	case len(q.IDs) > 0:
@@ -86,7 +85,6 @@ func (db *DB) ListFiles(ctx context.Context, ws codebox.WorkspaceID, q files.Lis
 		for _, id := range q.IDs {
 			args = append(args, id)
 		}
-		limit = len(q.IDs)
 	case q.After != nil:
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		c := formatTime(q.After.CreatedAt)
@@ -97,7 +95,7 @@ func (db *DB) ListFiles(ctx context.Context, ws codebox.WorkspaceID, q files.Lis
 		args = append(args, c, c, q.Before.ID)
 		order = "created_at ASC, id ASC"
 	}
-	args = append(args, limit+1)
+	args = append(args, q.PageSize()+1)
 	rows, err := db.db.QueryContext(ctx, `SELECT `+fileColumns+` FROM files WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
@@ -115,17 +113,7 @@ func (db *DB) ListFiles(ctx context.Context, ws codebox.WorkspaceID, q files.Lis
 	if err := rows.Err(); err != nil {
 		return nil, false, formatError(err)
 	}
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	if q.Before != nil && len(q.IDs) == 0 {
-		// Fetched oldest first to find the files just newer than the cursor; the page
-		// itself is newest first like every other.
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	}
+	out, more := q.Page(out)
 	return out, more, nil
 }
 

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
 
 func TestContainerImage(t *testing.T) {
@@ -26,26 +26,6 @@ func TestContainerImage(t *testing.T) {
 	}
 }
 
-func TestWorkspaceImage(t *testing.T) {
-	db := MustOpen(t)
-	ctx := context.Background()
-	check := func(ws, want string) {
-		t.Helper()
-		got, err := db.WorkspaceImage(ctx, codebox.WorkspaceID(ws))
-		if err != nil || got != want {
-			t.Errorf("WorkspaceImage(%s) = %q, %v; want %q", ws, got, err, want)
-		}
-	}
-	check("ws1", "")
-	for _, img := range []string{"geo", "ocr"} {
-		if err := db.SetWorkspaceImage(ctx, "ws1", img); err != nil {
-			t.Fatal(err)
-		}
-		check("ws1", img)
-	}
-	check("ws2", "")
-	if err := db.SetWorkspaceImage(ctx, "ws1", ""); err != nil {
-		t.Fatal(err)
-	}
-	check("ws1", "")
+func TestWorkspaceImages(t *testing.T) {
+	sandboxtest.RunWorkspaceImages(t, func(t *testing.T) sandboxtest.WorkspaceImages { return MustOpen(t) })
 }
