@@ -1,14 +1,12 @@
-// Package filestest holds the conformance suites of the interfaces package files
-// consumes: every files.Store and files.Blobs driver runs them in its tests, so that a new
-// driver (PostgreSQL, S3) is held to exactly what the SQLite and disk drivers do.
+// Package filestest holds the conformance suite of files.Store: every metadata driver runs
+// it in its tests, so that a new driver (PostgreSQL) is held to exactly what the SQLite
+// driver does. The suite of files.Blobs is blobs/blobstest.
 package filestest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -178,68 +176,3 @@ func RunStore(t *testing.T, newStore func(t *testing.T) files.Store) {
 		}
 	})
 }
-
-// RunBlobs runs the files.Blobs conformance suite against stores made by newBlobs.
-func RunBlobs(t *testing.T, newBlobs func(t *testing.T) files.Blobs) {
-	ctx := context.Background()
-
-	t.Run("PutOpenRemove", func(t *testing.T) {
-		b := newBlobs(t)
-		body := strings.Repeat("blob ", 100_000)
-		n, sum, err := b.Put(ctx, "file_a", strings.NewReader(body))
-		want := files.FormatCRC32C(crc32.Checksum([]byte(body), crc32.MakeTable(crc32.Castagnoli)))
-		if err != nil || n != int64(len(body)) || sum != want {
-			t.Fatalf("Put = %d, %s, %v; want checksum %s", n, sum, err, want)
-		}
-		// The check value of CRC-32C (RFC 3720, B.4), independent of hash/crc32.
-		if _, sum, err := b.Put(ctx, "file_check", strings.NewReader("123456789")); err != nil || sum != "crc32c:e3069283" {
-			t.Fatalf("Put(123456789) checksum = %s, %v; want crc32c:e3069283", sum, err)
-		}
-		if err := b.Remove(ctx, "file_check"); err != nil {
-			t.Fatal(err)
-		}
-		rc, err := b.Open(ctx, "file_a")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := rc.Seek(5, io.SeekStart); err != nil {
-			t.Fatal(err)
-		}
-		rest, _ := io.ReadAll(rc)
-		rc.Close()
-		if string(rest) != body[5:] {
-			t.Fatalf("read back %d bytes after seek", len(rest))
-		}
-		keys, err := b.Keys(ctx)
-		if err != nil || len(keys) != 1 || keys[0] != "file_a" {
-			t.Fatalf("Keys = %v, %v", keys, err)
-		}
-		if err := b.Remove(ctx, "file_a"); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Remove(ctx, "file_a"); err != nil {
-			t.Fatalf("Remove of a missing blob = %v", err)
-		}
-		if _, err := b.Open(ctx, "file_a"); !errors.Is(err, errdefs.ErrNotFound) {
-			t.Fatalf("Open after Remove = %v", err)
-		}
-	})
-
-	t.Run("FailedPutLeavesNothing", func(t *testing.T) {
-		b := newBlobs(t)
-		cut := io.MultiReader(strings.NewReader(strings.Repeat("x", 1<<20)), errReader{io.ErrUnexpectedEOF})
-		if _, _, err := b.Put(ctx, "file_cut", cut); err == nil {
-			t.Fatal("Put of a cut reader succeeded")
-		}
-		if keys, err := b.Keys(ctx); err != nil || len(keys) != 0 {
-			t.Fatalf("Keys after a failed Put = %v, %v", keys, err)
-		}
-		if _, err := b.Open(ctx, "file_cut"); !errors.Is(err, errdefs.ErrNotFound) {
-			t.Fatalf("Open after a failed Put = %v", err)
-		}
-	})
-}
-
-type errReader struct{ err error }
-
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
