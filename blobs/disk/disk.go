@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/codebox-dev/codebox/blobs"
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/files"
 )
@@ -77,23 +78,8 @@ func Open(dir string) (*Store, error) {
 // Dir is the directory of the store.
 func (s *Store) Dir() string { return s.dir }
 
-// validKey accepts the characters of codebox ids only, so a key never names a path
-// outside the directory or a temporary file.
-func validKey(key string) bool {
-	if key == "" || len(key) > 128 || key[0] == '.' {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Store) path(key string) (string, error) {
-	if !validKey(key) {
+	if !blobs.ValidKey(key) {
 		return "", fmt.Errorf("blob key %q: %w", key, errdefs.ErrInvalid)
 	}
 	return filepath.Join(s.dir, key), nil
@@ -187,7 +173,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, sum 
 			return n, "", err
 		}
 		buf := <-free
-		m, rerr := fill(r, *buf)
+		m, rerr := blobs.Fill(r, *buf)
 		if m > 0 {
 			n += int64(m)
 			crc = crc32.Update(crc, castagnoli, (*buf)[:m])
@@ -255,21 +241,6 @@ var zeros [chunkSize]byte
 // isZero reports whether b is all zero bytes.
 func isZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
 
-// fill reads from r until buf is full or r ends. Unlike io.ReadFull it returns io.EOF at
-// the end however much it read, and passes any other error of r through, including an
-// io.ErrUnexpectedEOF of r's own (a cut request), which must not pass for a clean end.
-func fill(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -312,7 +283,7 @@ func (s *Store) Keys(ctx context.Context) ([]string, error) {
 	}
 	var keys []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && validKey(e.Name()) {
+		if e.Type().IsRegular() && blobs.ValidKey(e.Name()) {
 			keys = append(keys, e.Name())
 		}
 	}
