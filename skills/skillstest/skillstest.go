@@ -27,7 +27,8 @@ func skill(ws codebox.WorkspaceID, id, latest string, at time.Time) *skills.Skil
 // RunStore runs the suite against stores made by newStore, one fresh store per subtest.
 func RunStore(t *testing.T, newStore func(t *testing.T) skills.Store) {
 	ctx := context.Background()
-	base := time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
+	// Microseconds, not nanoseconds: the precision of PostgreSQL's timestamps.
+	base := time.Date(2026, 5, 1, 12, 0, 0, 123456000, time.UTC)
 
 	t.Run("InsertGet", func(t *testing.T) {
 		s := newStore(t)

@@ -45,3 +45,14 @@ func pgCode(err error) string {
 	}
 	return ""
 }
+
+// oneRow turns an update or delete that touched no row into errdefs.ErrNotFound.
+func oneRow(tag pgconn.CommandTag, err error, what, id string) error {
+	if err != nil {
+		return formatError(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s %s: %w", what, id, errdefs.ErrNotFound)
+	}
+	return nil
+}
