@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) batches.Store) {
 		{"ListPaging", testListPaging},
 		{"CreateGetAndScope", testCreateGetAndScope},
 		{"ConcurrentClaimers", func(t *testing.T, s batches.Store) { RunClaimers(t, []batches.Store{s}, 8, 120) }},
+		{"CancelUnderLoad", func(t *testing.T, s batches.Store) { RunCancelUnderLoad(t, []batches.Store{s}, 6, 5, 40) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
 	}
@@ -482,5 +484,88 @@ func RunClaimers(t *testing.T, stores []batches.Store, workers, n int) {
 		if want := fmt.Sprintf("r%d:succeeded:", i); len(r) <= len(want) || r[:len(want)] != want {
 			t.Fatalf("result %d = %q, want %s…", i, r, want)
 		}
+	}
+}
+
+// RunCancelUnderLoad cancels batches while workers claimers, spread over stores, claim
+// their requests and mostly put them back, sometimes answer them: however cancels,
+// answers and releases interleave, each batch ends with every request answered or
+// canceled, none left waiting. Such a race is won or lost by chance, so it runs rounds
+// times, a batch of n requests each.
+func RunCancelUnderLoad(t *testing.T, stores []batches.Store, workers, rounds, n int) {
+	for r := range rounds {
+		cancelUnderLoad(t, stores, workers, fmt.Sprintf("msgbatch_cancel%d", r), n)
+	}
+}
+
+func cancelUnderLoad(t *testing.T, stores []batches.Store, workers int, id string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	NewBatch(t, stores[0], "ws", id, t0, n)
+	now := t0.Add(time.Second)
+	var (
+		answered atomic.Int64
+		canceled atomic.Bool
+		started  = make(chan struct{})
+		once     sync.Once
+		mu       sync.Mutex
+		errs     []error
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	for w := range workers {
+		s, owner := stores[w%len(stores)], fmt.Sprintf("worker-%d", w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				c, err := s.ClaimRequest(ctx, owner, now, time.Hour, nil)
+				if errors.Is(err, errdefs.ErrNotFound) {
+					if canceled.Load() {
+						return
+					}
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				if err != nil {
+					fail(err)
+					return
+				}
+				if i%4 != 3 {
+					err = s.ReleaseClaim(ctx, c, owner, now)
+				} else if err = s.FinishRequest(ctx, c, owner, batches.Succeeded, []byte(`{}`), now); err == nil && answered.Add(1) >= int64(n/10) {
+					once.Do(func() { close(started) })
+				}
+				if err != nil {
+					fail(err)
+					return
+				}
+			}
+		}()
+	}
+	<-started
+	b, err := stores[len(stores)-1].CancelBatch(ctx, "ws", id, now)
+	canceled.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if b.Status == batches.StatusInProgress {
+		t.Fatalf("batch after cancel = %+v", b)
+	}
+	b = mustGet(t, stores[0], "ws", id)
+	c := b.Counts
+	if b.Status != batches.StatusEnded || c.Processing != 0 || c.Succeeded+c.Canceled != int64(n) || c.Succeeded != answered.Load() {
+		t.Fatalf("batch = %+v, %d answered; want it ended with every request answered or canceled", b, answered.Load())
+	}
+	if got := results(t, stores[0], "ws", id); len(got) != n {
+		t.Fatalf("%d results, want %d", len(got), n)
 	}
 }
