@@ -402,9 +402,12 @@ func (db *DB) ExpireBatches(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
-// PurgeBatches removes batches that ended before cutoff, with their requests.
+// PurgeBatches removes batches that ended before cutoff, with their requests. Every
+// node sweeps: one passes over the batches another is removing rather than wait for
+// them, so that two sweeps never lock the same rows in opposite orders.
 func (db *DB) PurgeBatches(ctx context.Context, cutoff time.Time) (int, error) {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM message_batches WHERE ended_at < $1`, cutoff)
+	tag, err := db.pool.Exec(ctx, `DELETE FROM message_batches WHERE id IN (
+		SELECT id FROM message_batches WHERE ended_at < $1 FOR UPDATE SKIP LOCKED)`, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("purge batches: %w", formatError(err))
 	}
