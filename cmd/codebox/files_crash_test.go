@@ -27,6 +27,7 @@ import (
 	"github.com/codebox-dev/codebox"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/ids"
+	"github.com/codebox-dev/codebox/internal/testenv"
 	"github.com/codebox-dev/codebox/store/sqlite"
 )
 
@@ -36,9 +37,11 @@ var (
 	buildErr  error
 )
 
-// TestMain removes the binary codeboxBinary built.
+// TestMain removes the binary codeboxBinary built and stops the PostgreSQL server
+// testenv.Postgres started.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testenv.StopPostgres()
 	if buildPath != "" {
 		os.RemoveAll(filepath.Dir(buildPath))
 	}

@@ -53,22 +53,23 @@ func newImageListCmd() *cobra.Command {
 }
 
 // newImageDefaultCmd sets the image new containers of a workspace run. It acts on the
-// data directory's database and works while the server runs.
+// server's database and works while the server runs.
 func newImageDefaultCmd() *cobra.Command {
 	var (
 		cfg       imageDirConfig
 		workspace string
+		dbSpec    string
 	)
 	cmd := &cobra.Command{
 		Use:   "default [NAME]",
 		Short: "Show or set the image new containers of a workspace run (\"default\" is the built-in image)",
 		Long: `Show or set the image new containers of a workspace run when a request names none.
-The choice is stored in the data directory's database; running containers keep their
+The choice is stored in the server's database (--database); running containers keep their
 image. A request may still name another image (POST /v1/containers "image", or the
 Messages API's container.image).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openDB(cmd.Context(), cfg.DataDir)
+			db, err := openDatabase(cmd.Context(), dbSpec, cfg.DataDir)
 			if err != nil {
 				return err
 			}
@@ -101,6 +102,7 @@ Messages API's container.image).`,
 		},
 	}
 	bindImageDirFlags(cmd.Flags(), &cfg)
+	bindDatabaseFlag(cmd.Flags(), &dbSpec)
 	cmd.Flags().StringVar(&workspace, "workspace", string(codebox.DefaultWorkspace), "the workspace")
 	return cmd
 }

@@ -11,18 +11,19 @@ import (
 	"github.com/codebox-dev/codebox/apikey"
 )
 
-// newKeysCmd manages API keys directly in the data directory's database. SQLite's WAL
-// lets it run beside a live server, which sees changes at the next request.
+// newKeysCmd manages API keys directly in the server's database. It runs beside a live
+// server (SQLite's WAL, or PostgreSQL's sessions), which sees changes at the next request.
 func newKeysCmd() *cobra.Command {
-	var dataDir string
+	var dataDir, dbSpec string
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "Create, list and revoke API keys (acts on the data directory; works while the server runs)",
+		Short: "Create, list and revoke API keys (acts on the server's database; works while the server runs)",
 	}
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "./codebox-data", "the server's data directory")
+	bindDatabaseFlag(cmd.PersistentFlags(), &dbSpec)
 
 	open := func(cmd *cobra.Command) (*apikey.Service, func(), error) {
-		db, err := openDB(cmd.Context(), dataDir)
+		db, err := openDatabase(cmd.Context(), dbSpec, dataDir)
 		if err != nil {
 			return nil, nil, err
 		}

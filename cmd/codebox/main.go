@@ -1,9 +1,9 @@
 // Command codebox is the codebox server and its command-line client.
 //
 // One binary plays every role: `codebox serve` runs the HTTP server; `files`, `exec`,
-// `ask`, `models` and `usage` are clients of a running server; `keys` and `image` act on the data
-// directory directly; `agent` is the in-container init, which the server bind-mounts into
-// every sandbox. Every flag has an environment twin, CODEBOX_<FLAG_NAME>.
+// `ask`, `models` and `usage` are clients of a running server; `keys` and `image` act on the
+// server's database (--database) and data directory directly; `agent` is the in-container
+// init, which the server bind-mounts into every sandbox. Every flag has an environment twin, CODEBOX_<FLAG_NAME>.
 package main
 
 import (

@@ -17,7 +17,6 @@ import (
 	"github.com/codebox-dev/codebox/metrics"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/skills"
-	"github.com/codebox-dev/codebox/store/sqlite"
 )
 
 // serveConfig is the server's configuration. Each part of the system owns its own
@@ -26,6 +25,7 @@ import (
 type serveConfig struct {
 	Listen   string
 	DataDir  string
+	Database string
 	LogLevel string
 	httpConfig
 	filesConfig
@@ -42,7 +42,7 @@ type app struct {
 	cfg     *serveConfig
 	logger  *slog.Logger
 	api     api.Config
-	db      *sqlite.DB        // the one metadata database, opened by setupFiles
+	db      database          // the one metadata database, opened by setupFiles
 	files   *files.Service    // file storage, for generated files and container uploads
 	skills  *skills.Service   // Agent Skills, for the Skills API and container.skills
 	space   *diskspace.Ledger // the data directory's free space and what is promised of it
@@ -103,6 +103,7 @@ func newServeCmd() *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./codebox-data", "directory for the database, file bytes, images and containers")
+	bindDatabaseFlag(fs, &cfg.Database)
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	bindHTTPFlags(fs, &cfg.httpConfig)
 	bindFilesFlags(fs, &cfg.filesConfig)

@@ -16,7 +16,6 @@ import (
 	"github.com/codebox-dev/codebox/blobs/disk"
 	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/files"
-	"github.com/codebox-dev/codebox/store/sqlite"
 )
 
 // filesConfig is the files section of the server's configuration.
@@ -56,19 +55,11 @@ func bindFilesFlags(fs *pflag.FlagSet, c *filesConfig) {
 	fs.DurationVar(&c.SweepInterval, "expired-file-sweep", 10*time.Minute, "how often expired files are looked for")
 }
 
-// openDB opens the metadata database of a data directory, creating it if needed.
-func openDB(ctx context.Context, dataDir string) (*sqlite.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	return sqlite.Open(ctx, filepath.Join(dataDir, "codebox.db"))
-}
-
 // setupFiles opens the database and the blobs directory, recovers from any crash, makes
 // sure workspace default has a key, and starts the expired-file sweeper.
 func setupFiles(ctx context.Context, a *app) error {
 	cfg := &a.cfg.filesConfig
-	db, err := openDB(ctx, a.cfg.DataDir)
+	db, err := openDatabase(ctx, a.cfg.Database, a.cfg.DataDir)
 	if err != nil {
 		return err
 	}
