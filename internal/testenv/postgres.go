@@ -131,8 +131,9 @@ func startPostgres() (*pgServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	removeStalePostgresDirs()
-	dir, err := os.MkdirTemp("", pgDirPrefix)
+	base := pgTempDir(cred)
+	removeStalePostgresDirs(base)
+	dir, err := os.MkdirTemp(base, pgDirPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +175,24 @@ func startPostgres() (*pgServer, error) {
 	}
 	os.RemoveAll(dir)
 	return nil, lastErr
+}
+
+// pgTempDir is where the server's directory goes: the temporary directory, unless the
+// server runs as another user who could not reach into it (a TMPDIR under /root), then
+// /tmp.
+func pgTempDir(cred *syscall.Credential) string {
+	dir := os.TempDir()
+	if cred == nil {
+		return dir
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if d == filepath.Dir(d) {
+			return dir
+		}
+	}
 }
 
 // pgCredential is whom the server runs as: the postgres user when the test runs as
@@ -284,8 +303,8 @@ func (s *pgServer) stop() {
 
 // removeStalePostgresDirs removes the directories of servers whose test binary is gone
 // (it was killed before Main could remove them; the server itself stopped with it).
-func removeStalePostgresDirs() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), pgDirPrefix+"*"))
+func removeStalePostgresDirs(base string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, pgDirPrefix+"*"))
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "owner.pid"))
 		if err != nil {

@@ -30,6 +30,10 @@ var migrationFS embed.FS
 // accident).
 const migrationLock int64 = 0x636f6465626f78
 
+// defaultMaxConns is the size of a node's connection pool: several nodes' pools together
+// stay well under PostgreSQL's default max_connections of 100.
+const defaultMaxConns = 16
+
 // DB is an open codebox metadata database.
 type DB struct {
 	pool *pgxpool.Pool
@@ -38,12 +42,18 @@ type DB struct {
 }
 
 // Open connects to the database at dsn (a postgres:// URL or a key=value string, as
-// libpq reads them) and applies pending migrations.
+// libpq reads them, plus pgx's pool settings such as pool_max_conns) and applies
+// pending migrations.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgconn masks the password in the string its error quotes.
 		return nil, fmt.Errorf("parse the PostgreSQL connection string: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgx's default, the number of CPUs but at least 4, queues a node's concurrent
+		// requests behind a few connections; a URL's pool_max_conns=N overrides this.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

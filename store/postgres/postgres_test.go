@@ -111,3 +111,20 @@ func TestUniqueViolationIsConflict(t *testing.T) {
 		t.Fatalf("KeyByHash of an unknown hash: %v, want ErrNotFound", err)
 	}
 }
+
+func TestPoolSize(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	for _, c := range []struct {
+		dsn  string
+		want int32
+	}{{dsn, 16}, {dsn + "&pool_max_conns=3", 3}} {
+		db, err := postgres.Open(context.Background(), c.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := db.Pool().Config().MaxConns; got != c.want {
+			t.Errorf("Open(%s): pool of %d connections, want %d", c.dsn, got, c.want)
+		}
+		db.Close()
+	}
+}
