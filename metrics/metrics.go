@@ -43,6 +43,10 @@ type Metrics struct {
 
 	upstreamDuration *prometheus.HistogramVec
 	upstreamErrors   *prometheus.CounterVec
+
+	forwards        *prometheus.CounterVec
+	forwardDuration *prometheus.HistogramVec
+	adoptions       prometheus.Counter
 }
 
 // New returns a registry holding the Go runtime's and the process's metrics and
@@ -88,6 +92,20 @@ func New(logger *slog.Logger) *Metrics {
 			Help: "Failed calls to an upstream model provider, by provider and kind " +
 				"(rate_limited, overloaded, timeout, upstream, invalid, authentication, permission, not_found, too_large, canceled, other).",
 		}, []string{"provider", "kind"}),
+		forwards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "forwarded_requests_total",
+			Help: "Requests this node forwarded to another node of its cluster, by kind (container: to the node hosting it; " +
+				"placement: a new container on a less loaded node) and the status code answered (error: the node could not be reached).",
+		}, []string{"kind", "code"}),
+		forwardDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "forwarded_request_duration_seconds",
+			Help:    "Time from forwarding a request to another node to the end of its answer (whole stream included), by kind.",
+			Buckets: httpBuckets,
+		}, []string{"kind"}),
+		adoptions: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "containers_adopted_total",
+			Help: "Stopped containers of dead nodes this node took over.",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -95,6 +113,7 @@ func New(logger *slog.Logger) *Metrics {
 		m.httpRequests, m.httpDuration, m.httpInFlight,
 		m.execs, m.execDuration,
 		m.upstreamDuration, m.upstreamErrors,
+		m.forwards, m.forwardDuration, m.adoptions,
 	)
 	return m
 }

@@ -39,6 +39,10 @@ func (m *Manager) Load() (running, capacity int) {
 	return running, m.cfg.Capacity.MaxRunning
 }
 
+// FetchesDisks reports whether a container moved here from another node can have
+// its disk brought here (Config.Disks): only then may this node adopt one.
+func (m *Manager) FetchesDisks() bool { return m.cfg.Disks != nil }
+
 // fetchDiskLocked brings inst's disk to this node when it has none here: the
 // container was adopted from another node. The caller holds sem.
 func (m *Manager) fetchDiskLocked(ctx context.Context, inst *instance) (retErr error) {

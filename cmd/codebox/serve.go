@@ -34,6 +34,7 @@ type serveConfig struct {
 	loopConfig
 	batchesConfig
 	observeConfig
+	clusterConfig
 }
 
 // app is what the setup stages build and share. Whatever a stage starts registers how
@@ -112,6 +113,7 @@ func newServeCmd() *cobra.Command {
 	bindLoopFlags(fs, &cfg.loopConfig)
 	bindBatchesFlags(fs, &cfg.batchesConfig)
 	bindObserveFlags(fs, &cfg.observeConfig)
+	bindClusterFlags(fs, &cfg.clusterConfig)
 	return cmd
 }
 
@@ -148,7 +150,7 @@ func runServe(ctx context.Context, cfg *serveConfig) (retErr error) {
 		}
 	}()
 
-	for _, setup := range []func(context.Context, *app) error{setupMetrics, setupFiles, setupSkills, setupSandbox, setupLoop, setupBatches, setupOperator} {
+	for _, setup := range []func(context.Context, *app) error{setupMetrics, setupFiles, setupSkills, setupSandbox, setupCluster, setupLoop, setupBatches, setupOperator} {
 		if err := setup(gctx, a); err != nil {
 			return err
 		}

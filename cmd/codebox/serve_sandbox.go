@@ -144,6 +144,10 @@ func setupSandbox(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	node, err := a.nodeName()
+	if err != nil {
+		return err
+	}
 	var fstore sandbox.FileStore
 	if a.files != nil {
 		fstore = a.files
@@ -168,6 +172,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		Logger:       a.logger,
 		Observer:     a.metrics,
 		Egress:       proxy,
+		Node:         node,
 	}, rt, a.db, fstore)
 	if err != nil {
 		return err
