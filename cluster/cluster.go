@@ -182,6 +182,20 @@ func (c *Cluster) aliveLocked(s seen) bool {
 	return time.Since(s.at) < c.cfg.NodeTimeout
 }
 
+// Nodes returns the registry as this node last read it, each node's Since brought up
+// to now: what placement and forwarding decide on.
+func (c *Cluster) Nodes() []Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Node, 0, len(c.nodes))
+	for _, s := range c.nodes {
+		n := s.Node
+		n.Since = time.Since(s.at)
+		out = append(out, n)
+	}
+	return out
+}
+
 // others returns the live nodes other than this one.
 func (c *Cluster) others() []Node {
 	c.mu.Lock()
