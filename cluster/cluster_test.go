@@ -20,6 +20,7 @@ import (
 
 	"github.com/codebox-dev/codebox/cluster"
 	"github.com/codebox-dev/codebox/sandbox"
+	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
 
 // catNotes is the model's script: read notes.txt, then answer.
@@ -190,7 +191,7 @@ func waitLoad(t *testing.T, n *node, name string, running int) {
 func TestDeadNode(t *testing.T) {
 	sh := newShared(t, catNotes)
 	var cDir string
-	disks := &diskCopy{dir: func() string { return cDir }}
+	disks := &sandboxtest.DiskCopy{Dir: func() string { return cDir }}
 	c := startNode(t, sh, "node-c", nodeOptions{idBase: sandbox.DefaultIDBase + 2<<28})
 	cDir = c.env.Config.Dir
 	a := startNode(t, sh, "node-a", nodeOptions{disks: disks})
@@ -236,8 +237,8 @@ func TestDeadNode(t *testing.T) {
 		t.Fatalf("stopped container now on %q, want node-a or node-b", host)
 	}
 	adopted := metricValue(t, a, "codebox_containers_adopted_total") + metricValue(t, b, "codebox_containers_adopted_total")
-	if adopted != 1 || disks.fetches.Load() != 1 {
-		t.Errorf("adoptions = %v, disk fetches = %d; want exactly one of each", adopted, disks.fetches.Load())
+	if adopted != 1 || disks.Fetches.Load() != 1 {
+		t.Errorf("adoptions = %v, disk fetches = %d; want exactly one of each", adopted, disks.Fetches.Load())
 	}
 }
 

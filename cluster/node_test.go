@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,7 +19,6 @@ import (
 	"github.com/codebox-dev/codebox/api"
 	"github.com/codebox-dev/codebox/apikey"
 	"github.com/codebox-dev/codebox/cluster"
-	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/internal/testenv"
 	"github.com/codebox-dev/codebox/metrics"
 	"github.com/codebox-dev/codebox/provider"
@@ -120,7 +117,7 @@ type node struct {
 
 // nodeOptions vary a node.
 type nodeOptions struct {
-	disks sandbox.DiskSource // adoption: where disks of other nodes' containers come from
+	disks  sandbox.DiskSource // adoption: where disks of other nodes' containers come from
 	idBase uint32
 }
 
@@ -301,32 +298,4 @@ func errorEnvelope(t *testing.T, b []byte) (typ, message, code string) {
 		t.Fatalf("not an error envelope: %s", b)
 	}
 	return env.Error.Type, env.Error.Message, env.Error.Details.ErrorCode
-}
-
-// diskCopy fetches the disk a stopped container left in its dead node's directory, as
-// a node fetches the copy saved in the object store.
-type diskCopy struct {
-	dir     func() string
-	fetches atomic.Int32
-}
-
-func (d *diskCopy) FetchDisk(ctx context.Context, c *sandbox.Container, path string) error {
-	src, err := os.Open(filepath.Join(d.dir(), c.ID, "disk.img"))
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no saved disk: %w", errdefs.ErrNotFound)
-	}
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	d.fetches.Add(1)
-	return dst.Close()
 }

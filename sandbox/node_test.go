@@ -3,43 +3,12 @@ package sandbox_test
 import (
 	"context"
 	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
-
-// diskCopy is a DiskSource that reads the disk a stopped container left in another
-// node's directory, as a node fetches the copy saved in the object store.
-type diskCopy struct {
-	dir     string // the other node's containers directory
-	fetched []string
-}
-
-func (d *diskCopy) FetchDisk(ctx context.Context, c *sandbox.Container, path string) error {
-	src, err := os.Open(filepath.Join(d.dir, c.ID, "disk.img"))
-	if errors.Is(err, os.ErrNotExist) {
-		return errdefs.ErrNotFound
-	}
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	d.fetched = append(d.fetched, c.ID)
-	return dst.Close()
-}
 
 // TestNodesShareAStore: two nodes on one store each run only their own containers.
 // Another node's container is refused as unreachable rather than started here; the
@@ -57,7 +26,7 @@ func TestNodesShareAStore(t *testing.T) {
 	}
 	run(t, a, c.ID, "echo kept > notes.txt")
 
-	disks := &diskCopy{dir: a.Config.Dir}
+	disks := &sandboxtest.DiskCopy{Dir: func() string { return a.Config.Dir }}
 	b := sandboxtest.New(t, func(cfg *sandbox.Config) { cfg.Node = "node-b"; cfg.Disks = disks })
 	b.Store = a.Store
 	mb := b.Start(t) // reconciles against the shared store
@@ -88,8 +57,8 @@ func TestNodesShareAStore(t *testing.T) {
 	if err != nil || res.Stdout != "kept\n" {
 		t.Fatalf("Exec on node-b after the move = %+v, %v; want the file written on node-a", res, err)
 	}
-	if len(disks.fetched) != 1 {
-		t.Errorf("disk fetched %d times, want once", len(disks.fetched))
+	if n := disks.Fetches.Load(); n != 1 {
+		t.Errorf("disk fetched %d times, want once", n)
 	}
 }
 
