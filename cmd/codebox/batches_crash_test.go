@@ -123,20 +123,7 @@ func TestBatchSurvivesKill(t *testing.T) {
 		}
 		srv.stop(t)
 	})
-	var ended *anthropic.MessageBatch
-	deadline := time.Now().Add(20 * time.Minute)
-	for {
-		if ended, err = c.Messages.Batches.Get(ctx, b.ID, anthropic.MessageBatchGetParams{}); err != nil {
-			t.Fatal(err)
-		}
-		if ended.ProcessingStatus == "ended" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch did not end after the restart: %s", ended.RawJSON())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ended := waitBatchEnded(t, c, b.ID, 20*time.Minute)
 	if rc := ended.RequestCounts; rc.Succeeded != batchCrashRequests || rc.Processing+rc.Errored+rc.Canceled+rc.Expired != 0 {
 		t.Errorf("request_counts = %s", ended.JSON.RequestCounts.Raw())
 	}
