@@ -14,7 +14,8 @@ func TestBatchOwner(t *testing.T) {
 	if batchOwner(a) == batchOwner(b) {
 		t.Errorf("two servers on one host share the batch owner %q", batchOwner(a))
 	}
-	if batchOwner(a) != batchOwner(a) {
-		t.Errorf("the batch owner changes across restarts: %q, %q", batchOwner(a), batchOwner(a))
+	first, restarted := batchOwner(a), batchOwner(a)
+	if first != restarted {
+		t.Errorf("the batch owner changes across restarts: %q, %q", first, restarted)
 	}
 }
