@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -62,6 +63,17 @@ func TestForwarding(t *testing.T) {
 	}
 
 	t.Run("files", func(t *testing.T) {
+		// A multipart upload streams through node-a to the container on node-b.
+		var buf strings.Builder
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("file", "upload.txt")
+		io.WriteString(fw, "uploaded through node-a\n")
+		mw.WriteField("path", "upload.txt")
+		mw.Close()
+		sh.mustCall(t, a, http.StatusOK, "POST", "/v1/containers/"+id+"/files", buf.String(), "Content-Type", mw.FormDataContentType())
+		if r := sh.exec(t, b, id, "cat upload.txt"); r.Stdout != "uploaded through node-a\n" {
+			t.Errorf("uploaded file = %q", r.Stdout)
+		}
 		body := sh.mustCall(t, a, http.StatusOK, "GET", "/v1/containers/"+id+"/files/content?path=notes.txt", "")
 		if string(body) != "kept\n" {
 			t.Errorf("download through node-a = %q, want kept", body)
@@ -347,5 +359,51 @@ func TestHungNode(t *testing.T) {
 	typ, msg, code := errorEnvelope(t, body)
 	if status != http.StatusServiceUnavailable || typ != "api_error" || code != "container_unavailable" || !strings.Contains(msg, "node-h") {
 		t.Fatalf("request to a node that hung = %d %s", status, body)
+	}
+}
+
+// TestUnreachableNode: a node that still heartbeats but cannot be connected to (it was
+// killed a moment ago) makes a request for its container answer 503
+// container_unavailable in the envelope, with this node's request-id; a create placed
+// on it runs here instead.
+func TestUnreachableNode(t *testing.T) {
+	sh := newShared(t, catNotes)
+	a := startNode(t, sh, "node-a", nodeOptions{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	ctx := context.Background()
+	now := time.Now()
+	id := "container_unreachable000000001"
+	if err := sh.containers.CreateContainer(ctx, &sandbox.Container{ID: id, Workspace: ws, Node: "node-x", Status: sandbox.StatusRunning,
+		CreatedAt: now, LastActiveAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	// node-x is empty and a busy node-a prefers it for new containers.
+	sh.createOn(t, a)
+	if err := sh.db.Heartbeat(ctx, cluster.Node{Name: "node-x", URL: url, Capacity: 100, StartedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	status, hdr, body := sh.call(t, a, "POST", "/v1/containers/"+id+"/exec", strings.NewReader(`{"command":"true"}`))
+	typ, msg, code := errorEnvelope(t, body)
+	if status != http.StatusServiceUnavailable || typ != "api_error" || code != "container_unavailable" || !strings.Contains(msg, "node-x") ||
+		hdr.Get("request-id") == "" || hdr.Get("retry-after") == "" {
+		t.Fatalf("request for the container of a node that cannot be reached = %d %v %s", status, hdr, body)
+	}
+	if err := sh.db.Heartbeat(ctx, cluster.Node{Name: "node-x", URL: url, Capacity: 100, StartedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	waitLoad(t, a, "node-x", 0)
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(sh.mustCall(t, a, http.StatusOK, "POST", "/v1/containers", `{}`), &created); err != nil {
+		t.Fatal(err)
+	}
+	if host := sh.hostOf(t, created.ID); host != "node-a" {
+		t.Errorf("create placed on an unreachable node ran on %s, want node-a", host)
 	}
 }

@@ -64,9 +64,10 @@ func (c *Cluster) newProxy() *httputil.ReverseProxy {
 }
 
 // forward proxies r to node n and copies its answer to w. kind and id (the
-// container, "" for a placement) are for metrics and messages. It returns errNotSent
-// (wrapped) when n could not be connected to, errdefs.ErrUnreachable when n failed
-// before answering, and nil once n's answer, whatever its status, is written.
+// container, "" for a placement) are for metrics and messages. It returns
+// errdefs.ErrUnreachable when n failed before answering (wrapping errNotSent when it
+// could not even be connected to), and nil once n's answer, whatever its status, is
+// written.
 func (c *Cluster) forward(w http.ResponseWriter, r *http.Request, n *Node, kind, id string) (retErr error) {
 	target, err := url.Parse(n.URL)
 	if err != nil || target.Host == "" {
@@ -88,19 +89,24 @@ func (c *Cluster) forward(w http.ResponseWriter, r *http.Request, n *Node, kind,
 			c.cfg.Observer.ObserveForward(kind, code, time.Since(began))
 		}
 	}()
-	// The other node's answer brings its own.
+	// The other node's answer brings its own; an answer of this node's gets them back.
+	own := w.Header().Clone()
 	w.Header().Del("request-id")
 	w.Header().Del("X-Content-Type-Options")
 	c.proxy.ServeHTTP(rec, r.WithContext(ctx))
 	if st.err == nil || rec.code != 0 {
 		return nil
 	}
+	for k, v := range own {
+		w.Header()[k] = v
+	}
 	if r.Context().Err() != nil {
 		return context.Cause(r.Context()) // the client went away
 	}
+	cause := st.err
 	var op *net.OpError
 	if errors.As(st.err, &op) && op.Op == "dial" {
-		return fmt.Errorf("forward to %s: %w: %w", n.Name, errNotSent, st.err)
+		cause = fmt.Errorf("%w: %w", errNotSent, st.err)
 	}
 	what := "the request"
 	if id != "" {
@@ -112,7 +118,7 @@ func (c *Cluster) forward(w http.ResponseWriter, r *http.Request, n *Node, kind,
 	}
 	return errdefs.WithRetryAfter(&errdefs.Public{Kind: errdefs.ErrUnreachable, Code: errdefs.CodeContainerUnavailable,
 		Message: fmt.Sprintf("%s is unavailable: its node %s %s; try again", what, n.Name, why),
-		Err:     st.err}, retryUnreachable)
+		Err:     fmt.Errorf("forward to %s: %w", n.Name, cause)}, retryUnreachable)
 }
 
 // watch cancels a forwarded request once its node is seen dead.
