@@ -176,3 +176,28 @@ func RunStore(t *testing.T, newStore func(t *testing.T) files.Store) {
 		}
 	})
 }
+
+// CountingStore is a files.Store that also totals every workspace's files, as the
+// metrics read them (metrics.StorageStats).
+type CountingStore interface {
+	files.Store
+	StoredFiles(ctx context.Context) (files, bytes int64, err error)
+}
+
+// RunStoredFiles checks StoredFiles against a fresh store made by newStore.
+func RunStoredFiles(t *testing.T, newStore func(t *testing.T) CountingStore) {
+	ctx := context.Background()
+	s := newStore(t)
+	if n, size, err := s.StoredFiles(ctx); err != nil || n != 0 || size != 0 {
+		t.Fatalf("StoredFiles of an empty store = %d, %d, %v", n, size, err)
+	}
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i, ws := range []codebox.WorkspaceID{"a", "a", "b"} {
+		if err := s.InsertFile(ctx, file(ws, fmt.Sprint("file_", i), at, int64(10*(i+1))), 1<<40); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, size, err := s.StoredFiles(ctx); err != nil || n != 3 || size != 60 {
+		t.Fatalf("StoredFiles = %d files, %d bytes, %v; want 3, 60 (every workspace)", n, size, err)
+	}
+}

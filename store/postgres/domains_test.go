@@ -70,3 +70,7 @@ func TestQuotaAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+func TestStoredFiles(t *testing.T) {
+	filestest.RunStoredFiles(t, func(t *testing.T) filestest.CountingStore { return MustOpen(t) })
+}

@@ -48,3 +48,7 @@ func TestChecksumMigrationKeepsSHA256(t *testing.T) {
 		t.Fatalf("GetFile = %+v, %v; want checksum sha256:%s", f, err, sum)
 	}
 }
+
+func TestStoredFiles(t *testing.T) {
+	filestest.RunStoredFiles(t, func(t *testing.T) filestest.CountingStore { return MustOpen(t) })
+}
