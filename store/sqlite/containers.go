@@ -49,6 +49,7 @@ func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, err
 }
 
 // CreateContainer records a new container; a duplicate ID is errdefs.ErrConflict.
+// Concurrent creates are committed together (group.go).
 func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
 	var policy string
 	if c.NetworkPolicy.Enabled() {
@@ -58,10 +59,12 @@ func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
 		}
 		policy = string(b)
 	}
-	_, err := db.db.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, string(c.Workspace), c.Name, c.Image, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
-		formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy, c.Node)
-	return formatError(err)
+	return db.inserts.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, string(c.Workspace), c.Name, c.Image, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
+			formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy, c.Node)
+		return err
+	})
 }
 
 // GetContainer returns ws's container id, or errdefs.ErrNotFound.
@@ -130,6 +133,8 @@ func (db *DB) queryContainers(ctx context.Context, q string, args ...any) ([]*sa
 // UpdateContainer saves c's status, activity and expiry times and whether it is
 // provisional.
 func (db *DB) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
+	db.containerWrites.Lock()
+	defer db.containerWrites.Unlock()
 	res, err := db.db.ExecContext(ctx,
 		`UPDATE containers SET status = ?, last_active_at = ?, idle_expires_at = ?, expires_at = ?, provisional = ? WHERE workspace_id = ? AND id = ?`,
 		string(c.Status), formatTime(c.LastActiveAt), formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, string(c.Workspace), c.ID)
@@ -139,6 +144,8 @@ func (db *DB) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
 // DeleteContainer removes ws's container record and its files' records, or returns
 // errdefs.ErrNotFound.
 func (db *DB) DeleteContainer(ctx context.Context, ws codebox.WorkspaceID, id string) error {
+	db.containerWrites.Lock()
+	defer db.containerWrites.Unlock()
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return formatError(err)

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,6 +34,14 @@ var migrationFS embed.FS
 // DB is an open codebox metadata database.
 type DB struct {
 	db *sql.DB
+	// containerWrites queues this process's writes of container records, which a
+	// burst of creates sends all at once. Waiting here is a queue served in turn;
+	// waiting in SQLite's busy handler is sleeping ever longer between tries (up to
+	// 100 ms each), which left a create of a 40-container burst a second behind the
+	// others' inserts of a few milliseconds each.
+	containerWrites sync.Mutex
+	// inserts commits concurrent container inserts together (group.go).
+	inserts group
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 }
@@ -47,6 +56,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	sqldb.SetMaxOpenConns(8)
 	db := &DB{db: sqldb, Now: func() time.Time { return time.Now().UTC() }}
+	db.inserts = group{db: sqldb, mu: &db.containerWrites}
 	if err := db.migrate(ctx); err != nil {
 		sqldb.Close()
 		return nil, err
