@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -195,6 +196,9 @@ type Manager struct {
 	// demand holds the times of the recent creates the pool could serve (pool.go).
 	demandMu sync.Mutex
 	demand   []time.Time
+	// lastCreate is when the latest of those creates came (Unix ns, the host's
+	// clock), for the refill to wait until they pause.
+	lastCreate atomic.Int64
 
 	mu sync.Mutex
 	// instances are the containers this process has touched, by ID.

@@ -18,6 +18,12 @@ const (
 	demandWindow = time.Minute
 	// shrinkEvery is how often the pool gives back containers beyond its target.
 	shrinkEvery = 10 * time.Second
+	// A refill waits until creates have paused for refillSettle, at most
+	// refillSettleMax: starting containers takes the CPU the commands of a burst's
+	// new containers are waiting for, and the burst is served from what the pool
+	// already holds.
+	refillSettle    = 250 * time.Millisecond
+	refillSettleMax = time.Second
 )
 
 // PoolReady returns how many pre-started containers wait in the pool right now, and
@@ -27,9 +33,27 @@ func (m *Manager) PoolReady() (ready, size int) { return len(m.pool), m.poolTarg
 
 // recordDemand counts a create the pool could have served.
 func (m *Manager) recordDemand() {
+	m.lastCreate.Store(time.Now().UnixNano())
 	m.demandMu.Lock()
 	defer m.demandMu.Unlock()
 	m.demand = append(m.demand, m.cfg.Now())
+}
+
+// settle waits until no create has come for refillSettle, at most refillSettleMax.
+func (m *Manager) settle(ctx context.Context) {
+	deadline := time.Now().Add(refillSettleMax)
+	for {
+		wait := refillSettle - time.Since(time.Unix(0, m.lastCreate.Load()))
+		wait = min(wait, time.Until(deadline))
+		if wait <= 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // poolTarget is how many containers the pool keeps now.
@@ -70,6 +94,7 @@ func (m *Manager) fillPool(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-m.refill:
+			m.settle(ctx)
 		case <-tick.C:
 		}
 		m.shrinkPool(ctx)
