@@ -202,10 +202,8 @@ func waitLoad(t *testing.T, n *node, name string, running int) {
 // for it at the same moment, and the other forwards to the winner.
 func TestDeadNode(t *testing.T) {
 	sh := newShared(t, catNotes)
-	var cDir string
-	disks := &sandboxtest.DiskCopy{Dir: func() string { return cDir }}
-	c := startNode(t, sh, "node-c", nodeOptions{idBase: sandbox.DefaultIDBase + 2<<28})
-	cDir = c.env.Config.Dir
+	disks := sandboxtest.NewDisks(t)
+	c := startNode(t, sh, "node-c", nodeOptions{disks: disks, idBase: sandbox.DefaultIDBase + 2<<28})
 	a := startNode(t, sh, "node-a", nodeOptions{disks: disks})
 	b := startNode(t, sh, "node-b", nodeOptions{disks: disks, idBase: sandbox.DefaultIDBase + 1<<28})
 
@@ -213,6 +211,7 @@ func TestDeadNode(t *testing.T) {
 	stopped := sh.createOn(t, c)
 	sh.exec(t, c, stopped, "echo survived > notes.txt")
 	sh.mustCall(t, c, http.StatusOK, "POST", "/v1/containers/"+stopped+"/stop", "")
+	sandboxtest.WaitArchived(t, sh.containers, ws, stopped, 1)
 	c.kill()
 	waitDead(t, sh, "node-c")
 

@@ -22,7 +22,7 @@
 // container_unavailable) at once, and a forwarded request is cut when its node stops
 // heartbeating, so nothing waits on a node that is gone. A stopped container of a dead
 // node is adopted by the node that receives a request for it when Config.Adopt is set
-// (its disk was saved where every node can fetch it, see sandbox.DiskSource): the
+// (its disk was saved where every node can fetch it, see sandbox.DiskArchive): the
 // Store moves it with a compare-and-set, so of two nodes that try, one wins and the
 // other forwards to it. A running one stays unreachable until its node returns and
 // reconciles it, as a single server does after a restart.

@@ -117,7 +117,7 @@ type node struct {
 
 // nodeOptions vary a node.
 type nodeOptions struct {
-	disks  sandbox.DiskSource // adoption: where disks of other nodes' containers come from
+	disks  sandbox.DiskArchive // where stopped containers' disks are archived, for adoption
 	idBase uint32
 }
 

@@ -129,6 +129,7 @@ func (m *Manager) evictLRU(ctx context.Context, ws codebox.WorkspaceID, except *
 					m.logger.Warn("unmount stopped container's disk", "container", inst.id, "err", err)
 				}
 				m.setStatus(ctx, inst, StatusStopped)
+				m.scheduleArchive(inst)
 				stopped = true
 			}
 		}

@@ -191,6 +191,9 @@ func (m *Manager) mountLocked(ctx context.Context, inst *instance) error {
 	if err != nil {
 		return err
 	}
+	if err := m.markDiskModified(inst); err != nil {
+		return err
+	}
 	inst.mu.Lock()
 	pooled := inst.c.Workspace == ""
 	inst.mu.Unlock()

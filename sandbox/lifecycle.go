@@ -69,6 +69,11 @@ func (m *Manager) reconcile(ctx context.Context) error {
 			if err := m.unmountLocked(inst); err != nil {
 				m.logger.Warn("unmount stopped container's disk", "container", c.ID, "err", err)
 			}
+			// A stop the previous server did not archive (it crashed, or shut down
+			// mid-way) is archived now.
+			if _, modified := inst.localDisk(); modified {
+				m.scheduleArchive(inst)
+			}
 		}
 		m.mu.Lock()
 		m.instances[c.ID] = inst
@@ -172,6 +177,7 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 			if inst.tryAcquire() {
 				if inst.mounted && !inst.running {
 					m.unmountLocked(inst)
+					m.scheduleArchive(inst)
 				}
 				inst.release()
 			}
@@ -191,6 +197,7 @@ func (m *Manager) sweepOnce(ctx context.Context) {
 			} else {
 				m.unmountLocked(inst)
 				m.setStatus(ctx, inst, StatusStopped)
+				m.scheduleArchive(inst)
 			}
 		}
 		inst.release()

@@ -119,10 +119,11 @@ type Config struct {
 	// sweeps and evicts only the containers whose Container.Node it is: another
 	// node's container is reached through that node (package cluster).
 	Node string
-	// Disks, when set, brings the disk of a container of this node that has none
-	// here (adopted from a node that died) before it is first mounted; without it
-	// such a container is errdefs.ErrUnreachable.
-	Disks DiskSource
+	// Disks, if set, keeps a copy of each stopped container's disk, so that a node
+	// can start a container whose disk is not here (adopted from a node that died)
+	// or older than the copy, with its files (archive.go). Without it such a
+	// container is errdefs.ErrUnreachable.
+	Disks DiskArchive
 }
 
 func (c *Config) setDefaults() {
@@ -188,6 +189,11 @@ type Manager struct {
 	starts chan struct{}
 	// scans bounds concurrent walks of container disks (scan.go).
 	scans chan struct{}
+	// archives bounds the disk archives written at once (archive.go), which run in
+	// the background under bg until Close.
+	archives chan struct{}
+	bg       context.Context
+	bgCancel context.CancelFunc
 	// templateMu serializes making the empty disk template.
 	templateMu sync.Mutex
 	// pool holds started containers no workspace owns yet.
@@ -240,7 +246,11 @@ func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error)
 	if err != nil {
 		return nil, err
 	}
+	bg, bgCancel := context.WithCancel(context.Background())
 	return &Manager{
+		archives:  make(chan struct{}, maxConcurrentArchives),
+		bg:        bg,
+		bgCancel:  bgCancel,
 		ids:       ids,
 		cfg:       cfg,
 		rt:        rt,
@@ -294,6 +304,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	if m.cancel != nil {
 		m.cancel()
 	}
+	m.bgCancel()
 	m.runMu.Unlock()
 	m.wg.Wait()
 	var errs []error
@@ -622,6 +633,7 @@ func (m *Manager) destroy(ctx context.Context, inst *instance) error {
 	} else {
 		m.ids.release(inst.id, inst.hostID)
 	}
+	m.removeArchive(ctx, inst)
 	return nil
 }
 
@@ -684,6 +696,7 @@ func (m *Manager) stop(ctx context.Context, ws codebox.WorkspaceID, id string, s
 		m.logger.Warn("unmount stopped container's disk", "container", id, "err", err)
 	}
 	m.setStatus(ctx, inst, StatusStopped)
+	m.scheduleArchive(inst)
 	return inst.snapshot(), nil
 }
 

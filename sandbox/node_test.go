@@ -15,7 +15,8 @@ import (
 // reconciliation of a node that starts leaves it alone; once moved to this node
 // (adopted), its disk is fetched before its first start and its files are there.
 func TestNodesShareAStore(t *testing.T) {
-	a := sandboxtest.New(t, func(c *sandbox.Config) { c.Node = "node-a" })
+	disks := sandboxtest.NewDisks(t)
+	a := sandboxtest.New(t, func(c *sandbox.Config) { c.Node = "node-a"; c.Disks = disks })
 	ctx := context.Background()
 	c := create(t, a, sandbox.CreateOptions{})
 	if c.Node != "node-a" {
@@ -26,7 +27,6 @@ func TestNodesShareAStore(t *testing.T) {
 	}
 	run(t, a, c.ID, "echo kept > notes.txt")
 
-	disks := &sandboxtest.DiskCopy{Dir: func() string { return a.Config.Dir }}
 	b := sandboxtest.New(t, func(cfg *sandbox.Config) { cfg.Node = "node-b"; cfg.Disks = disks })
 	b.Store = a.Store
 	mb := b.Start(t) // reconciles against the shared store
@@ -50,6 +50,7 @@ func TestNodesShareAStore(t *testing.T) {
 	if _, err := a.Manager.Stop(ctx, ws, c.ID); err != nil {
 		t.Fatal(err)
 	}
+	sandboxtest.WaitArchived(t, a.Store, ws, c.ID, 1)
 	if err := a.Store.MoveContainer(ctx, c.ID, "node-a", "node-b"); err != nil {
 		t.Fatal(err)
 	}

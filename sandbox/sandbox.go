@@ -59,6 +59,11 @@ type Container struct {
 	// "" on a single machine. In a cluster each node's Manager runs only the
 	// containers of its Config.Node; the others are reached through that node.
 	Node string
+	// DiskGeneration numbers the latest archive of its disk in Config.DiskArchive (0:
+	// never archived); each archive takes the next number. DiskChecksum is that
+	// archive's checksum as the archive store reported it.
+	DiskGeneration int64
+	DiskChecksum   string
 }
 
 // Status is a container's lifecycle state.

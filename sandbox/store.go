@@ -21,8 +21,8 @@ type Store interface {
 	// opts.Ascending), named opts.Name when set, after the container with ID
 	// opts.After when set, at most opts.Limit of them, and whether more follow.
 	ListContainers(ctx context.Context, ws codebox.WorkspaceID, opts ListOptions) ([]*Container, bool, error)
-	// UpdateContainer saves c's Status, LastActiveAt, IdleExpiresAt, ExpiresAt and
-	// Provisional.
+	// UpdateContainer saves c's Status, LastActiveAt, IdleExpiresAt, ExpiresAt,
+	// Provisional, DiskGeneration and DiskChecksum.
 	UpdateContainer(ctx context.Context, c *Container) error
 	// DeleteContainer removes the record with its files' records; an absent one is
 	// errdefs.ErrNotFound.

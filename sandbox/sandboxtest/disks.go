@@ -2,46 +2,59 @@ package sandboxtest
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync/atomic"
+	"testing"
+	"time"
 
-	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox"
+	"github.com/codebox-dev/codebox/blobs/disk"
 	"github.com/codebox-dev/codebox/sandbox"
 )
 
-// DiskCopy is a sandbox.DiskSource that copies the disk a stopped container left in
-// another Manager's directory (Dir, read at each fetch), as a node of a cluster fetches
-// the copy saved when the container stopped.
-type DiskCopy struct {
-	Dir func() string
-	// Fetches counts the disks copied.
+// Disks is a disk archive (sandbox.Config.Disks) that the Managers of a test share, as
+// the nodes of a cluster share a bucket: a blobs directory, counting the archives
+// fetched from it.
+type Disks struct {
+	*disk.Store
+	// Fetches counts the archives opened.
 	Fetches atomic.Int32
 }
 
-var _ sandbox.DiskSource = (*DiskCopy)(nil)
+var _ sandbox.DiskArchive = (*Disks)(nil)
 
-// FetchDisk implements sandbox.DiskSource.
-func (d *DiskCopy) FetchDisk(ctx context.Context, c *sandbox.Container, path string) error {
-	src, err := os.Open(filepath.Join(d.Dir(), c.ID, "disk.img"))
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no saved disk of %s: %w", c.ID, errdefs.ErrNotFound)
-	}
+// NewDisks makes an empty archive in a directory of the test.
+func NewDisks(t testing.TB) *Disks {
+	t.Helper()
+	s, err := disk.Open(filepath.Join(t.TempDir(), "disks"))
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	defer src.Close()
-	dst, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
+	return &Disks{Store: s}
+}
+
+// Open implements sandbox.DiskArchive.
+func (d *Disks) Open(ctx context.Context, key string) (io.ReadSeekCloser, error) {
 	d.Fetches.Add(1)
-	return dst.Close()
+	return d.Store.Open(ctx, key)
+}
+
+// WaitArchived waits until store records archive generation gen, or a later one, of
+// ws's container id (archives are written in the background after a stop), and
+// returns the record.
+func WaitArchived(t testing.TB, store sandbox.Store, ws codebox.WorkspaceID, id string, gen int64) *sandbox.Container {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		c, err := store.GetContainer(context.Background(), ws, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DiskGeneration >= gen {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s: disk archive generation %d, want %d", id, c.DiskGeneration, gen)
+		}
+	}
 }

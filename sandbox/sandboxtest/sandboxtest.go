@@ -321,6 +321,7 @@ func (s *MemStore) UpdateContainer(ctx context.Context, c *sandbox.Container) er
 		return errdefs.ErrNotFound
 	}
 	old.Status, old.LastActiveAt, old.IdleExpiresAt, old.ExpiresAt, old.Provisional = c.Status, c.LastActiveAt, c.IdleExpiresAt, c.ExpiresAt, c.Provisional
+	old.DiskGeneration, old.DiskChecksum = c.DiskGeneration, c.DiskChecksum
 	s.rows[c.ID] = old
 	return nil
 }

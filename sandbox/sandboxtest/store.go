@@ -120,6 +120,7 @@ func testContainers(t *testing.T, s sandbox.Store) {
 	}
 
 	c.Status, c.LastActiveAt, c.IdleExpiresAt = sandbox.StatusStopped, base.Add(time.Hour), base.Add(time.Hour+5*time.Minute)
+	c.DiskGeneration, c.DiskChecksum = 3, "crc32c:0a1b2c3d"
 	if err := s.UpdateContainer(ctx, c); err != nil {
 		t.Fatal(err)
 	}

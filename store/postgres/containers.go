@@ -15,7 +15,7 @@ import (
 var _ sandbox.Store = (*DB)(nil)
 
 const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at,
-	provisional, memory_limit, expires_after_seconds, network_policy, node`
+	provisional, memory_limit, expires_after_seconds, network_policy, node, disk_generation, disk_checksum`
 
 func scanContainer(row pgx.Row) (*sandbox.Container, error) {
 	var (
@@ -25,7 +25,7 @@ func scanContainer(row pgx.Row) (*sandbox.Container, error) {
 		policy       []byte
 	)
 	if err := row.Scan(&c.ID, &ws, &c.Name, &c.Image, &status, &c.CreatedAt, &c.LastActiveAt, &c.IdleExpiresAt, &c.ExpiresAt,
-		&c.Provisional, &c.MemoryLimit, &expiresAfter, &policy, &c.Node); err != nil {
+		&c.Provisional, &c.MemoryLimit, &expiresAfter, &policy, &c.Node, &c.DiskGeneration, &c.DiskChecksum); err != nil {
 		return nil, formatError(err)
 	}
 	if policy != nil {
@@ -51,9 +51,9 @@ func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
 		}
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO containers (`+containerColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.ID, string(c.Workspace), c.Name, c.Image, string(c.Status), c.CreatedAt, c.LastActiveAt, c.IdleExpiresAt, c.ExpiresAt,
-		c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy, c.Node)
+		c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy, c.Node, c.DiskGeneration, c.DiskChecksum)
 	return formatError(err)
 }
 
@@ -115,12 +115,13 @@ func (db *DB) queryContainers(ctx context.Context, q string, args ...any) ([]*sa
 	return out, formatError(err)
 }
 
-// UpdateContainer saves c's status, activity and expiry times and whether it is
-// provisional.
+// UpdateContainer saves c's status, activity and expiry times, whether it is
+// provisional and its disk archive's generation and checksum.
 func (db *DB) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE containers SET status = $1, last_active_at = $2, idle_expires_at = $3, expires_at = $4,
-		provisional = $5 WHERE workspace_id = $6 AND id = $7`,
-		string(c.Status), c.LastActiveAt, c.IdleExpiresAt, c.ExpiresAt, c.Provisional, string(c.Workspace), c.ID)
+		provisional = $5, disk_generation = $6, disk_checksum = $7 WHERE workspace_id = $8 AND id = $9`,
+		string(c.Status), c.LastActiveAt, c.IdleExpiresAt, c.ExpiresAt, c.Provisional, c.DiskGeneration, c.DiskChecksum,
+		string(c.Workspace), c.ID)
 	return oneRow(tag, err, "container", c.ID)
 }
 

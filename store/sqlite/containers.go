@@ -14,7 +14,7 @@ import (
 
 var _ sandbox.Store = (*DB)(nil)
 
-const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional, memory_limit, expires_after_seconds, network_policy, node`
+const containerColumns = `id, workspace_id, name, image, status, created_at, last_active_at, idle_expires_at, expires_at, provisional, memory_limit, expires_after_seconds, network_policy, node, disk_generation, disk_checksum`
 
 func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, error) {
 	var (
@@ -25,7 +25,7 @@ func scanContainer(row interface{ Scan(...any) error }) (*sandbox.Container, err
 		policy                              string
 	)
 	if err := row.Scan(&c.ID, &ws, &c.Name, &c.Image, &status, &created, &active, &idleExpires, &hardE, &c.Provisional,
-		&c.MemoryLimit, &expiresAfter, &policy, &c.Node); err != nil {
+		&c.MemoryLimit, &expiresAfter, &policy, &c.Node, &c.DiskGeneration, &c.DiskChecksum); err != nil {
 		return nil, formatError(err)
 	}
 	if policy != "" {
@@ -60,9 +60,10 @@ func (db *DB) CreateContainer(ctx context.Context, c *sandbox.Container) error {
 		policy = string(b)
 	}
 	return db.inserts.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO containers (`+containerColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, string(c.Workspace), c.Name, c.Image, string(c.Status), formatTime(c.CreatedAt), formatTime(c.LastActiveAt),
-			formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy, c.Node)
+			formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, c.MemoryLimit, int64(c.ExpiresAfter/time.Second), policy, c.Node,
+			c.DiskGeneration, c.DiskChecksum)
 		return err
 	})
 }
@@ -130,14 +131,15 @@ func (db *DB) queryContainers(ctx context.Context, q string, args ...any) ([]*sa
 	return out, formatError(rows.Err())
 }
 
-// UpdateContainer saves c's status, activity and expiry times and whether it is
-// provisional.
+// UpdateContainer saves c's status, activity and expiry times, whether it is
+// provisional and its disk archive's generation and checksum.
 func (db *DB) UpdateContainer(ctx context.Context, c *sandbox.Container) error {
 	db.containerWrites.Lock()
 	defer db.containerWrites.Unlock()
 	res, err := db.db.ExecContext(ctx,
-		`UPDATE containers SET status = ?, last_active_at = ?, idle_expires_at = ?, expires_at = ?, provisional = ? WHERE workspace_id = ? AND id = ?`,
-		string(c.Status), formatTime(c.LastActiveAt), formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional, string(c.Workspace), c.ID)
+		`UPDATE containers SET status = ?, last_active_at = ?, idle_expires_at = ?, expires_at = ?, provisional = ?, disk_generation = ?, disk_checksum = ? WHERE workspace_id = ? AND id = ?`,
+		string(c.Status), formatTime(c.LastActiveAt), formatTime(c.IdleExpiresAt), formatTime(c.ExpiresAt), c.Provisional,
+		c.DiskGeneration, c.DiskChecksum, string(c.Workspace), c.ID)
 	return rowsAffected(res, err)
 }
 
