@@ -12,10 +12,14 @@ import (
 	"time"
 
 	"github.com/codebox-dev/codebox/errdefs"
+	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/sandbox"
 	"github.com/codebox-dev/codebox/sandbox/oci"
 	"github.com/codebox-dev/codebox/sandbox/sandboxtest"
 )
+
+// The files' blobs stores (blobs/disk, blobs/s3) are what archives disks.
+var _ sandbox.DiskArchive = files.Blobs(nil)
 
 // otherNode starts a second Manager, node-b, sharing e's store, files and archive but
 // nothing on the host: its own directory, runtime state and user ID ranges.
