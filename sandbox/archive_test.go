@@ -199,7 +199,7 @@ func (f *failingArchive) Put(ctx context.Context, key string, r io.Reader) (int6
 }
 
 // TestDiskArchiveCutShort: an archive that fails midway leaves the previous archive
-// and the local disk as they were.
+// and the local disk as they were, and the disk is archived at the next start.
 func TestDiskArchiveCutShort(t *testing.T) {
 	archive := &failingArchive{Disks: sandboxtest.NewDisks(t), failed: make(chan struct{}, 1)}
 	e := sandboxtest.New(t, func(c *sandbox.Config) { c.Idle = time.Minute; c.Disks = archive })
@@ -229,5 +229,19 @@ func TestDiskArchiveCutShort(t *testing.T) {
 	}
 	if res := run(t, e, c.ID, "test ! -e second.txt && md5sum -c --quiet big.md5 && cat w.txt"); res.ExitCode != 0 || res.Stdout != "kept\n" {
 		t.Fatalf("restored from the previous archive: %+v", res)
+	}
+	// A stop whose archive failed is archived when the server starts again.
+	run(t, e, c.ID, "echo third > third.txt")
+	idleStop(t, e, c.ID)
+	<-archive.failed
+	archive.failing.Store(false)
+	restarted := e.Start(t)
+	sandboxtest.WaitArchived(t, e.Store, ws, c.ID, 2)
+	if err := os.Remove(filepath.Join(e.Config.Dir, c.ID, "disk.img")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := restarted.Exec(context.Background(), ws, c.ID, sandbox.ExecRequest{Command: "cat third.txt"})
+	if err != nil || res.Stdout != "third\n" {
+		t.Fatalf("restored from the archive written at the restart: %+v, %v", res, err)
 	}
 }
