@@ -24,7 +24,7 @@ export CODEBOX_TEST_RUNTIMES ?= runc,runsc
 # all of it when the image is cached, and never tests cancellation or reuse.
 export CODEBOX_TEST_BUILD ?= 1
 
-.PHONY: all build serve test deps image fuzz lint bench clean runsc bench-sandbox pyvenv nodedeps
+.PHONY: all build serve test deps image fuzz lint bench clean runsc seaweedfs bench-sandbox pyvenv nodedeps
 
 all: build
 
@@ -41,7 +41,7 @@ serve: deps build
 image: build
 	./$(BIN) image build --image-dir $(IMAGE_DIR)
 
-test: deps lint image runsc pyvenv nodedeps
+test: deps lint image runsc seaweedfs pyvenv nodedeps
 	$(GO) test -race -count=1 -timeout 30m ./...
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
@@ -74,6 +74,15 @@ runsc:
 		esac; \
 		echo "runsc: not installed; the gVisor tests will skip"; }
 
+# SeaweedFS's weed, the S3-compatible server the blobs/s3 tests and --blobs s3:// tests run
+# against: pinned, built from source once into /var/cache/codebox/bin (a few minutes).
+# Outside CI a failure only makes those tests skip; in CI it fails the build.
+seaweedfs:
+	@scripts/install-seaweedfs.sh || { \
+		case "$${CODEBOX_TEST_STRICT:-$${CI:-}}" in \
+		1|t|T|true|TRUE|True) echo "seaweedfs: not installed" >&2; exit 1;; \
+		esac; \
+		echo "seaweedfs: not installed; the S3 tests will skip"; }
 
 # Sandbox latency and density against runc baselines, one table (codebox bench).
 bench: bench-sandbox

@@ -420,10 +420,28 @@ func (s *Service) Recover(ctx context.Context) (removed int, err error) {
 	return RemoveOrphans(ctx, s.blobs, s.store.FileExists)
 }
 
+// SharedBlobs is a Blobs that several processes share (blobs/s3 under a cluster of
+// nodes). It can list only the blobs stored before a time, so that RemoveOrphans leaves
+// alone the bytes that another process has stored and is about to record.
+type SharedBlobs interface {
+	KeysBefore(ctx context.Context, t time.Time) ([]string, error)
+}
+
+// OrphanAge is how old a blob of a SharedBlobs must be for RemoveOrphans to take it for a
+// leftover: far longer than any upload takes from its stored bytes to its row, and than
+// the clocks of the nodes and the store differ.
+const OrphanAge = time.Hour
+
 // RemoveOrphans removes every blob of b whose key has no row, as exists tells: what a
-// crash between storing bytes and recording them leaves behind.
+// crash between storing bytes and recording them leaves behind. Of a SharedBlobs, only
+// blobs older than OrphanAge are considered.
 func RemoveOrphans(ctx context.Context, b Blobs, exists func(context.Context, string) (bool, error)) (removed int, err error) {
-	keys, err := b.Keys(ctx)
+	var keys []string
+	if sb, ok := b.(SharedBlobs); ok {
+		keys, err = sb.KeysBefore(ctx, time.Now().Add(-OrphanAge))
+	} else {
+		keys, err = b.Keys(ctx)
+	}
 	if err != nil {
 		return 0, err
 	}
