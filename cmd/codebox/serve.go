@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/codebox-dev/codebox/api"
+	"github.com/codebox-dev/codebox/blobs/s3"
 	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/files"
 	"github.com/codebox-dev/codebox/metrics"
@@ -28,6 +29,7 @@ type serveConfig struct {
 	Database string
 	LogLevel string
 	httpConfig
+	blobsConfig
 	filesConfig
 	skillsConfig
 	sandboxConfig
@@ -40,17 +42,20 @@ type serveConfig struct {
 // app is what the setup stages build and share. Whatever a stage starts registers how
 // to stop it (onClose, goLoop), and shutdown stops everything in reverse order of start.
 type app struct {
-	cfg     *serveConfig
-	logger  *slog.Logger
-	api     api.Config
-	db      database          // the one metadata database, opened by setupFiles
-	files   *files.Service    // file storage, for generated files and container uploads
-	skills  *skills.Service   // Agent Skills, for the Skills API and container.skills
-	space   *diskspace.Ledger // the data directory's free space and what is promised of it
-	sandbox *sandbox.Manager  // containers; nil when the sandbox is disabled
-	metrics *metrics.Metrics  // always made; served only as --metrics says
-	group   *errgroup.Group   // long-running loops: sweepers, pools, expiry
-	closers []func(context.Context) error
+	cfg    *serveConfig
+	logger *slog.Logger
+	api    api.Config
+	db     database          // the one metadata database, opened by setupFiles
+	files  *files.Service    // file storage, for generated files and container uploads
+	skills *skills.Service   // Agent Skills, for the Skills API and container.skills
+	space  *diskspace.Ledger // the data directory's free space and what is promised of it
+	bucket *s3.Store         // the --blobs bucket; nil for blobs under the data directory
+	// blobDirs are the blobs directories opened under the data directory, for readiness.
+	blobDirs []string
+	sandbox  *sandbox.Manager // containers; nil when the sandbox is disabled
+	metrics  *metrics.Metrics // always made; served only as --metrics says
+	group    *errgroup.Group  // long-running loops: sweepers, pools, expiry
+	closers  []func(context.Context) error
 }
 
 func (a *app) onClose(f func(context.Context) error) { a.closers = append(a.closers, f) }
@@ -107,6 +112,7 @@ func newServeCmd() *cobra.Command {
 	bindDatabaseFlag(fs, &cfg.Database)
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	bindHTTPFlags(fs, &cfg.httpConfig)
+	bindBlobsFlags(fs, &cfg.blobsConfig)
 	bindFilesFlags(fs, &cfg.filesConfig)
 	bindSkillsFlags(fs, &cfg.skillsConfig)
 	bindSandboxFlags(fs, &cfg.sandboxConfig)

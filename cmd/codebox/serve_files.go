@@ -9,11 +9,9 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
 	"github.com/codebox-dev/codebox/api"
 	"github.com/codebox-dev/codebox/apikey"
-	"github.com/codebox-dev/codebox/blobs/disk"
 	"github.com/codebox-dev/codebox/diskspace"
 	"github.com/codebox-dev/codebox/files"
 )
@@ -66,7 +64,7 @@ func setupFiles(ctx context.Context, a *app) error {
 	a.db = db
 	a.onClose(func(context.Context) error { return db.Close() })
 
-	blobs, err := disk.Open(filepath.Join(a.cfg.DataDir, "blobs"))
+	blobs, err := a.openBlobs(ctx, blobsFiles)
 	if err != nil {
 		return err
 	}
@@ -78,19 +76,27 @@ func setupFiles(ctx context.Context, a *app) error {
 	if reserve == 0 {
 		reserve = diskspace.DefaultReserve(size)
 	}
-	if quota == 0 {
-		quota = min(size/2, files.DefaultStorageQuota)
-	}
 	if a.space, err = diskspace.New(a.cfg.DataDir, reserve); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	a.api.Checks = append(a.api.Checks, api.Check{Name: "database", Func: db.Ping},
-		api.Check{Name: "blobs", Func: func(context.Context) error { return unix.Access(blobs.Dir(), unix.W_OK|unix.X_OK) }})
+	// Files on the data directory's disk share it with the containers' disks; files in a
+	// bucket take none of it.
+	var space files.Space = a.space
+	if quota == 0 {
+		quota = min(size/2, files.DefaultStorageQuota)
+	}
+	if a.bucket != nil {
+		space = nil
+		if cfg.StorageQuota == 0 {
+			quota = files.DefaultStorageQuota
+		}
+	}
+	a.api.Checks = append(a.api.Checks, api.Check{Name: "database", Func: db.Ping})
 	logger := a.logger.With("component", "files")
 	logger.Info("storage", "disk", humanize.IBytes(uint64(size)), "reserve", humanize.IBytes(uint64(reserve)),
 		"quota_per_workspace", humanize.IBytes(uint64(quota)))
 	svc := files.New(files.Config{MaxFileSize: int64(cfg.MaxFileSize), StorageQuota: quota,
-		ExpiredGrace: cfg.ExpiredFileGrace, Space: a.space, Logger: logger}, db, blobs)
+		ExpiredGrace: cfg.ExpiredFileGrace, Space: space, Logger: logger}, db, blobs)
 	if n, err := svc.Recover(ctx); err != nil {
 		return fmt.Errorf("recover blobs: %w", err)
 	} else if n > 0 {

@@ -339,11 +339,17 @@ func TestDebugListenRefusesNonLoopback(t *testing.T) {
 // combined output once it exits; it is for configurations that must fail at start.
 func runServeFailing(t *testing.T, dataDir string, extra ...string) (string, error) {
 	t.Helper()
+	return runServeFailingEnv(t, dataDir, nil, extra...)
+}
+
+// runServeFailingEnv is runServeFailing with env added to the environment.
+func runServeFailingEnv(t *testing.T, dataDir string, env []string, extra ...string) (string, error) {
+	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--sandbox=false", "--log-level", "warn"}, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, codeboxBinary(t), args...)
-	cmd.Env = serveEnv("CODEBOX_API_KEY=" + testAPIKey)
+	cmd.Env = serveEnv(append([]string{"CODEBOX_API_KEY=" + testAPIKey}, env...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

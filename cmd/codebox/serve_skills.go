@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/pflag"
 
-	"github.com/codebox-dev/codebox/blobs/disk"
 	"github.com/codebox-dev/codebox/skills"
 )
 
@@ -21,10 +19,10 @@ func bindSkillsFlags(fs *pflag.FlagSet, c *skillsConfig) {
 	fs.Var(&c.MaxSkillSize, "max-skill-size", "largest total size, uncompressed, of the files of one skill version (413 beyond)")
 }
 
-// setupSkills serves the Skills API, its archives in their own blobs directory (the
+// setupSkills serves the Skills API, its archives in their own blobs namespace (the
 // files' recovery would take them for leftovers), and the built-in skills.
 func setupSkills(ctx context.Context, a *app) error {
-	blobs, err := disk.Open(filepath.Join(a.cfg.DataDir, "skills"))
+	blobs, err := a.openBlobs(ctx, blobsSkills)
 	if err != nil {
 		return err
 	}
