@@ -59,7 +59,7 @@ type containerStore interface {
 	MoveContainer(ctx context.Context, id, from, to string) error
 }
 
-func newShared(t *testing.T, turns string) *shared {
+func newShared(t testing.TB, turns string) *shared {
 	t.Helper()
 	db, err := postgres.Open(context.Background(), testenv.Postgres(t))
 	if err != nil {
@@ -121,7 +121,7 @@ type nodeOptions struct {
 	idBase uint32
 }
 
-func startNode(t *testing.T, sh *shared, name string, o nodeOptions) *node {
+func startNode(t testing.TB, sh *shared, name string, o nodeOptions) *node {
 	t.Helper()
 	env := sandboxtest.New(t, func(c *sandbox.Config) {
 		c.Node, c.Disks = name, o.disks
@@ -192,7 +192,7 @@ func (n *node) kill() {
 
 // waitDead polls until every other node sees n as dead: its last heartbeat is older
 // than the node timeout.
-func waitDead(t *testing.T, sh *shared, name string) {
+func waitDead(t testing.TB, sh *shared, name string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
@@ -211,7 +211,7 @@ func waitDead(t *testing.T, sh *shared, name string) {
 }
 
 // call is one HTTP request to a node with the shared key.
-func (sh *shared) call(t *testing.T, n *node, method, path string, body io.Reader, header ...string) (int, http.Header, []byte) {
+func (sh *shared) call(t testing.TB, n *node, method, path string, body io.Reader, header ...string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, n.url+path, body)
 	if err != nil {
@@ -236,7 +236,7 @@ func (sh *shared) call(t *testing.T, n *node, method, path string, body io.Reade
 }
 
 // mustCall is call that wants status want.
-func (sh *shared) mustCall(t *testing.T, n *node, want int, method, path, body string, header ...string) []byte {
+func (sh *shared) mustCall(t testing.TB, n *node, want int, method, path, body string, header ...string) []byte {
 	t.Helper()
 	status, _, b := sh.call(t, n, method, path, strings.NewReader(body), header...)
 	if status != want {
@@ -246,7 +246,7 @@ func (sh *shared) mustCall(t *testing.T, n *node, want int, method, path, body s
 }
 
 // createOn creates a container on n directly (its placement is n's own).
-func (sh *shared) createOn(t *testing.T, n *node) string {
+func (sh *shared) createOn(t testing.TB, n *node) string {
 	t.Helper()
 	c, err := n.manager.Create(context.Background(), ws, sandbox.CreateOptions{})
 	if err != nil {
@@ -256,7 +256,7 @@ func (sh *shared) createOn(t *testing.T, n *node) string {
 }
 
 // hostOf is the node the shared store records container id on.
-func (sh *shared) hostOf(t *testing.T, id string) string {
+func (sh *shared) hostOf(t testing.TB, id string) string {
 	t.Helper()
 	c, err := sh.containers.GetContainer(context.Background(), ws, id)
 	if err != nil {
@@ -271,7 +271,7 @@ type execResult struct {
 	ExitCode int    `json:"return_code"`
 }
 
-func (sh *shared) exec(t *testing.T, n *node, id, command string) execResult {
+func (sh *shared) exec(t testing.TB, n *node, id, command string) execResult {
 	t.Helper()
 	b, _ := json.Marshal(map[string]string{"command": command})
 	var r execResult
@@ -282,7 +282,7 @@ func (sh *shared) exec(t *testing.T, n *node, id, command string) execResult {
 }
 
 // errorEnvelope decodes an error answer.
-func errorEnvelope(t *testing.T, b []byte) (typ, message, code string) {
+func errorEnvelope(t testing.TB, b []byte) (typ, message, code string) {
 	t.Helper()
 	var env struct {
 		Type  string `json:"type"`
