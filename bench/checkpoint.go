@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -65,8 +66,11 @@ func checkpointRows(ctx context.Context, cfg Config, n int, progress func(string
 			stops[suspend].Samples = append(stops[suspend].Samples, time.Since(start))
 			if suspend {
 				size, err := sb.CheckpointSize(ctx, ws, c.ID)
-				if err != nil || size == 0 {
-					return 0, fmt.Errorf("no checkpoint after an idle stop (the runtime cannot checkpoint, or checkpoints are off): %v", err)
+				if err != nil {
+					return 0, err
+				}
+				if size == 0 {
+					return 0, errors.New("no checkpoint after an idle stop: the runtime cannot checkpoint (runc: docs/checkpoint.md), or --container-checkpoint is off")
 				}
 				sizes = append(sizes, size)
 			}
