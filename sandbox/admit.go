@@ -32,7 +32,7 @@ type memoryMeter interface {
 // it starts or is handed to ws. With evict it stops least recently used idle containers
 // to make room; without, a full server is an error at once.
 func (m *Manager) admit(ctx context.Context, inst *instance, ws codebox.WorkspaceID, evict bool) error {
-	if evict && m.memoryPressure(ctx) {
+	if evict && m.memoryPressure(ctx) && !m.dropPooled(ctx) {
 		m.evictLRU(ctx, "", inst)
 	}
 	for {
@@ -55,6 +55,9 @@ func (m *Manager) admit(ctx context.Context, inst *instance, ws codebox.Workspac
 		scope := codebox.WorkspaceID("")
 		if wsFull {
 			scope = ws
+		}
+		if evict && !wsFull && m.dropPooled(ctx) {
+			continue
 		}
 		if !evict || !m.evictLRU(ctx, scope, inst) {
 			if wsFull {
@@ -88,6 +91,21 @@ func (m *Manager) memoryPressure(ctx context.Context) bool {
 		return false
 	}
 	return used+m.cfg.Capacity.MemoryRequest > m.cfg.Capacity.Memory
+}
+
+// dropPooled destroys one container waiting in the pool to make room for one in use,
+// and reports whether there was one. The pool gives way first: it may hold a burst's
+// size for Config.PoolHold, and its containers are the cheapest to give up, where
+// stopping an idle container in use costs its user a restart (and, without a
+// checkpoint, the REPL's state).
+func (m *Manager) dropPooled(ctx context.Context) bool {
+	select {
+	case inst := <-m.pool:
+		m.destroy(context.WithoutCancel(ctx), inst)
+		return true
+	default:
+		return false
+	}
 }
 
 // evictLRU stops the least recently used idle running container of ws (of any

@@ -30,6 +30,8 @@ const (
 	DefaultExpiry      = 30 * 24 * time.Hour
 	// DefaultProvisionalGrace is how long an unconfirmed container may go unused.
 	DefaultProvisionalGrace = 30 * time.Minute
+	// DefaultPoolHold is how long the pool keeps a burst's size after it.
+	DefaultPoolHold = 10 * time.Minute
 	// DefaultMaxOutputFiles is how many generated files one run stores.
 	DefaultMaxOutputFiles = 50
 	// DefaultMaxOutputFileSize is the largest generated file one run stores.
@@ -82,9 +84,12 @@ type Config struct {
 	// PoolSize is how many pre-started containers wait for Create.
 	PoolSize int
 	// PoolMax is how many the pool grows to when creates come faster: it keeps as
-	// many as were created in the last minute, between PoolSize and PoolMax
-	// (default 4 × PoolSize).
+	// many as were created in the busiest minute of the last PoolHold, between
+	// PoolSize and PoolMax (default 4 × PoolSize).
 	PoolMax int
+	// PoolHold is how long the pool keeps the size of a burst after it, so that
+	// the next burst finds it ready (default DefaultPoolHold).
+	PoolHold time.Duration
 	// Caps on the generated files one run stores.
 	MaxOutputFiles    int
 	MaxOutputFileSize int64
@@ -153,6 +158,9 @@ func (c *Config) setDefaults() {
 		c.PoolMax = 4 * c.PoolSize
 	}
 	c.PoolMax = max(c.PoolMax, c.PoolSize)
+	if c.PoolHold <= 0 {
+		c.PoolHold = DefaultPoolHold
+	}
 	if c.MaxOutputFiles <= 0 {
 		c.MaxOutputFiles = DefaultMaxOutputFiles
 	}
@@ -202,6 +210,8 @@ type Manager struct {
 	// demand holds the times of the recent creates the pool could serve (pool.go).
 	demandMu sync.Mutex
 	demand   []time.Time
+	// peaks are the counts of demand the pool keeps to for PoolHold (pool.go).
+	peaks []peak
 	// lastCreate is when the latest of those creates came (Unix ns, the host's
 	// clock), for the refill to wait until they pause.
 	lastCreate atomic.Int64

@@ -11,9 +11,12 @@ import (
 )
 
 // The warm pool follows demand: it keeps as many started containers as were created
-// in the last demandWindow, at least PoolSize and at most PoolMax, so that a burst of
-// creates finds the pool grown for the next one, and an idle server goes back to
-// PoolSize.
+// in the busiest demandWindow of the last PoolHold, at least PoolSize and at most
+// PoolMax. A burst of creates is served from what the pool holds: starting containers
+// for it on the spot takes far longer than the burst (each start costs tens of
+// milliseconds of CPU). So the pool grows to a burst's size, keeps that size for
+// PoolHold so that the next burst finds it ready, and goes back to PoolSize on a
+// server without bursts.
 const (
 	demandWindow = time.Minute
 	// shrinkEvery is how often the pool gives back containers beyond its target.
@@ -36,7 +39,39 @@ func (m *Manager) recordDemand() {
 	m.lastCreate.Store(time.Now().UnixNano())
 	m.demandMu.Lock()
 	defer m.demandMu.Unlock()
-	m.demand = append(m.demand, m.cfg.Now())
+	now := m.cfg.Now()
+	m.demand = append(m.demand, now)
+	m.demandLocked(now)
+}
+
+// demandLocked is the most creates seen within one demandWindow in the last PoolHold
+// (at most PoolMax, which is all the pool uses). It forgets creates older than
+// demandWindow, and peaks older than PoolHold. The caller holds demandMu.
+func (m *Manager) demandLocked(now time.Time) int {
+	since := now.Add(-demandWindow)
+	i := 0
+	for i < len(m.demand) && m.demand[i].Before(since) {
+		i++
+	}
+	m.demand = m.demand[i:]
+	// peaks is a monotone queue: each count is larger than every later one, so the
+	// first one still within PoolHold is the maximum, and it holds at most PoolMax+1.
+	n := min(len(m.demand), m.cfg.PoolMax)
+	for len(m.peaks) > 0 && m.peaks[len(m.peaks)-1].n <= n {
+		m.peaks = m.peaks[:len(m.peaks)-1]
+	}
+	m.peaks = append(m.peaks, peak{n: n, at: now})
+	held := now.Add(-m.cfg.PoolHold)
+	for m.peaks[0].at.Before(held) {
+		m.peaks = m.peaks[1:]
+	}
+	return m.peaks[0].n
+}
+
+// peak is how many creates the pool saw within one demandWindow, at a time.
+type peak struct {
+	n  int
+	at time.Time
 }
 
 // settle waits until no create has come for refillSettle, at most refillSettleMax.
@@ -63,13 +98,7 @@ func (m *Manager) poolTarget() int {
 	}
 	m.demandMu.Lock()
 	defer m.demandMu.Unlock()
-	since := m.cfg.Now().Add(-demandWindow)
-	i := 0
-	for i < len(m.demand) && m.demand[i].Before(since) {
-		i++
-	}
-	m.demand = m.demand[i:]
-	return min(max(len(m.demand), m.cfg.PoolSize), m.cfg.PoolMax)
+	return min(max(m.demandLocked(m.cfg.Now()), m.cfg.PoolSize), m.cfg.PoolMax)
 }
 
 // poke asks the pool to refill.

@@ -26,14 +26,44 @@ func waitPoolSize(t *testing.T, e *sandboxtest.Env, want int) {
 }
 
 // TestPoolFollowsDemand: creates faster than the pool's size grow it, up to PoolMax,
-// so that the next burst finds containers ready; without creates it shrinks back.
+// so that the next burst finds containers ready; it keeps that size for PoolHold after
+// the burst, then shrinks back.
 func TestPoolFollowsDemand(t *testing.T) {
-	e := sandboxtest.New(t, func(c *sandbox.Config) { c.PoolSize = 1; c.PoolMax = 3 })
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.PoolSize, c.PoolMax, c.PoolHold = 1, 3, 10*time.Minute })
 	waitPoolSize(t, e, 1)
 	for range 4 {
 		create(t, e, sandbox.CreateOptions{})
 	}
 	waitPoolSize(t, e, 3)
-	e.Clock.Advance(2 * time.Minute)
+	// Minutes later, with no create since, the next burst still finds the pool grown.
+	e.Clock.Advance(5 * time.Minute)
+	e.Manager.PokePool()
+	if ready, size := e.Manager.PoolReady(); size != 3 || ready != 3 {
+		t.Errorf("5 minutes after a burst of 4: pool %d ready of %d, want 3 of 3", ready, size)
+	}
+	e.Clock.Advance(6 * time.Minute)
 	waitPoolSize(t, e, 1)
+}
+
+// TestPoolGivesWay: on a full server, a container in use is started by destroying one
+// waiting in the pool, not by stopping an idle container someone uses; a pool held at
+// a burst's size never costs a user a restart.
+func TestPoolGivesWay(t *testing.T) { sandboxtest.ForEachRuntime(t, testPoolGivesWay) }
+
+func testPoolGivesWay(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) {
+		c.PoolSize, c.PoolMax = 1, 1
+		c.Capacity.MaxRunning, c.Capacity.MaxRunningPerWorkspace = 2, 2
+	})
+	waitPoolSize(t, e, 1)
+	a := create(t, e, sandbox.CreateOptions{})
+	waitPoolSize(t, e, 1) // a and the pool's container fill the server
+	// A container of another memory limit does not come from the pool.
+	b := create(t, e, sandbox.CreateOptions{MemoryLimit: e.Config.Limits.Memory / 2})
+	if got := status(t, e, ws, a.ID); got != sandbox.StatusRunning {
+		t.Errorf("idle container in use is %s after a create on a full server, want running (the pool's container gives way)", got)
+	}
+	if res := run(t, e, b.ID, "echo hi"); res.Stdout != "hi\n" {
+		t.Errorf("new container: %+v", res)
+	}
 }

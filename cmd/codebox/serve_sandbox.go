@@ -34,6 +34,7 @@ type sandboxConfig struct {
 	Expiry       time.Duration
 	PoolSize     int
 	PoolMax      int
+	PoolHold     time.Duration
 	PythonWarmup string
 	Prefork      bool
 	Checkpoint   bool
@@ -72,6 +73,7 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.DurationVar(&c.Expiry, "container-expiry", sandbox.DefaultExpiry, "destroy a container and its files this long after creation")
 	fs.IntVar(&c.PoolSize, "pool-size", 2, "pre-started containers kept ready for create")
 	fs.IntVar(&c.PoolMax, "pool-max", 0, "pre-started containers the pool grows to when creates come faster (default 4 × --pool-size)")
+	fs.DurationVar(&c.PoolHold, "pool-hold", sandbox.DefaultPoolHold, "how long the pool keeps the size of a burst of creates after it, ready for the next one")
 	fs.Uint32Var(&c.UIDBase, "sandbox-uid-base", sandbox.DefaultIDBase, "first host uid/gid of the containers' user namespaces; each container maps 65536 from here on")
 	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
 	fs.BoolVar(&c.Checkpoint, "container-checkpoint", true, "save an idle container's memory (the REPL's state) to disk when it is stopped, and restore it on its next use (runsc only)")
@@ -171,6 +173,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 		Expiry:       cfg.Expiry,
 		PoolSize:     cfg.PoolSize,
 		PoolMax:      cfg.PoolMax,
+		PoolHold:     cfg.PoolHold,
 		PythonWarmup: cfg.PythonWarmup,
 		Prefork:      cfg.Prefork,
 		Checkpoint:   cfg.Checkpoint,
