@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // API reaches a codebox server's containers API over HTTP, as a client would.
@@ -69,20 +70,23 @@ func (a *API) Create(ctx context.Context) (string, error) {
 }
 
 // Exec runs command in container id (POST /v1/containers/{id}/exec) and returns its
-// stdout; a non-zero exit is an error.
-func (a *API) Exec(ctx context.Context, id, command string) (string, error) {
+// stdout and how long the command ran in the container (duration_ms); a non-zero exit
+// is an error.
+func (a *API) Exec(ctx context.Context, id, command string) (string, time.Duration, error) {
 	var r struct {
 		Stdout     string `json:"stdout"`
 		Stderr     string `json:"stderr"`
 		ReturnCode int    `json:"return_code"`
+		DurationMS int64  `json:"duration_ms"`
 	}
 	if err := a.do(ctx, "POST", "/v1/containers/"+id+"/exec", map[string]string{"command": command}, &r); err != nil {
-		return "", err
+		return "", 0, err
 	}
+	ran := time.Duration(r.DurationMS) * time.Millisecond
 	if r.ReturnCode != 0 {
-		return r.Stdout, fmt.Errorf("exit %d, stderr %q", r.ReturnCode, truncate(r.Stderr, 300))
+		return r.Stdout, ran, fmt.Errorf("exit %d, stderr %q", r.ReturnCode, truncate(r.Stderr, 300))
 	}
-	return r.Stdout, nil
+	return r.Stdout, ran, nil
 }
 
 // Delete destroys container id (DELETE /v1/containers/{id}).

@@ -208,7 +208,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		progress("echo hi over HTTP")
 		s := measure("echo hi, HTTP API", 0, 2, n, func() (time.Duration, error) {
 			start := time.Now()
-			out, err := cfg.ColdAPI.Exec(ctx, c.ID, "echo hi")
+			out, _, err := cfg.ColdAPI.Exec(ctx, c.ID, "echo hi")
 			d := time.Since(start)
 			if err == nil && !strings.Contains(out, "hi") {
 				err = fmt.Errorf("stdout %q, want hi", out)
