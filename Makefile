@@ -5,6 +5,7 @@
 #                test and fuzz target
 #   make build   build bin/codebox
 #   make bench   run the benchmarks (Files API throughput and memory, sandbox latency)
+#   make test-cluster   three nodes on one PostgreSQL and one S3 bucket (part of make test too)
 
 SHELL     := /bin/bash
 GO        ?= go
@@ -24,7 +25,7 @@ export CODEBOX_TEST_RUNTIMES ?= runc,runsc
 # all of it when the image is cached, and never tests cancellation or reuse.
 export CODEBOX_TEST_BUILD ?= 1
 
-.PHONY: all build serve test deps image fuzz lint bench clean runsc seaweedfs bench-sandbox pyvenv nodedeps
+.PHONY: all build serve test deps image fuzz lint bench clean runsc seaweedfs bench-sandbox pyvenv nodedeps test-cluster bench-cluster
 
 all: build
 
@@ -65,6 +66,14 @@ pyvenv:
 nodedeps:
 	@scripts/nodedeps.sh >/dev/null
 
+# Several nodes (e2e/multinode, which `make test` runs with every other package): a
+# PostgreSQL server (Debian's package, installed by deps), SeaweedFS's S3 server
+# (seaweedfs) and three `codebox serve` on loopback sharing them, driven by the official
+# SDKs through a node other than the one hosting the container; then one node is killed
+# with SIGKILL under load. See docs/deploy.md.
+test-cluster: deps image runsc seaweedfs pyvenv
+	$(GO) test -race -count=1 -timeout 30m ./e2e/multinode
+
 # gVisor: pinned, static, built from source once. Outside CI a failure only makes the
 # runsc tests skip; in CI (see above) it fails the build.
 runsc:
@@ -85,9 +94,14 @@ seaweedfs:
 		echo "seaweedfs: not installed; the S3 tests will skip"; }
 
 # Sandbox latency and density against runc baselines, one table (codebox bench).
-bench: bench-sandbox
+bench: bench-sandbox bench-cluster
 bench-sandbox: build image
 	./$(BIN) bench --image-dir $(IMAGE_DIR)
+
+# The seed workflow through one node and through three sharing PostgreSQL and S3, and the
+# extra latency of a request forwarded to the node hosting its container, one table.
+bench-cluster: deps image seaweedfs
+	$(GO) test -run '^$$' -bench Cluster -benchtime 1x -timeout 30m ./e2e/multinode
 
 clean:
 	rm -rf bin
