@@ -128,7 +128,7 @@ func (c *cluster) start(tb testing.TB, i int) *node {
 		"--heartbeat-interval", heartbeat, "--node-timeout", nodeTimeout,
 		"--api-key", apiKey, "--log-level", "warn", "--script", c.scripts,
 		"--sandbox-runtime", "runc", "--image-dir", testenv.ImageDir(),
-		"--sandbox-memory", "256MiB", "--sandbox-disk", "256MiB", "--pool-size", "0",
+		"--sandbox-memory", "256MiB", "--sandbox-disk", "256MiB", "--pool-size", "0", "--disk-archive", "on",
 		// Nodes sharing a host need their own cgroup parent and uid range.
 		"--sandbox-cgroup-parent", fmt.Sprintf("/codebox-test-%s-%d", c.id, i),
 		"--sandbox-uid-base", fmt.Sprint(1<<30 + i<<27),
