@@ -35,6 +35,12 @@ type errorDetails struct {
 
 // statusOf maps an error kind to its HTTP status and error.type.
 func statusOf(err error) (int, string) {
+	// The kind a client-facing error states wins over its private cause's: a missing
+	// object behind "the saved disk could not be restored" is not the client's 404.
+	var pub *errdefs.Public
+	if errors.As(err, &pub) && pub.Kind != nil {
+		err = pub.Kind
+	}
 	switch {
 	case errors.Is(err, errdefs.ErrInvalid), errors.Is(err, errdefs.ErrQuota):
 		return http.StatusBadRequest, "invalid_request_error"

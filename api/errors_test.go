@@ -36,3 +36,29 @@ func TestRetryAfterHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusFollowsThePublicKind: the kind a client-facing error states decides its
+// status, whatever kind its private cause has (a missing archive object behind "the
+// container's saved disk could not be restored" is a server failure, not a 404).
+func TestStatusFollowsThePublicKind(t *testing.T) {
+	s := New(Config{})
+	for _, tc := range []struct {
+		err    error
+		status int
+		typ    string
+	}{
+		{&errdefs.Public{Kind: errdefs.ErrUpstream, Message: "saved disk lost", Err: fmt.Errorf("open: %w", errdefs.ErrNotFound)}, 500, "api_error"},
+		{fmt.Errorf("start: %w", &errdefs.Public{Kind: errdefs.ErrUnreachable, Message: "node down", Err: errdefs.ErrInvalid}), 503, "api_error"},
+		{fmt.Errorf("lookup: %w", errdefs.ErrNotFound), 404, "not_found_error"},
+	} {
+		w := httptest.NewRecorder()
+		s.writeError(w, httptest.NewRequest("POST", "/v1/messages", nil), tc.err)
+		var body errorBody
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code != tc.status || body.Error.Type != tc.typ {
+			t.Errorf("%v: %d %s, want %d %s", tc.err, w.Code, body.Error.Type, tc.status, tc.typ)
+		}
+	}
+}

@@ -77,7 +77,7 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.Uint32Var(&c.UIDBase, "sandbox-uid-base", sandbox.DefaultIDBase, "first host uid/gid of the containers' user namespaces; each container maps 65536 from here on")
 	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
 	fs.BoolVar(&c.Checkpoint, "container-checkpoint", true, "save an idle container's memory (the REPL's state) to disk when it is stopped, and restore it on its next use (runsc only)")
-	fs.StringVar(&c.DiskArchive, "disk-archive", diskArchiveOff, "on: archive a stopped container's disk (its data only) into <data-dir>/disks, which the nodes of a cluster must share, and restore it when its local copy is missing or older; off: disks stay local")
+	fs.StringVar(&c.DiskArchive, "disk-archive", diskArchiveAuto, "on: archive a stopped container's disk (its data only) where --blobs keeps bytes (disks/ of the bucket, or <data-dir>/disks), and restore it from there on whichever node starts it next when its local copy is missing or older; off: disks stay local; auto: on when --blobs is a bucket")
 	fs.BoolVar(&c.Prefork, "python-prefork", true, "start each python3 of a command from a fork of an interpreter with numpy, pandas, matplotlib and scipy imported")
 	c.MemoryRequest.byteSize = sandbox.DefaultMemoryRequest
 	fs.StringVar(&c.CgroupParent, "sandbox-cgroup-parent", oci.DefaultCgroupParent, "cgroup the containers' cgroups are made in, limited by --sandbox-total-memory and --sandbox-total-pids")
@@ -152,7 +152,7 @@ func setupSandbox(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	archive, err := openDiskArchive(a)
+	archive, err := openDiskArchive(ctx, a)
 	if err != nil {
 		return err
 	}
