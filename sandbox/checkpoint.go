@@ -103,18 +103,21 @@ func (m *Manager) restore(ctx context.Context, cp Checkpointer, inst *instance, 
 	if err != nil {
 		return nil, err
 	}
-	if err := m.rt.Delete(ctx, inst.id); err != nil {
-		return nil, err
-	}
 	// The agent binds its socket anew, as at a start (bootLocked).
 	os.Remove(filepath.Join(inst.runDir(), agent.SocketName))
 	if err := os.Chown(inst.runDir(), int(inst.hostID), int(inst.hostID)); err != nil {
 		return nil, err
 	}
-	if err := cp.Restore(ctx, inst.id, inst.bundleDir(), dir); err != nil {
-		return nil, err
+	// The stop took the container out of the runtime, so no delete goes first: it
+	// would be one more runtime command on every resume. One left there (its delete
+	// at the stop failed) makes the restore fail and is deleted with the failure, so
+	// the second attempt finds its name free.
+	err = cp.Restore(ctx, inst.id, inst.bundleDir(), dir, agent.ResumeSignal)
+	if err != nil {
+		m.logger.Debug("restoring container failed; trying once more", "container", inst.id, "err", err)
+		err = cp.Restore(ctx, inst.id, inst.bundleDir(), dir, agent.ResumeSignal)
 	}
-	if err := cp.Signal(ctx, inst.id, agent.ResumeSignal); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	client := &agent.Client{Socket: filepath.Join(inst.runDir(), agent.SocketName), Token: string(token)}

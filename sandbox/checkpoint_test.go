@@ -72,6 +72,29 @@ func testIdleCheckpointKeepsMemory(t *testing.T, runtime string) {
 	}
 }
 
+// TestRestoreKeepsBigFrame: a REPL holding a frame of ~100 MiB reads every byte of it
+// back right after a restore. runsc returns from the restore while the memory pages
+// are still being loaded (oci.Runtime.Restore, --background): a page the first cell
+// touches before it arrives must wait for it, never read as missing or zero.
+func TestRestoreKeepsBigFrame(t *testing.T) {
+	sandboxtest.Require(t, "runsc")
+	e := sandboxtest.NewWithRuntime(t, "runsc", func(c *sandbox.Config) { c.Idle = time.Minute; c.Checkpoint = true })
+	c := create(t, e, sandbox.CreateOptions{})
+	const digest = "import hashlib; print(hashlib.sha256(df.to_numpy().tobytes()).hexdigest(), len(df))"
+	before := python(t, e, c.ID, "import numpy as np, pandas as pd\n"+
+		"df = pd.DataFrame(np.random.default_rng(7).random((3_000_000, 4)), columns=list('abcd'))\n"+digest, 0)
+	if len(before.Stdout) < 64 {
+		t.Fatalf("before the stop: %+v", before)
+	}
+	idleStop(t, e, c.ID)
+	if size, err := sandbox.DirSize(filepath.Join(e.Config.Dir, c.ID, "checkpoint")); err != nil || size < 96<<20 {
+		t.Fatalf("checkpoint: %d bytes, %v; want the frame in it", size, err)
+	}
+	if after := python(t, e, c.ID, digest, 0); after.Stdout != before.Stdout {
+		t.Errorf("after restore: %+v; want %q", after, before.Stdout)
+	}
+}
+
 // TestRestoreFailureStartsAfresh: a checkpoint that cannot be restored (here
 // corrupted) is dropped, and the container starts cold with its files.
 func TestRestoreFailureStartsAfresh(t *testing.T) {

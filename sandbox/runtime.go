@@ -105,8 +105,7 @@ type Checkpointer interface {
 	// Checkpoint saves the container into dir and ends it.
 	Checkpoint(ctx context.Context, id, dir string) error
 	// Restore starts the container from the checkpoint in dir with the config.json
-	// its bundle was started with.
-	Restore(ctx context.Context, id, bundleDir, dir string) error
-	// Signal sends sig to the container's init.
-	Signal(ctx context.Context, id string, sig syscall.Signal) error
+	// its bundle was started with, and sends resume to its init once it runs. The
+	// runtime must not hold a container of that id.
+	Restore(ctx context.Context, id, bundleDir, dir string, resume syscall.Signal) error
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	runc "github.com/containerd/go-runc"
+	"golang.org/x/sys/unix"
 
 	"github.com/codebox-dev/codebox/errdefs"
 	"github.com/codebox-dev/codebox/sandbox"
@@ -30,24 +31,42 @@ func (r *Runtime) Checkpoint(ctx context.Context, id, dir string) error {
 }
 
 // Restore starts the container again from the checkpoint in dir, with the bundle's
-// config.json as it was at its start.
-func (r *Runtime) Restore(ctx context.Context, id, bundleDir, dir string) error {
+// config.json as it was at its start, and sends resume to its init.
+//
+// Two choices keep the first use after an idle stop short (docs/checkpoint.md):
+//   - --background: runsc returns once the sandbox's kernel state is loaded, while its
+//     memory pages are still being read from the (uncompressed) image; a page touched
+//     before it arrives waits for it inside the sandbox.
+//   - resume goes to the sandbox process itself, whose host PID --pid-file gives:
+//     gVisor forwards the signals its sandbox process receives to the container's
+//     init, as `runsc kill` would deliver it, without starting another runsc.
+func (r *Runtime) Restore(ctx context.Context, id, bundleDir, dir string, resume syscall.Signal) error {
 	logPath := filepath.Join(bundleDir, "init.log")
 	stdio, err := initStdio(logPath)
 	if err != nil {
 		return err
 	}
 	defer stdio.close()
-	opts := &runc.RestoreOpts{CheckpointOpts: runc.CheckpointOpts{ImagePath: dir}, IO: stdio, Detach: true}
+	pidFile := filepath.Join(bundleDir, "restore.pid")
+	opts := &runc.RestoreOpts{
+		CheckpointOpts: runc.CheckpointOpts{ImagePath: dir},
+		IO:             stdio,
+		Detach:         true,
+		PidFile:        pidFile,
+		ExtraArgs:      []string{"--background"},
+	}
 	if _, err := r.rc.Restore(ctx, id, bundleDir, opts); err != nil {
 		msg, _ := os.ReadFile(logPath)
 		r.Delete(context.WithoutCancel(ctx), id)
 		return fmt.Errorf("%w: %s restore: %v: %s", errdefs.ErrUnavailable, filepath.Base(r.binary), err, tail(msg, 2048))
 	}
+	pid, err := runc.ReadPidFile(pidFile)
+	if err == nil {
+		err = unix.Kill(pid, resume)
+	}
+	if err != nil {
+		r.Delete(context.WithoutCancel(ctx), id)
+		return fmt.Errorf("%s restore: resuming the container: %w", filepath.Base(r.binary), err)
+	}
 	return nil
-}
-
-// Signal sends sig to the container's init.
-func (r *Runtime) Signal(ctx context.Context, id string, sig syscall.Signal) error {
-	return r.rc.Kill(ctx, id, int(sig), nil)
 }
