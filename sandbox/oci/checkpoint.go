@@ -39,7 +39,11 @@ func (r *Runtime) Checkpoint(ctx context.Context, id, dir string) error {
 //     before it arrives waits for it inside the sandbox.
 //   - resume goes to the sandbox process itself, whose host PID --pid-file gives:
 //     gVisor forwards the signals its sandbox process receives to the container's
-//     init, as `runsc kill` would deliver it, without starting another runsc.
+//     init, as `runsc kill` would deliver it, without starting another runsc. This
+//     holds on systrap (runsc.go), where the application runs in stub processes of its
+//     own: on a platform that runs it on the sandbox process's own threads (KVM),
+//     a signal landing on such a thread is handled as gVisor's own, and SIGUSR2 is its
+//     panic signal.
 func (r *Runtime) Restore(ctx context.Context, id, bundleDir, dir string, resume syscall.Signal) error {
 	logPath := filepath.Join(bundleDir, "init.log")
 	stdio, err := initStdio(logPath)
