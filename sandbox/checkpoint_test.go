@@ -31,9 +31,9 @@ func memoryCgroup(e *sandboxtest.Env, id string) string {
 }
 
 // TestIdleCheckpointKeepsMemory: the REPL's state (variables, imported modules, open
-// files) survives an idle stop, during which the container holds no memory. (No
-// other process outlives its command: strays.go.) runc cannot checkpoint
-// (docs/checkpoint.md): there the container starts afresh, its files kept.
+// files) survives an idle stop, during which the container holds no memory
+// (background processes: TestIdleCheckpointKeepsBackgroundProcess). runc cannot
+// checkpoint (docs/checkpoint.md): there the container starts afresh, its files kept.
 func TestIdleCheckpointKeepsMemory(t *testing.T) {
 	sandboxtest.ForEachRuntime(t, testIdleCheckpointKeepsMemory)
 }

@@ -103,7 +103,7 @@ const DefaultImage = "default"
 type ExecRequest struct {
 	Command string
 	// Timeout is the wall-clock limit; zero means the server's default. At the limit the
-	// command's whole process group is killed and ExecResult.TimedOut is set.
+	// command's whole process tree is killed and ExecResult.TimedOut is set.
 	Timeout time.Duration
 	// Output, when set, receives the output as it arrives ("stdout" or "stderr"),
 	// up to the same cap as the result. It must not block for long.

@@ -87,8 +87,8 @@ func withBinDir(env []string) []string {
 }
 
 // start starts the server unless it runs. The lock is held across the fork, so that
-// endStrays, which asks pid after listing processes, never takes the new server for
-// a stray.
+// endHolders, which asks pid after listing processes, never takes the new server,
+// which briefly holds each command's descriptors it receives, for a process to end.
 func (f *forkServer) start() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

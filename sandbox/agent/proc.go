@@ -91,33 +91,44 @@ var privileged = os.Getuid() == 0
 // are per thread in the kernel (Go's Setuid changes every thread; the raw calls here
 // change this one), and setting the effective user to another than root clears the
 // thread's effective capabilities until it is set back.
-func asUser(fn func() error) error {
+func asUser(fn func() error) error { return runAs(false, fn) }
+
+// asUserFully is asUser with the thread's real user and group the user's too (the
+// saved ones stay root's, to come back): gVisor lets a process into another's
+// /proc/PID/fd by their real IDs, where Linux compares the filesystem IDs.
+func asUserFully(fn func() error) error { return runAs(true, fn) }
+
+func runAs(real bool, fn func() error) error {
 	if !privileged {
 		return fn()
 	}
 	runtime.LockOSThread()
-	if err := setEffectiveIDs(UserID); err != nil {
-		setEffectiveIDs(0)
+	if err := setIDs(UserID, real); err != nil {
+		setIDs(0, real)
 		runtime.UnlockOSThread()
 		return err
 	}
 	err := fn()
-	if setEffectiveIDs(0) == nil {
+	if setIDs(0, real) == nil {
 		runtime.UnlockOSThread()
 	} // else the thread keeps the user's identity and exits with this goroutine
 	return err
 }
 
-// setEffectiveIDs sets the calling thread's effective group and user: the group first
-// when leaving root (it needs CAP_SETGID), the user first when coming back.
-func setEffectiveIDs(id int) error {
+// setIDs sets the calling thread's effective (and with real, real) group and user: the
+// group first when leaving root (it needs CAP_SETGID), the user first when coming back.
+func setIDs(id int, real bool) error {
 	calls := []uintptr{syscall.SYS_SETRESGID, syscall.SYS_SETRESUID}
 	if id == 0 {
 		calls[0], calls[1] = calls[1], calls[0]
 	}
+	r := ^uintptr(0)
+	if real {
+		r = uintptr(id)
+	}
 	for _, nr := range calls {
-		if _, _, errno := syscall.RawSyscall(nr, ^uintptr(0), uintptr(id), ^uintptr(0)); errno != 0 {
-			return fmt.Errorf("set effective ID %d: %w", id, errno)
+		if _, _, errno := syscall.RawSyscall(nr, r, uintptr(id), ^uintptr(0)); errno != 0 {
+			return fmt.Errorf("set IDs to %d: %w", id, errno)
 		}
 	}
 	return nil
@@ -197,7 +208,8 @@ func (s *server) exec(c *conn, req *Request) {
 		c.fail(KindInvalid, err)
 		return
 	}
-	// One command or cell at a time; what a command started ends with it (strays.go).
+	// One command or cell at a time; what holds a command's pipes ends with it
+	// (strays.go).
 	s.repl.turn <- struct{}{}
 	defer func() { <-s.repl.turn }()
 	stdinR, err := os.Open(os.DevNull)
@@ -219,6 +231,13 @@ func (s *server) exec(c *conn, req *Request) {
 		return
 	}
 	defer errR.Close()
+	links, err := pipeLinks(outR, errR)
+	if err != nil {
+		outW.Close()
+		errW.Close()
+		c.fail(KindInternal, err)
+		return
+	}
 
 	began := time.Now()
 	pid, done, err := s.procs.start([]string{"/bin/bash", "-c", req.Command}, s.env, WorkDir,
@@ -239,7 +258,7 @@ func (s *server) exec(c *conn, req *Request) {
 			s.mu.Unlock()
 		}()
 		if s.killedEarly(req.ID) {
-			killGroup(pid)
+			killTree(pid)
 		}
 	}
 	c.send(&Event{Type: EventStart, PID: pid})
@@ -259,22 +278,27 @@ func (s *server) exec(c *conn, req *Request) {
 	case ws = <-done:
 	case <-timer.C:
 		timedOut = true
-		killGroup(pid)
+		killTree(pid)
 		ws = <-done
 	}
-	// Background jobs do not outlive their command: the group goes with its leader,
-	// and so does every process that left it.
-	killGroup(pid)
-	endStrays(s.repl.keep)
+	// What still holds the command's output a moment after its end goes with it; the
+	// rest may stay. The moment is for a background job forked at the very end, which
+	// has yet to redirect its output (`server >log 2>&1 &`).
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	select {
 	case <-drained:
-	case <-time.After(drainGrace):
-		// Something outside the group holds the pipes; stop reading them.
-		outR.Close()
-		errR.Close()
-		<-drained
+	case <-time.After(holdGrace):
+		endHolders(links, s.repl.keep)
+		select {
+		case <-drained:
+		case <-time.After(drainGrace):
+			// A descriptor passed on (over a socket) escapes the listing; stop
+			// reading.
+			outR.Close()
+			errR.Close()
+			<-drained
+		}
 	}
 	end := &Event{Type: EventEnd, TimedOut: timedOut, Truncated: out.truncated || errc.truncated,
 		DurationMS: time.Since(began).Milliseconds()}

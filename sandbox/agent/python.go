@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -44,6 +45,9 @@ type replProc struct {
 	pid  int
 	done <-chan syscall.WaitStatus
 	ctl  *os.File
+	// links name the agent's ends of the interpreter's pipes in /proc/PID/fd: a
+	// process other than the interpreter holding one is ended after each cell.
+	links []string
 	// ends receives the status line of each cell (the stdout marker) and nil when the
 	// stderr marker arrived; a closed channel means the process is gone.
 	outEnds, errEnds chan string
@@ -109,6 +113,12 @@ func (r *repl) startProc() (*replProc, error) {
 		}
 	}
 	outR, errR, ctlW, callsR, repliesW := ours[0], ours[1], ours[2], ours[3], ours[4]
+	links, err := pipeLinks(ours...)
+	if err != nil {
+		closeAll(ours)
+		closeAll(theirs)
+		return nil, err
+	}
 	env := r.env
 	if w := os.Getenv(WarmupEnv); w != "" {
 		env = append(append([]string(nil), env...), WarmupEnv+"="+w)
@@ -123,7 +133,7 @@ func (r *repl) startProc() (*replProc, error) {
 		closeAll(ours)
 		return nil, err
 	}
-	p := &replProc{pid: pid, done: done, ctl: ctlW, outEnds: make(chan string, 4), errEnds: make(chan string, 4),
+	p := &replProc{pid: pid, done: done, ctl: ctlW, links: links, outEnds: make(chan string, 4), errEnds: make(chan string, 4),
 		calls: make(chan []Call, 16), wake: make(chan struct{}, 1), dead: make(chan struct{})}
 	go p.splitTo(outR, p.outEnds, func(b []byte) { p.emit(Stdout, b) })
 	go p.splitTo(errR, p.errEnds, func(b []byte) { p.emit(Stderr, b) })
@@ -238,17 +248,23 @@ func (r *repl) pid() int {
 	return r.proc.pid
 }
 
-// keep lists the processes that outlive a command or a cell: the interpreter and
-// the fork server. Callers hold r.turn.
+// keep lists the processes never ended for holding a command's or a cell's pipes: the
+// interpreter and the fork server. Callers hold r.turn.
 func (r *repl) keep() []int { return []int{r.pid(), r.fork.running()} }
 
 // settle ends a cell (or the REPL's start): the interpreter is frozen until the next
-// cell, and every other process ends (strays.go). Callers hold r.turn.
-func (r *repl) settle() {
+// cell, and every other process holding its pipes or those of used (the cell's
+// interpreter, which may be gone) ends (strays.go). Callers hold r.turn.
+func (r *repl) settle(used *replProc) {
+	var links []string
 	if r.proc != nil {
 		freeze(r.proc.pid)
+		links = r.proc.links
 	}
-	endStrays(r.keep)
+	if used != nil && used != r.proc {
+		links = append(slices.Clip(links), used.links...)
+	}
+	endHolders(links, r.keep)
 }
 
 // prestart starts the REPL ahead of the first cell, so that a configured warm-up (say,
@@ -256,7 +272,7 @@ func (r *repl) settle() {
 func (r *repl) prestart() {
 	r.turn <- struct{}{}
 	defer func() { <-r.turn }()
-	defer r.settle()
+	defer r.settle(nil)
 	if r.proc == nil {
 		if p, err := r.startProc(); err == nil {
 			r.proc = p
@@ -275,9 +291,9 @@ func (r *repl) run(c *conn, req *Request, replies <-chan Reply) {
 	}
 	r.turn <- struct{}{}
 	defer func() { <-r.turn }()
-	defer r.settle()
-	began := time.Now()
 	var p *replProc
+	defer func() { r.settle(p) }()
+	began := time.Now()
 	if req.Fresh {
 		fp, err := r.startProc()
 		if err != nil {

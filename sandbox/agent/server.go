@@ -266,7 +266,7 @@ func (s *server) kill(c *conn, req *Request) {
 	}
 	s.mu.Unlock()
 	if pgid > 0 {
-		killGroup(pgid)
+		killTree(pgid)
 	}
 	c.send(&Event{Type: EventOK, Existed: ok})
 }
