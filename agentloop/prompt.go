@@ -46,6 +46,7 @@ func (l *Loop) systemAddendum(version, image string, network egress.Policy, uplo
 		b.WriteString("- Files persist between calls and across requests that reuse this container; each command or Python run starts a fresh process, so keep state in files.\n")
 	}
 	b.WriteString("- Limits: " + l.cfg.LimitsText + ". A call that runs past its time limit is killed.\n")
+	b.WriteString("- Background jobs outlive their call only with output redirected (`cmd > log 2>&1 &`).\n")
 	b.WriteString("- Make real tool calls; never write a call out as text. When you are done, answer the user in text.")
 	return b.String()
 }

@@ -214,7 +214,8 @@ while True:
 
 // counter is a background Python loop that keeps a counter in memory and appends its
 // PID and the counter to /tmp/counter each 100 ms.
-const counter = `python3 -c 'import os, time
+const counter = `python3 -c '#counter
+import os, time
 n = 0
 while True:
     n += 1
@@ -258,29 +259,36 @@ func waitCount(t *testing.T, e *sandboxtest.Env, id string, n int) (pid, last in
 	return
 }
 
-// TestIdleCheckpointKeepsBackgroundProcess: on runsc a background process survives an
-// idle stop with its memory: the same process counts on from where it was. runc cannot
-// checkpoint (docs/checkpoint.md): there the stop ends it, its file kept.
+// TestIdleCheckpointKeepsBackgroundProcess: on runsc background processes survive an
+// idle stop with their memory: the same process counts on from where it was, and a
+// server still answers. runc cannot checkpoint (docs/checkpoint.md): there the stop
+// ends them, their files kept.
 func TestIdleCheckpointKeepsBackgroundProcess(t *testing.T) {
-	eachRuntime(t, func(c *sandbox.Config) { c.Checkpoint = true }, func(t *testing.T, e *sandboxtest.Env) {
-		ctx := context.Background()
+	eachRuntime(t, func(c *sandbox.Config) { c.Idle, c.Checkpoint = time.Minute, true }, func(t *testing.T, e *sandboxtest.Env) {
 		c := create(t, e, sandbox.CreateOptions{})
-		run(t, e, c.ID, counter)
+		run(t, e, c.ID, counter+"\npython3 -m http.server 8000 > /tmp/http.log 2>&1 &")
 		pid, before := waitCount(t, e, c.ID, 5)
-		if _, err := e.Manager.Suspend(ctx, ws, c.ID); err != nil {
-			t.Fatal(err)
+		get := `for i in $(seq 50); do
+python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:8000/").status)' 2>/dev/null && exit; sleep 0.1
+done; echo unreachable`
+		if res := run(t, e, c.ID, get); res.Stdout != "200\n" {
+			t.Fatalf("the background server before the stop: %+v", res)
 		}
-		alive := run(t, e, c.ID, "kill -0 "+strconv.Itoa(pid)+" && echo alive").Stdout == "alive\n"
+		idleStop(t, e, c.ID)
 		if e.RuntimeName != "runsc" {
 			_, stopped := counted(t, e, c.ID)
 			time.Sleep(300 * time.Millisecond)
-			if _, now := counted(t, e, c.ID); alive || now != stopped || stopped < before {
-				t.Errorf("after a plain stop: alive %v, counter %d then %d (%d before); want it gone, its file kept", alive, stopped, now, before)
+			_, now := counted(t, e, c.ID)
+			if alive := strings.Contains(processes(t, e, c.ID), "#counter"); alive || now != stopped || stopped < before {
+				t.Errorf("after a plain stop: running %v, counter %d then %d (%d before); want it gone, its file kept", alive, stopped, now, before)
 			}
 			return
 		}
-		if !alive {
-			t.Errorf("PID %d is gone after the restore", pid)
+		if res := run(t, e, c.ID, "kill -0 "+strconv.Itoa(pid)+" && echo alive"); res.Stdout != "alive\n" {
+			t.Errorf("PID %d after the restore: %+v; want it alive", pid, res)
+		}
+		if res := run(t, e, c.ID, get); res.Stdout != "200\n" {
+			t.Errorf("the background server after the restore: %+v", res)
 		}
 		// counted fails on a restart from 1 or another PID.
 		if p, after := waitCount(t, e, c.ID, before+3); p != pid {
