@@ -113,6 +113,7 @@ done; echo unreachable; cat /tmp/http.log`)
 subprocess.Popen(["sleep", "1010"])
 subprocess.Popen(["sleep", "1011"], stdout=subprocess.DEVNULL)
 subprocess.Popen(["sleep", "1012"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+subprocess.run("sleep 1013 >/dev/null 2>&1 &", shell=True)
 def spy():
     import glob, os, time
     while True:
@@ -129,7 +130,7 @@ threading.Thread(target=spy, daemon=True).start()
 				t.Errorf("command %d after the cell: %q %q", i, res.Stdout, res.Stderr)
 			}
 		}
-		wantRunning(t, e, c.ID, []string{"sleep 1012", "http.server"}, []string{"sleep 1010", "sleep 1011"})
+		wantRunning(t, e, c.ID, []string{"sleep 1012", "sleep 1013", "http.server"}, []string{"sleep 1010", "sleep 1011"})
 		// The REPL keeps its state: it was only frozen.
 		python(t, e, c.ID, "kept = 41", time.Minute)
 		if res := python(t, e, c.ID, "print(kept + 1)", time.Minute); res.Stdout != "42\n" {

@@ -282,23 +282,17 @@ func (s *server) exec(c *conn, req *Request) {
 		ws = <-done
 	}
 	// What still holds the command's output a moment after its end goes with it; the
-	// rest may stay. The moment is for a background job forked at the very end, which
-	// has yet to redirect its output (`server >log 2>&1 &`).
+	// rest may stay.
+	endHolders(links, s.repl.keep, holdGrace)
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	select {
 	case <-drained:
-	case <-time.After(holdGrace):
-		endHolders(links, s.repl.keep)
-		select {
-		case <-drained:
-		case <-time.After(drainGrace):
-			// A descriptor passed on (over a socket) escapes the listing; stop
-			// reading.
-			outR.Close()
-			errR.Close()
-			<-drained
-		}
+	case <-time.After(drainGrace):
+		// A descriptor passed on (over a socket) escapes the listing; stop reading.
+		outR.Close()
+		errR.Close()
+		<-drained
 	}
 	end := &Event{Type: EventEnd, TimedOut: timedOut, Truncated: out.truncated || errc.truncated,
 		DurationMS: time.Since(began).Milliseconds()}

@@ -50,8 +50,8 @@ const (
 	// KillGrace is how long an interrupted REPL cell may take to stop before the REPL
 	// is killed and restarted.
 	KillGrace = 2 * time.Second
-	// holdGrace is how long the processes of a finished command have to let go of its
-	// pipes before those still holding them are killed (strays.go).
+	// holdGrace is how long the processes of a finished command or cell have to let go
+	// of its pipes before those still holding them are killed (strays.go).
 	holdGrace = 200 * time.Millisecond
 	// drainGrace is how long the agent keeps reading a finished command's pipes after
 	// killing their holders.

@@ -264,7 +264,7 @@ func (r *repl) settle(used *replProc) {
 	if used != nil && used != r.proc {
 		links = append(slices.Clip(links), used.links...)
 	}
-	endHolders(links, r.keep)
+	endHolders(links, r.keep, holdGrace)
 }
 
 // prestart starts the REPL ahead of the first cell, so that a configured warm-up (say,

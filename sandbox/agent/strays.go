@@ -40,28 +40,42 @@ func pipeLinks(files ...*os.File) ([]string, error) {
 	return links, nil
 }
 
-// endHolders kills every process but the agent and keep's that holds a descriptor whose
-// link is one of links, until none is left: a holder may fork while it is killed, and
-// its child inherits the descriptor. keep is asked after each listing of processes, so
-// that a process it keeps that started meanwhile is kept.
-func endHolders(links []string, keep func() []int) {
-	self := os.Getpid()
-	for range 1000 {
-		var pids []int
-		// /proc/PID/fd of the user's processes is open to the user (and to no one
-		// else without CAP_SYS_PTRACE, which the agent does not have).
-		asUserFully(func() error {
-			pids = slices.DeleteFunc(live(self, keep), func(pid int) bool { return !holds(pid, links) })
-			return nil
-		})
+// endHolders kills every process but the agent and keep's that still holds, grace
+// after the call, a descriptor whose link is one of links, until none is left: a holder
+// may fork while it is killed, and its child inherits the descriptor. The grace is for
+// a background job forked at the very end, which has yet to redirect its output
+// (`server >log 2>&1 &`). keep is asked after each listing of processes, so that a
+// process it keeps that started meanwhile is kept.
+func endHolders(links []string, keep func() []int, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for kills := 0; kills < 1000; {
+		pids := holders(links, keep)
 		if len(pids) == 0 {
 			return
+		}
+		if time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+			continue
 		}
 		for _, pid := range pids {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
+		kills++
 		time.Sleep(time.Millisecond) // let the killed exit before looking again
 	}
+}
+
+// holders lists the live processes but the agent and keep's that hold a descriptor
+// whose link is one of links.
+func holders(links []string, keep func() []int) []int {
+	var pids []int
+	// /proc/PID/fd of the user's processes is open to the user (and to no one else
+	// without CAP_SYS_PTRACE, which the agent does not have).
+	asUserFully(func() error {
+		pids = slices.DeleteFunc(live(os.Getpid(), keep), func(pid int) bool { return !holds(pid, links) })
+		return nil
+	})
+	return pids
 }
 
 // holds reports whether one of pid's descriptors links to one of links.
