@@ -24,6 +24,9 @@ import (
 	"github.com/codebox-dev/codebox/sandbox/oci"
 )
 
+// benchDisk is the bench servers' --sandbox-disk.
+const benchDisk = 512 << 20
+
 type benchOptions struct {
 	iterations    int
 	poolSize      int
@@ -71,6 +74,11 @@ loopback. Needs root and the runtime; the image is built on first use.`,
 	bindSandboxFlags(fs, &cfg.sandboxConfig)
 	cfg.ImageDir = "/var/cache/codebox/images"
 	fs.Lookup("image-dir").DefValue = cfg.ImageDir
+	// Every disk handed out is promised its full size (diskspace): a burst's 40 disks
+	// of the server's 5 GiB would need 200 GiB free, which the measurements do not
+	// need; their disks stay as small as their files.
+	cfg.Disk.byteSize = benchDisk
+	fs.Lookup("sandbox-disk").DefValue = cfg.Disk.String()
 	return cmd
 }
 
