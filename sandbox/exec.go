@@ -60,6 +60,8 @@ func (m *Manager) run(ctx context.Context, ws codebox.WorkspaceID, id string, ti
 		return nil, err
 	}
 	defer inst.release()
+	m.commands.Add(1)
+	defer m.commands.Add(-1)
 	timeout = m.timeout(timeout)
 	// The agent enforces the limit; the host bounds the wait as well, so that a
 	// container whose agent stopped answering cannot hold a request forever.

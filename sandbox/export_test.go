@@ -13,3 +13,6 @@ func (m *Manager) PokePool() { m.poke() }
 
 // DirSize is the bytes of the files directly in dir.
 func DirSize(dir string) (int64, error) { return dirSize(dir) }
+
+// StartsNow is how many container starts run now.
+func (m *Manager) StartsNow() int { return len(m.starts) }

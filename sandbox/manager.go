@@ -212,6 +212,9 @@ type Manager struct {
 	demand   []time.Time
 	// peaks are the counts of demand the pool keeps to for PoolHold (pool.go).
 	peaks []peak
+	// commands counts the commands and cells running now: the pool refills one
+	// container at a time while any runs (pool.go).
+	commands atomic.Int64
 	// lastCreate is when the latest of those creates came (Unix ns, the host's
 	// clock), for the refill to wait until they pause.
 	lastCreate atomic.Int64

@@ -132,7 +132,7 @@ func (m *Manager) fillPool(ctx context.Context) {
 			if missing <= 0 {
 				break
 			}
-			full, err := m.fillSome(ctx, min(missing, maxConcurrentStarts))
+			full, err := m.fillSome(ctx, min(missing, m.fillWidth()))
 			if full || ctx.Err() != nil {
 				break // the server is full; the next create asks again
 			}
@@ -150,6 +150,17 @@ func (m *Manager) fillPool(ctx context.Context) {
 			failures = 0
 		}
 	}
+}
+
+// fillWidth is how many pool containers to start at once: maxConcurrentStarts on a
+// server at rest, one while commands run. A start takes most of a core for tens of
+// milliseconds; several at once would take the cores from commands in flight (those
+// of the burst that emptied the pool, say), one leaves them the others.
+func (m *Manager) fillWidth() int {
+	if m.commands.Load() > 0 {
+		return 1
+	}
+	return maxConcurrentStarts
 }
 
 // fillSome starts n pool containers at once: a pool emptied by a burst is back in the

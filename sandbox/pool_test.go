@@ -67,3 +67,35 @@ func testPoolGivesWay(t *testing.T, runtime string) {
 		t.Errorf("new container: %+v", res)
 	}
 }
+
+// TestPoolRefillYieldsToCommands: while a command runs, the pool refills one container
+// at a time, leaving the other cores to the command; at rest it starts several at once.
+func TestPoolRefillYieldsToCommands(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) { c.PoolSize, c.PoolMax = 1, 6 })
+	waitPoolSize(t, e, 1)
+	var last *sandbox.Container
+	for range 6 {
+		last = create(t, e, sandbox.CreateOptions{})
+	}
+	waitPoolSize(t, e, 6)
+	stop := busy(t, e, last.ID)
+	defer stop()
+	for range 6 {
+		create(t, e, sandbox.CreateOptions{}) // from the pool, which then refills
+	}
+	most := 0
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		most = max(most, e.Manager.StartsNow())
+		if ready, size := e.Manager.PoolReady(); ready == 6 && size == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pool did not refill")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if most > 1 {
+		t.Errorf("%d containers started at once while a command ran, want 1", most)
+	}
+}
