@@ -56,8 +56,8 @@ func (m *Manager) admit(ctx context.Context, inst *instance, ws codebox.Workspac
 		if wsFull {
 			scope = ws
 		}
-		if evict && !wsFull && m.dropPooled(ctx) {
-			continue
+		if evict && !wsFull && m.givePooledSlot(ctx, inst, ws) {
+			return nil
 		}
 		if !evict || !m.evictLRU(ctx, scope, inst) {
 			if wsFull {
@@ -106,6 +106,25 @@ func (m *Manager) dropPooled(ctx context.Context) bool {
 	default:
 		return false
 	}
+}
+
+// givePooledSlot counts inst as running for ws in the place of a container taken from
+// the pool, which it then destroys, and reports whether the pool had one. The place
+// passes over at once: a refill must not take it between the destroy and inst's
+// admission.
+func (m *Manager) givePooledSlot(ctx context.Context, inst *instance, ws codebox.WorkspaceID) bool {
+	var pooled *instance
+	select {
+	case pooled = <-m.pool:
+	default:
+		return false
+	}
+	m.capMu.Lock()
+	delete(m.live, pooled.id)
+	m.live[inst.id] = ws
+	m.capMu.Unlock()
+	m.destroy(context.WithoutCancel(ctx), pooled)
+	return true
 }
 
 // evictLRU stops the least recently used idle running container of ws (of any
