@@ -33,7 +33,7 @@ func pythonRows(ctx context.Context, cfg Config, id string, n int, progress func
 	}
 	var notes []string
 	if cfg.Prefork {
-		// The first python3 asks for the server; "require" waits until it serves.
+		// "require" asks for the server until it serves.
 		progress("starting the fork server")
 		res, err := cfg.Cold.Exec(ctx, ws, id, sandbox.ExecRequest{
 			Command: "CODEBOX_PYTHON_PREFORK=require python3 -c pass", Timeout: 5 * time.Minute})

@@ -30,7 +30,7 @@ func newPreforkEnv(t *testing.T, runtime string) (*sandboxtest.Env, string) {
 	if err := e.Manager.Upload(context.Background(), ws, c.ID, "probe.py", strings.NewReader(probeSource)); err != nil {
 		t.Fatal(err)
 	}
-	// "require" waits for the server the first python3 asks the agent to start.
+	// "require" asks the agent to start the server and waits until it serves.
 	res := runTimeout(t, e, c.ID, "CODEBOX_PYTHON_PREFORK=require python3 -c 'print(1)'", 5*time.Minute)
 	if res.ExitCode != 0 || res.Stdout != "1\n" {
 		t.Fatalf("the fork server did not start: %+v", res)
@@ -272,5 +272,24 @@ func TestPreforkOff(t *testing.T) {
 	res := run(t, e, c.ID, `echo "$PATH"; type -P python3; ls /run/codebox-python 2>&1 | head -1`)
 	if strings.Contains(res.Stdout, "codebox-python/bin") || !strings.Contains(res.Stdout, "\n/usr/bin/python3\n") {
 		t.Errorf("with prefork off: %q", res.Stdout)
+	}
+}
+
+// TestPreforkSecondDemand: a container's first python3 runs cold and starts no fork
+// server (a burst of new containers running python3 once each must not start one
+// server per container); the second starts it.
+func TestPreforkSecondDemand(t *testing.T) { sandboxtest.ForEachRuntime(t, testPreforkSecondDemand) }
+
+func testPreforkSecondDemand(t *testing.T, runtime string) {
+	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Prefork = true })
+	c := create(t, e, sandbox.CreateOptions{})
+	// The server's start is asynchronous to the python3 that asked; half a second is
+	// far more than a fork takes to show in /proc.
+	const servers = "sleep 0.5; for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '[f]orkserver.py'"
+	if res := run(t, e, c.ID, "python3 -c 'print(1)'; "+servers); res.Stdout != "1\n0\n" {
+		t.Errorf("after the first python3: %+v, want 1 and no fork server", res)
+	}
+	if res := run(t, e, c.ID, "python3 -c 'print(2)'; "+servers); res.Stdout != "2\n1\n" {
+		t.Errorf("after the second python3: %+v, want 2 and one fork server", res)
 	}
 }

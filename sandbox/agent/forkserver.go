@@ -14,14 +14,20 @@ import (
 // of package prefork.
 const PreforkEnv = "CODEBOX_AGENT_PREFORK"
 
-// forkServer is the container's pre-imported Python fork server. It starts on first
-// demand: the python3 front end that finds no server connects to prefork.StartSocket,
-// runs its own program cold, and the next python3 forks. A container that never runs
-// python3 never pays the server's imports or memory.
+// forkServer is the container's pre-imported Python fork server. It starts on the
+// second demand: the python3 front end that finds no server connects to
+// prefork.StartSocket and runs its own program cold; the second one to ask starts the
+// server, and later ones fork. A container that runs python3 once (one command of a
+// burst of new containers, say) never pays the server's imports, most of a core for a
+// second, nor its memory: forty such containers starting forty servers took the two
+// cores of a small host for tens of seconds. The first python3 runs cold either way,
+// the server not being up yet; a front end that requires the server asks until it is.
 type forkServer struct {
 	procs *reaper
 	mu    sync.Mutex
 	pid   int // the running server, or 0
+	// asked records the first demand, which starts nothing.
+	asked bool
 }
 
 // setupForkServer writes the front end and the server's source to the container's
@@ -86,13 +92,18 @@ func withBinDir(env []string) []string {
 	return out
 }
 
-// start starts the server unless it runs. The lock is held across the fork, so that
-// endHolders, which asks pid after listing processes, never takes the new server,
-// which briefly holds each command's descriptors it receives, for a process to end.
+// start starts the server unless it runs or this is the first demand. The lock is
+// held across the fork, so that endHolders, which asks pid after listing processes,
+// never takes the new server, which briefly holds each command's descriptors it
+// receives, for a process to end.
 func (f *forkServer) start() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.pid != 0 {
+		return
+	}
+	if !f.asked {
+		f.asked = true
 		return
 	}
 	devnull, err := os.Open(os.DevNull)

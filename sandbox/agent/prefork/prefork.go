@@ -5,7 +5,7 @@
 // agent binary as its interpreter: `#!/run/codebox-agent python3-shim`. That front
 // end (Shim) hands its arguments, environment, working directory, umask, limits and
 // every inheritable file descriptor (over SCM_RIGHTS) to the fork server, a Python
-// process the agent starts on first demand. The server forks, the child becomes the
+// process the agent starts on second demand. The server forks, the child becomes the
 // program, and the front end relays signals to it and ends the way it ended: the same
 // exit code, or death by the same signal. Whatever the child could tell apart from a
 // cold start (interpreter options, an environment that changes how the interpreter or
