@@ -109,4 +109,6 @@ func printCluster(b *testing.B, rows []benchRow, direct, forwarded *bench.Series
 	}
 }
 
-func msOf(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+func msOf(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}

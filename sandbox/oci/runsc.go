@@ -26,9 +26,10 @@ import (
 //     the default policy is becoming STRICT, which refuses to start without them.
 //   - The OCI seccomp profile is ignored inside gVisor (no --oci-seccomp): the sentry
 //     installs its own host filter, and the guest's syscalls never reach the host kernel.
-//   - A memory-limit kill takes the whole sandbox (the host OOM killer picks the
-//     sentry), not only the offending process as with runc; the Manager sees the
-//     container gone and restarts it on the next use.
+//   - A memory-limit kill can take the whole sandbox (when the host OOM killer picks
+//     the sentry rather than the guest's own OOM handling ending the process), not
+//     only the offending process as with runc; the Manager sees the container gone
+//     and restarts it on the next use.
 
 // gvisorArgs are runsc's global flags, placed before any caller-supplied ones so that a
 // caller can still override them.
