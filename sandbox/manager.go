@@ -85,7 +85,9 @@ type Config struct {
 	PoolSize int
 	// PoolMax is how many the pool grows to when creates come faster: it keeps as
 	// many as were created in the busiest minute of the last PoolHold, between
-	// PoolSize and PoolMax (default 4 × PoolSize).
+	// PoolSize and PoolMax. The default is what one workspace may run at once
+	// (Capacity.MaxRunningPerWorkspace), at least 4 × PoolSize: any burst one tenant
+	// can make finds the pool warm the next time.
 	PoolMax int
 	// PoolHold is how long the pool keeps the size of a burst after it, so that
 	// the next burst finds it ready (default DefaultPoolHold).
@@ -154,10 +156,6 @@ func (c *Config) setDefaults() {
 	if c.PoolSize < 0 {
 		c.PoolSize = 0
 	}
-	if c.PoolMax <= 0 {
-		c.PoolMax = 4 * c.PoolSize
-	}
-	c.PoolMax = max(c.PoolMax, c.PoolSize)
 	if c.PoolHold <= 0 {
 		c.PoolHold = DefaultPoolHold
 	}
@@ -255,6 +253,7 @@ func New(cfg Config, rt Runtime, store Store, files FileStore) (*Manager, error)
 		return nil, fmt.Errorf("sandbox: host capacity: %w", err)
 	}
 	cfg.Capacity = host.DefaultCapacity(cfg.Capacity)
+	cfg.PoolMax = defaultPoolMax(cfg.PoolSize, cfg.PoolMax, cfg.Capacity)
 	ids, err := newIDRanges(cfg.IDBase)
 	if err != nil {
 		return nil, err

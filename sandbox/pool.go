@@ -91,6 +91,18 @@ func (m *Manager) settle(ctx context.Context) {
 	}
 }
 
+// defaultPoolMax is PoolMax as Config documents it, from the configured size and
+// limit (zero: the default). A pool of size zero stays off.
+func defaultPoolMax(size, limit int, c Capacity) int {
+	if size <= 0 {
+		return 0
+	}
+	if limit <= 0 {
+		limit = max(4*size, c.MaxRunningPerWorkspace)
+	}
+	return max(limit, size)
+}
+
 // poolTarget is how many containers the pool keeps now.
 func (m *Manager) poolTarget() int {
 	if m.cfg.PoolSize == 0 {

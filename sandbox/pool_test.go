@@ -45,6 +45,20 @@ func TestPoolFollowsDemand(t *testing.T) {
 	waitPoolSize(t, e, 1)
 }
 
+// TestPoolMaxFollowsWorkspaceCap: with no PoolMax set, the pool grows to any burst one
+// workspace can make (its running cap), past 4 × PoolSize.
+func TestPoolMaxFollowsWorkspaceCap(t *testing.T) {
+	e := sandboxtest.New(t, func(c *sandbox.Config) {
+		c.PoolSize, c.PoolMax, c.PoolHold = 1, 0, 10*time.Minute
+		c.Capacity.MaxRunning, c.Capacity.MaxRunningPerWorkspace = 16, 6
+	})
+	waitPoolSize(t, e, 1)
+	for range 6 {
+		create(t, e, sandbox.CreateOptions{})
+	}
+	waitPoolSize(t, e, 6)
+}
+
 // TestPoolGivesWay: on a full server, a container in use is started by destroying one
 // waiting in the pool, not by stopping an idle container someone uses; a pool held at
 // a burst's size never costs a user a restart.

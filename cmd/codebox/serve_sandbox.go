@@ -72,7 +72,7 @@ func bindSandboxFlags(fs *pflag.FlagSet, c *sandboxConfig) {
 	fs.DurationVar(&c.Idle, "container-idle", sandbox.DefaultIdle, "stop a container unused this long (its files are kept)")
 	fs.DurationVar(&c.Expiry, "container-expiry", sandbox.DefaultExpiry, "destroy a container and its files this long after creation")
 	fs.IntVar(&c.PoolSize, "pool-size", 2, "pre-started containers kept ready for create")
-	fs.IntVar(&c.PoolMax, "pool-max", 0, "pre-started containers the pool grows to when creates come faster (default 4 × --pool-size)")
+	fs.IntVar(&c.PoolMax, "pool-max", 0, "pre-started containers the pool grows to when creates come faster (default: what one workspace may run at once, at least 4 × --pool-size)")
 	fs.DurationVar(&c.PoolHold, "pool-hold", sandbox.DefaultPoolHold, "how long the pool keeps the size of a burst of creates after it, ready for the next one")
 	fs.Uint32Var(&c.UIDBase, "sandbox-uid-base", sandbox.DefaultIDBase, "first host uid/gid of the containers' user namespaces; each container maps 65536 from here on")
 	fs.StringVar(&c.PythonWarmup, "python-warmup", "", `Python run when a container's REPL starts, e.g. "import pandas, numpy"`)
