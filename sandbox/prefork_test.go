@@ -200,6 +200,9 @@ func TestPreforkFallsBack(t *testing.T) { sandboxtest.ForEachRuntime(t, testPref
 func testPreforkFallsBack(t *testing.T, runtime string) {
 	e, id := newPreforkEnv(t, runtime)
 	run(t, e, id, "mkdir -p shadow && echo 'print(\"local numpy\")' > shadow/numpy.py && echo 'import numpy' > shadow/main.py")
+	// random is loaded by the server itself, not by a cold interpreter's start: a
+	// program's own random.py is what a cold start imports.
+	run(t, e, id, "mkdir -p ownrandom && echo 'print(\"local random\")' > ownrandom/random.py && echo 'import random' > ownrandom/main.py")
 	for _, command := range []string{
 		"PYTHONHASHSEED=1 python3 -c 'print(hash(\"a\"))'",
 		"python3 -I -c 'import sys; print(sys.flags.isolated)'",
@@ -208,6 +211,7 @@ func testPreforkFallsBack(t *testing.T, runtime string) {
 		"MPLBACKEND=svg python3 -c 'import matplotlib; print(matplotlib.get_backend())'",
 		"LC_ALL=C python3 -c 'import sys; print(sys.stdout.encoding)'",
 		"python3 shadow/main.py",
+		"python3 ownrandom/main.py",
 		"cd shadow && python3 -c 'import numpy'",
 		"python3 shadow",
 		"python3 no_such_file.py",
@@ -264,6 +268,30 @@ func testPreforkLimits(t *testing.T, runtime string) {
 	}
 }
 
+// TestPreforkSpare: programs start from a spare child the server forked before they
+// came; several at once, and one arriving after the spare was killed, still fork.
+func TestPreforkSpare(t *testing.T) { sandboxtest.ForEachRuntime(t, testPreforkSpare) }
+
+func testPreforkSpare(t *testing.T, runtime string) {
+	e, id := newPreforkEnv(t, runtime)
+	const prog = `python3 -c 'import os, sys; print(sys.argv[1], os.getppid() != 1)' `
+	cmd := "export CODEBOX_PYTHON_PREFORK=require\n"
+	for i := range 5 {
+		cmd += fmt.Sprintf("%s%d > out%d &\n", prog, i, i)
+	}
+	cmd += "wait\ncat out0 out1 out2 out3 out4"
+	if res := run(t, e, id, cmd); res.ExitCode != 0 || res.Stdout != "0 True\n1 True\n2 True\n3 True\n4 True\n" {
+		t.Errorf("five at once: %+v", res)
+	}
+	// The newest process of the script is the idle server's spare. (A spare killed
+	// just as a program is handed to it takes the program with it, as a program
+	// killed at its start: the wait lets the server see the death first.)
+	kill := "sleep 0.5; pkill -KILL -n -f '[f]orkserver.py'; sleep 0.5\nexport CODEBOX_PYTHON_PREFORK=require\n" + prog + "after"
+	if res := run(t, e, id, kill); res.ExitCode != 0 || res.Stdout != "after True\n" {
+		t.Errorf("after the spare was killed: %+v", res)
+	}
+}
+
 // TestPreforkOff: with the server's setting off, commands find the real python3 and
 // nothing of the fork server is in their PATH.
 func TestPreforkOff(t *testing.T) {
@@ -284,8 +312,10 @@ func testPreforkSecondDemand(t *testing.T, runtime string) {
 	e := sandboxtest.NewWithRuntime(t, runtime, func(c *sandbox.Config) { c.Prefork = true })
 	c := create(t, e, sandbox.CreateOptions{})
 	// The server's start is asynchronous to the python3 that asked; half a second is
-	// far more than a fork takes to show in /proc.
-	const servers = "sleep 0.5; for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '[f]orkserver.py'"
+	// far more than a fork takes to show in /proc. A server's spare child runs the
+	// same script: servers are those whose parent does not.
+	const servers = "sleep 0.5; for p in /proc/[0-9]*; do case $(tr '\\0' ' ' < $p/cmdline 2>/dev/null) in *[f]orkserver.py*) " +
+		"pp=$(awk '/^PPid/ {print $2}' $p/status); case $(tr '\\0' ' ' < /proc/$pp/cmdline 2>/dev/null) in *[f]orkserver.py*) ;; *) echo server;; esac;; esac; done | grep -c server"
 	if res := run(t, e, c.ID, "python3 -c 'print(1)'; "+servers); res.Stdout != "1\n0\n" {
 		t.Errorf("after the first python3: %+v, want 1 and no fork server", res)
 	}

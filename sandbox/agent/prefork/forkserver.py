@@ -1,22 +1,28 @@
 # codebox fork server: imports the heavy libraries once, then forks one child per
 # python3 command; the child becomes the program exactly as a cold python3 would run it.
 # The protocol with the python3 front end is in shim.go.
-import os
 import sys
-import builtins
-import ctypes
-import fcntl
-import io
-import random
-import resource
-import selectors
-import signal
-import socket
-import stat
-import struct
-import types
-import warnings
-from importlib.machinery import BuiltinImporter, SourceFileLoader
+
+# What a cold interpreter has loaded before the program runs: anything this file or
+# the pre-imports load beyond it, a program's own file of that name would replace in
+# a cold start.
+_initial_modules = set(sys.modules)
+
+import os  # noqa: E402
+import builtins  # noqa: E402
+import ctypes  # noqa: E402
+import fcntl  # noqa: E402
+import io  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
+import selectors  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import stat  # noqa: E402
+import struct  # noqa: E402
+import types  # noqa: E402
+import warnings  # noqa: E402
+from importlib.machinery import BuiltinImporter, SourceFileLoader  # noqa: E402
 
 SOCKET = sys.argv[1]
 
@@ -29,7 +35,6 @@ for _s in signal.valid_signals():
         signal.signal(_s, signal.default_int_handler if _s == signal.SIGINT else signal.SIG_DFL)
 
 # What a cold interpreter has before the program runs, to give each child back.
-_initial_modules = set(sys.modules)
 _warning_filters = list(warnings.filters)
 _handlers = {s: signal.getsignal(s) for s in signal.valid_signals()
              if s not in (signal.SIGKILL, signal.SIGSTOP)}
@@ -206,29 +211,50 @@ def _make_stdio(fd, write):
     return text
 
 
-def _become(req, fds, children, conn, listener):
-    """In the child: take on the front end's process state."""
+def _leave_server(keep, server_sockets):
+    """In a spare child, before any request: drops the server's state, keeping only
+    the descriptors in keep (the standard ones and the spare's own socket)."""
     signal.set_wakeup_fd(-1)
     for s, h in _handlers.items():
         try:
             signal.signal(s, h)
         except (OSError, ValueError, TypeError):
             pass
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the server
+    except Exception:
+        pass
+    # Socket objects would close their numbers when collected, which by then may be
+    # the program's: detach them, and close the raw descriptors below.
+    for obj in server_sockets:
+        try:
+            obj.detach()
+        except (OSError, ValueError):
+            pass
+    _close_all_but(keep)
+    # The pages a program's start touches are copied from the server now rather
+    # than while the program waits for them.
+    random.seed()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+
+
+def _close_all_but(keep):
+    for fd in [int(n) for n in os.listdir("/proc/self/fd")]:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _become(req, fds):
+    """In the child: take on the front end's process state."""
     # Ignored signals stay ignored across exec: the program ignores what its
     # python3 was started ignoring.
     for s in req["ignored"]:
         if s in _handlers and s not in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(s, signal.SIG_IGN)
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the server
-    except Exception:
-        pass
-    # Socket objects would close their numbers when collected, which by then are the
-    # program's: close them now, and only then the raw descriptors.
-    for c in children.values():
-        c.detach()
-    listener.close()
-    conn.close()
     cwd, passed = fds[0], fds[1:]
     targets = req["fds"]
     high = max(targets + [2]) + 1
@@ -237,13 +263,7 @@ def _become(req, fds, children, conn, listener):
     os.close(cwd)
     for t, m in zip(targets, moved):
         os.dup2(m, t, inheritable=True)
-    keep = set(targets)
-    for fd in [int(n) for n in os.listdir("/proc/self/fd")]:
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    _close_all_but(set(targets))
     os.umask(req["umask"])
     for res, cur, mx in req["rlimits"]:
         cur = resource.RLIM_INFINITY if cur >= 1 << 63 else cur
@@ -288,8 +308,52 @@ def _reply(conn, line):
         pass
 
 
+# How long the server waits with nothing to do before it forks the next spare
+# (seconds): while programs run, and after the last thing it did, so that the fork
+# (50-80 ms of CPU under gVisor) does not hold up the end of the command that just
+# ran, its front end's exit and the shell going on.
+_SPARE_DELAY_RUNNING = 0.1
+_SPARE_DELAY_IDLE = 0.03
+
+
+def _hand_over(sock, req, plan, fds):
+    """Sends a request to a spare child: its descriptors, then the request."""
+    import pickle
+    body = pickle.dumps((req, plan))
+    socket.send_fds(sock, [struct.pack("<I", len(body))], fds)
+    sock.sendall(body)
+
+
+def _take_over(sock):
+    """In a spare child: waits for the request _hand_over sends. A server gone
+    first ends the spare."""
+    import pickle
+    hdr, fds = b"", []
+    while len(hdr) < 4:
+        msg, got, _, _ = socket.recv_fds(sock, 4 - len(hdr), 253)
+        fds += got
+        if not msg:
+            os._exit(0)
+        hdr += msg
+    (size,) = struct.unpack("<I", hdr)
+    body = bytearray()
+    while len(body) < size:
+        chunk = sock.recv(size - len(body))
+        if not chunk:
+            os._exit(0)
+        body += chunk
+    sock.close()
+    req, plan = pickle.loads(body)
+    return req, plan, fds
+
+
 def serve():
-    """Accepts requests until a child returns from here with its plan."""
+    """Accepts requests until a child returns from here with its plan.
+
+    A spare child, forked before the request it serves, waits for it: the fork and
+    the child's first steps, tens of milliseconds under gVisor, are not paid while
+    the program's python3 waits. Each spare serves one program; the server forks the
+    next when it is idle, and forks on demand when a request finds none."""
     try:
         os.unlink(SOCKET)
     except FileNotFoundError:
@@ -304,11 +368,48 @@ def serve():
     sel.register(listener, selectors.EVENT_READ, "accept")
     sel.register(wake_r, selectors.EVENT_READ, "child")
     children = {}  # pid -> conn
+    spare = None  # (pid, socket) of the child waiting for the next request
     import gc
     gc.collect()
     gc.freeze()  # the children's collections leave the shared pages alone
+
+    def fork_spare():
+        """Returns the new spare in the server, and its socket in the spare."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            os.setpgid(0, 0)
+            sel.close()
+            _leave_server({0, 1, 2, theirs.fileno()},
+                          [listener, mine] + list(children.values()) + ([spare[1]] if spare else []))
+            return None, theirs
+        try:
+            os.setpgid(pid, pid)  # whichever of the two runs first
+        except OSError:
+            pass
+        theirs.close()
+        return (pid, mine), None
+
+    def become_spare(sock):
+        try:
+            req, plan, fds = _take_over(sock)
+            _become(req, fds)
+        except BaseException as e:
+            os.write(2, ("python3: cannot take over the process state: %r\n" % (e,)).encode())
+            os._exit(125)
+        return plan
+
     while True:
-        for key, _ in sel.select():
+        # The next spare is forked once the server has had nothing to do for a
+        # moment.
+        timeout = None if spare is not None else (_SPARE_DELAY_RUNNING if children else _SPARE_DELAY_IDLE)
+        events = sel.select(timeout)
+        if not events and spare is None:
+            spare, sock = fork_spare()
+            if sock is not None:
+                return become_spare(sock)
+            continue
+        for key, _ in events:
             what = key.data
             if what == "accept":
                 conn, _ = listener.accept()
@@ -336,24 +437,28 @@ def serve():
                     for f in fds:
                         os.close(f)
                     continue
-                pid = os.fork()
-                if pid == 0:
-                    os.setpgid(0, 0)
-                    os.close(wake_r)
-                    os.close(wake_w)
-                    sel.close()
+                pid = None
+                for _attempt in range(2):
+                    if spare is None:
+                        spare, sock = fork_spare()
+                        if sock is not None:
+                            return become_spare(sock)
                     try:
-                        _become(req, fds, children, conn, listener)
-                    except BaseException as e:
-                        os.write(2, ("python3: cannot take over the process state: %r\n" % (e,)).encode())
-                        os._exit(125)
-                    return plan
-                try:
-                    os.setpgid(pid, pid)  # whichever of the two runs first
-                except OSError:
-                    pass
+                        _hand_over(spare[1], req, plan, fds)
+                        pid = spare[0]
+                    except OSError:
+                        # The spare is gone (killed, say): its exit is reaped below.
+                        pass
+                    spare[1].close()
+                    spare = None
+                    if pid is not None:
+                        break
                 for f in fds:
                     os.close(f)
+                if pid is None:
+                    _reply(conn, "cold no child to run the program")
+                    conn.close()
+                    continue
                 _reply(conn, "pid %d" % pid)
                 children[pid] = conn
                 sel.register(conn, selectors.EVENT_READ, ("conn", pid))
@@ -370,6 +475,10 @@ def serve():
                         break
                     if pid == 0:
                         break
+                    if spare is not None and pid == spare[0]:
+                        spare[1].close()
+                        spare = None
+                        continue
                     conn = children.pop(pid, None)
                     if conn is None:
                         continue
