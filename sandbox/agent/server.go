@@ -10,10 +10,15 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
 )
+
+// reservedThreads is how many OS threads the agent starts with: more than it ever
+// needs at once (its blocking system calls: process starts and waits, file I/O).
+const reservedThreads = 16
 
 // Main runs the agent as the container's init and returns only on a fatal error. It is
 // what "codebox agent" calls.
@@ -72,7 +77,7 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "agent: stdio:", err)
 		return 1
 	}
-	go warmThreads()
+	warmThreads(reservedThreads)
 	if os.Getenv(WarmupEnv) != "" {
 		go s.repl.prestart()
 	}
@@ -97,20 +102,29 @@ func detachStdio() error {
 	return nil
 }
 
-// warmThreads makes the Go runtime create a few OS threads now. A fork bomb can exhaust
-// the container's PID limit, and a runtime that then needs a new thread dies; idle
-// threads are kept and reused.
-func warmThreads() {
-	var wg sync.WaitGroup
-	for range 12 {
-		wg.Add(1)
+// warmThreads makes the Go runtime create n OS threads now and keep them idle. A fork
+// loop can take every task of the container's PID limit, and a runtime that then needs
+// a new thread (for a system call that blocks, such as the fork of the python3 fork
+// server) cannot create it and ends the process: the container's init. Idle threads
+// are kept and reused. Each goroutine holds its own thread until all have one; once
+// unlocked, the threads go idle rather than away.
+func warmThreads(n int) {
+	var ready, done sync.WaitGroup
+	release := make(chan struct{})
+	for range n {
+		ready.Add(1)
+		done.Add(1)
 		go func() {
-			defer wg.Done()
-			ts := syscall.NsecToTimespec(int64(5 * time.Millisecond))
-			syscall.Nanosleep(&ts, nil)
+			defer done.Done()
+			runtime.LockOSThread()
+			ready.Done()
+			<-release
+			runtime.UnlockOSThread()
 		}()
 	}
-	wg.Wait()
+	ready.Wait()
+	close(release)
+	done.Wait()
 }
 
 type server struct {
