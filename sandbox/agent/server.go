@@ -77,7 +77,8 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "agent: stdio:", err)
 		return 1
 	}
-	warmThreads(reservedThreads)
+	// In the background: the threads need not delay the container's first answer.
+	go warmThreads(reservedThreads)
 	if os.Getenv(WarmupEnv) != "" {
 		go s.repl.prestart()
 	}
